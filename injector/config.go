@@ -1,0 +1,146 @@
+package injector
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// Config is what the platform decides for every MCP server: images, default
+// pull secrets, resources, scheduling and security. The webhook loads it from
+// a YAML file and fills scheduling from its own Pod (see PlatformScheduling).
+type Config struct {
+	// BaseImage runs servers whose container has no image ("base image +
+	// command" mode).
+	BaseImage string `json:"baseImage"`
+	// Home is the HOME of processes in the server container; an emptyDir is
+	// mounted there so npx/uvx caches work under a read-only root.
+	Home    string        `json:"home"`
+	Sidecar SidecarConfig `json:"sidecar"`
+	// ImagePullSecrets are added to every MCP pod.
+	ImagePullSecrets []string `json:"imagePullSecrets,omitempty"`
+	// Resources are filled into the server container per resource name the
+	// user left unset.
+	Resources  corev1.ResourceRequirements `json:"resources,omitempty"`
+	Scheduling Scheduling                  `json:"scheduling,omitempty"`
+	Security   Security                    `json:"security,omitempty"`
+	// MaxSessions is the default cap on concurrent sessions per pod (0: none).
+	MaxSessions int `json:"maxSessions,omitempty"`
+}
+
+// SidecarConfig configures the injected mcp-transport containers.
+type SidecarConfig struct {
+	Image           string                      `json:"image"`
+	ImagePullPolicy corev1.PullPolicy           `json:"imagePullPolicy,omitempty"`
+	Resources       corev1.ResourceRequirements `json:"resources,omitempty"`
+	// WarmPool is the number of pre-started stdio processes per pod.
+	WarmPool *int `json:"warmPool,omitempty"`
+	// IdleTimeout ends stdio sessions without traffic, as a Go duration.
+	IdleTimeout string `json:"idleTimeout,omitempty"`
+}
+
+// Scheduling is inherited by servers with inherit-scheduling: true.
+type Scheduling struct {
+	Tolerations  []corev1.Toleration `json:"tolerations,omitempty"`
+	NodeSelector map[string]string   `json:"nodeSelector,omitempty"`
+}
+
+// Security holds the defaults applied where the user set nothing.
+type Security struct {
+	// AutomountServiceAccountToken is the pod default; nil means false.
+	AutomountServiceAccountToken *bool `json:"automountServiceAccountToken,omitempty"`
+	// ReadOnlyRootFilesystem is set on the server container when true.
+	ReadOnlyRootFilesystem bool `json:"readOnlyRootFilesystem,omitempty"`
+}
+
+// DefaultConfig is what an empty config file means.
+func DefaultConfig() Config {
+	return Config{
+		BaseImage: "ghcr.io/archestra-ai/mcp-orchestrator/mcp-base:latest",
+		Home:      "/home/mcp",
+		Sidecar: SidecarConfig{
+			Image:           "ghcr.io/archestra-ai/mcp-orchestrator/mcp-orchestrator:latest",
+			ImagePullPolicy: corev1.PullIfNotPresent,
+		},
+	}
+}
+
+// LoadConfig reads a YAML config file over DefaultConfig. Unknown fields are
+// errors so a typo in the platform config is not silently ignored.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("reading config: %w", err)
+	}
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		return cfg, fmt.Errorf("parsing config %s: %w", path, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks what the injector relies on.
+func (c Config) Validate() error {
+	switch {
+	case c.BaseImage == "":
+		return fmt.Errorf("baseImage must be set")
+	case c.Sidecar.Image == "":
+		return fmt.Errorf("sidecar.image must be set")
+	case c.Home == "" || c.Home[0] != '/':
+		return fmt.Errorf("home must be an absolute path")
+	case c.MaxSessions < 0:
+		return fmt.Errorf("maxSessions must not be negative")
+	}
+	return nil
+}
+
+// Hash identifies the effective config in the injection marker, so a changed
+// config is visible on every injected Deployment.
+func (c Config) Hash() string {
+	data, _ := json.Marshal(c) // a Config always marshals
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:6])
+}
+
+// PlatformScheduling returns the scheduling defaults taken from the platform
+// pod (the webhook's own Pod). Explicit config wins per field. Tolerations
+// that Kubernetes adds to every pod by itself are left out: they carry
+// tolerationSeconds and would pin those timeouts on every server.
+func (c Config) PlatformScheduling(pod *corev1.Pod) Config {
+	if pod == nil {
+		return c
+	}
+	if c.Scheduling.Tolerations == nil {
+		for _, t := range pod.Spec.Tolerations {
+			if !isDefaultToleration(t) {
+				c.Scheduling.Tolerations = append(c.Scheduling.Tolerations, t)
+			}
+		}
+	}
+	if c.Scheduling.NodeSelector == nil && len(pod.Spec.NodeSelector) > 0 {
+		c.Scheduling.NodeSelector = map[string]string{}
+		for k, v := range pod.Spec.NodeSelector {
+			c.Scheduling.NodeSelector[k] = v
+		}
+	}
+	return c
+}
+
+func isDefaultToleration(t corev1.Toleration) bool {
+	switch t.Key {
+	case corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable:
+		return t.Effect == corev1.TaintEffectNoExecute && t.TolerationSeconds != nil
+	}
+	return false
+}

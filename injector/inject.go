@@ -1,0 +1,201 @@
+// Package injector turns a labelled, annotated Deployment into a runnable MCP
+// server Deployment. It is pure: no HTTP, no API calls. The admission webhook
+// and `mcpctl inject` both call it.
+package injector
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/archestra-ai/mcp-orchestrator/internal/version"
+)
+
+// Names and paths of what the injection adds. They are part of the contract
+// with the mcp-transport binary and the gateway.
+const (
+	SidecarName     = "mcp-transport"
+	InstallName     = "mcp-transport-install"
+	SharedVolume    = "mcp-transport"
+	SharedDir       = "/mcp-transport"
+	LauncherPath    = SharedDir + "/bin/mcp-transport"
+	LauncherSocket  = SharedDir + "/run/launcher.sock"
+	SidecarBinary   = "/usr/local/bin/mcp-transport"
+	SidecarPort     = 8080
+	SidecarPortName = "mcp"
+	SidecarPath     = "/mcp"
+	TmpVolume       = "mcp-tmp"
+	HomeVolume      = "mcp-home"
+	HeadersVolume   = "mcp-request-headers"
+	HeadersDir      = "/etc/mcp-transport/request-headers"
+)
+
+// Injector applies one Config to Deployments.
+type Injector struct {
+	cfg     Config
+	cfgHash string
+}
+
+// New returns an Injector for a validated Config.
+func New(cfg Config) *Injector {
+	return &Injector{cfg: cfg, cfgHash: cfg.Hash()}
+}
+
+// Config returns the effective configuration.
+func (in *Injector) Config() Config { return in.cfg }
+
+// Inject mutates d in place: it removes what an earlier injection added and,
+// while the Deployment carries the server label, injects again. Problems are
+// returned all at once as a field.ErrorList; d must then be discarded.
+func (in *Injector) Inject(d *appsv1.Deployment) ([]string, field.ErrorList) {
+	var warnings []string
+	if raw, ok := d.Annotations[AnnInjected]; ok {
+		rec, err := decodeRecord(raw)
+		if err != nil {
+			return nil, field.ErrorList{field.Invalid(field.NewPath("metadata", "annotations").Key(AnnInjected),
+				field.OmitValueType{}, fmt.Sprintf("%v; this annotation is written by the webhook only, remove it", err))}
+		}
+		strip(&d.Spec.Template, rec)
+		delete(d.Annotations, AnnInjected)
+		if len(d.Annotations) == 0 {
+			d.Annotations = nil
+		}
+	}
+	if _, labelled := d.Labels[ServerLabel]; !labelled {
+		return warnings, nil
+	}
+	spec, errs, warns := Parse(d.Labels, d.Annotations)
+	warnings = append(warnings, warns...)
+	if len(errs) > 0 {
+		return warnings, errs
+	}
+	rec, warns, errs := in.apply(spec, &d.Spec.Template)
+	warnings = append(warnings, warns...)
+	if len(errs) > 0 {
+		return warnings, errs
+	}
+	if d.Annotations == nil {
+		d.Annotations = map[string]string{}
+	}
+	d.Annotations[AnnInjected] = rec.encode()
+	return warnings, nil
+}
+
+// Validate reports every problem of d's MCP annotations without keeping any
+// change: what the validating webhook denies with.
+func (in *Injector) Validate(d *appsv1.Deployment) ([]string, field.ErrorList) {
+	return in.Inject(d.DeepCopy())
+}
+
+// apply injects spec into the pod template and records what it added.
+func (in *Injector) apply(s *Spec, t *corev1.PodTemplateSpec) (*Record, []string, field.ErrorList) {
+	podPath := field.NewPath("spec", "template", "spec")
+	idx, errs := serverContainer(s, &t.Spec, podPath)
+	errs = append(errs, reservedNames(&t.Spec, podPath)...)
+	if v, ok := t.Labels[ServerLabel]; ok && v != s.Server {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "template", "metadata", "labels").Key(ServerLabel), v,
+			"must equal the Deployment's "+ServerLabel+" label, or be left out (the webhook copies it)"))
+	}
+	if len(errs) == 0 && t.Spec.Containers[idx].Name == "" {
+		errs = append(errs, field.Required(podPath.Child("containers").Index(idx).Child("name"), "the MCP server container needs a name"))
+	}
+	if len(errs) > 0 {
+		return nil, nil, errs
+	}
+	rec := &Record{Version: version.Version, Config: in.cfgHash, Container: t.Spec.Containers[idx].Name}
+	c := &t.Spec.Containers[idx]
+	cpath := podPath.Child("containers").Index(idx)
+
+	var warnings []string
+	warnings = append(warnings, in.applyImageAndCommand(s, c, rec)...)
+	if s.Transport == TransportStdio && len(c.Command) == 0 {
+		errs = append(errs, field.Required(field.NewPath("metadata", "annotations").Key(AnnCommand),
+			fmt.Sprintf("a stdio server needs a command: set this annotation or %s (the image's entrypoint is not visible at admission)", cpath.Child("command"))))
+	}
+	port, perrs := serverPort(s, c)
+	errs = append(errs, perrs...)
+	if len(errs) > 0 {
+		return nil, warnings, errs
+	}
+	warnings = append(warnings, in.applyServerContainer(s, &t.Spec, c, rec)...)
+	in.applySidecar(s, port, &t.Spec, rec)
+	warnings = append(warnings, in.applyPod(s, &t.Spec, rec)...)
+	applyMetadata(s, t, rec)
+	return rec, warnings, nil
+}
+
+// serverContainer picks the MCP server container: the annotated one, the
+// only one, or the one named mcp-server.
+func serverContainer(s *Spec, p *corev1.PodSpec, podPath *field.Path) (int, field.ErrorList) {
+	name := s.Container
+	if name == "" {
+		switch {
+		case len(p.Containers) == 1:
+			return 0, nil
+		default:
+			name = "mcp-server"
+		}
+	}
+	for i := range p.Containers {
+		if p.Containers[i].Name == name {
+			return i, nil
+		}
+	}
+	if s.Container != "" {
+		return 0, field.ErrorList{field.NotFound(field.NewPath("metadata", "annotations").Key(AnnContainer), name)}
+	}
+	if len(p.Containers) == 0 {
+		return 0, field.ErrorList{field.Required(podPath.Child("containers"), "a Deployment needs at least one container")}
+	}
+	return 0, field.ErrorList{field.Required(field.NewPath("metadata", "annotations").Key(AnnContainer),
+		"the pod has several containers and none is named mcp-server: name the MCP server container with this annotation")}
+}
+
+// reservedNames rejects user objects that use the names the injection adds.
+func reservedNames(p *corev1.PodSpec, podPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, c := range p.InitContainers {
+		if c.Name == SidecarName || c.Name == InstallName {
+			errs = append(errs, field.Invalid(podPath.Child("initContainers").Index(i).Child("name"), c.Name, "this name is reserved for the injected sidecar"))
+		}
+	}
+	for i, c := range p.Containers {
+		if c.Name == SidecarName || c.Name == InstallName {
+			errs = append(errs, field.Invalid(podPath.Child("containers").Index(i).Child("name"), c.Name, "this name is reserved for the injected sidecar"))
+		}
+	}
+	for i, v := range p.Volumes {
+		if isReservedVolume(v.Name) {
+			errs = append(errs, field.Invalid(podPath.Child("volumes").Index(i).Child("name"), v.Name, "this name is reserved for the injection"))
+		}
+	}
+	return errs
+}
+
+func isReservedVolume(name string) bool {
+	switch name {
+	case SharedVolume, TmpVolume, HomeVolume, HeadersVolume:
+		return true
+	}
+	return len(name) > len(secretVolumePrefix) && name[:len(secretVolumePrefix)] == secretVolumePrefix
+}
+
+// serverPort is the streamable-http server's own port: the annotation, else
+// the container's only declared port, else 8080. It must differ from the
+// sidecar's port, which shares the pod's network namespace.
+func serverPort(s *Spec, c *corev1.Container) (int32, field.ErrorList) {
+	if s.Transport != TransportStreamableHTTP {
+		return 0, nil
+	}
+	port, fp := s.Port, field.NewPath("metadata", "annotations").Key(AnnPort)
+	if !s.PortSet && len(c.Ports) == 1 {
+		port = c.Ports[0].ContainerPort
+	}
+	if port == SidecarPort {
+		return 0, field.ErrorList{field.Invalid(fp, port, fmt.Sprintf(
+			"port %d is where the injected mcp-transport sidecar listens in the same pod; make the server listen on another port and set this annotation to it", SidecarPort))}
+	}
+	return port, nil
+}

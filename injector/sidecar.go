@@ -1,0 +1,92 @@
+package injector
+
+import (
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// applySidecar adds the mcp-transport native sidecar (an init container with
+// restartPolicy Always, so it starts before and stops after the server) and,
+// for stdio, the init container that copies the launcher into the shared
+// volume. Both are appended so the user's own init containers keep their
+// positions: the admission patch then never rewrites them.
+func (in *Injector) applySidecar(s *Spec, serverPort int32, p *corev1.PodSpec, rec *Record) {
+	args := []string{"serve", "--listen=:" + strconv.Itoa(SidecarPort), "--path=" + SidecarPath, "--mode=" + s.Transport}
+	var mounts []corev1.VolumeMount
+	if s.Transport == TransportStdio {
+		args = append(args, "--launcher-socket="+LauncherSocket, "--sessions="+s.Sessions)
+		maxSessions := s.MaxSessions
+		if maxSessions == 0 {
+			maxSessions = in.cfg.MaxSessions
+		}
+		if maxSessions > 0 {
+			args = append(args, "--max-sessions="+strconv.Itoa(maxSessions))
+		}
+		if in.cfg.Sidecar.WarmPool != nil {
+			args = append(args, "--warm-pool="+strconv.Itoa(*in.cfg.Sidecar.WarmPool))
+		}
+		if in.cfg.Sidecar.IdleTimeout != "" {
+			args = append(args, "--idle-timeout="+in.cfg.Sidecar.IdleTimeout)
+		}
+		mounts = append(mounts, corev1.VolumeMount{Name: SharedVolume, MountPath: SharedDir})
+		install := in.transportContainer(InstallName, []string{"install", "--dest=" + LauncherPath}, mounts)
+		p.InitContainers = append(p.InitContainers, install)
+		rec.InitContainers = append(rec.InitContainers, InstallName)
+	} else {
+		args = append(args, fmt.Sprintf("--upstream=http://127.0.0.1:%d%s", serverPort, s.Path))
+		if s.RequestHeadersSecret != "" {
+			args = append(args, "--request-headers-dir="+HeadersDir)
+			mounts = append(mounts, corev1.VolumeMount{Name: HeadersVolume, MountPath: HeadersDir, ReadOnly: true})
+			addVolume(p, rec, corev1.Volume{Name: HeadersVolume, VolumeSource: corev1.VolumeSource{
+				Secret: &corev1.SecretVolumeSource{SecretName: s.RequestHeadersSecret}}})
+		}
+	}
+	sidecar := in.transportContainer(SidecarName, args, mounts)
+	sidecar.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
+	sidecar.Ports = []corev1.ContainerPort{{Name: SidecarPortName, ContainerPort: SidecarPort, Protocol: corev1.ProtocolTCP}}
+	sidecar.ReadinessProbe = httpProbe("/readyz", 5, 3)
+	sidecar.LivenessProbe = httpProbe("/healthz", 10, 3)
+	p.InitContainers = append(p.InitContainers, sidecar)
+	rec.InitContainers = append(rec.InitContainers, SidecarName)
+}
+
+func (in *Injector) transportContainer(name string, args []string, mounts []corev1.VolumeMount) corev1.Container {
+	return corev1.Container{
+		Name:            name,
+		Image:           in.cfg.Sidecar.Image,
+		ImagePullPolicy: in.cfg.Sidecar.ImagePullPolicy,
+		Command:         []string{SidecarBinary},
+		Args:            args,
+		Resources:       *in.cfg.Sidecar.Resources.DeepCopy(),
+		VolumeMounts:    mounts,
+		SecurityContext: restrictedSecurityContext(),
+	}
+}
+
+// restrictedSecurityContext meets the "restricted" Pod Security Standard.
+func restrictedSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		RunAsNonRoot:             ptr(true),
+		RunAsUser:                ptr(int64(65532)),
+		RunAsGroup:               ptr(int64(65532)),
+		AllowPrivilegeEscalation: ptr(false),
+		ReadOnlyRootFilesystem:   ptr(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+func httpProbe(path string, period, failures int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path: path, Port: intstr.FromString(SidecarPortName), Scheme: corev1.URISchemeHTTP,
+		}},
+		PeriodSeconds:    period,
+		FailureThreshold: failures,
+		TimeoutSeconds:   1,
+		SuccessThreshold: 1,
+	}
+}
