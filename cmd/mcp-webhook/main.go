@@ -1,0 +1,153 @@
+// Command mcp-webhook is the admission webhook of MCP Orchestrator: it turns
+// labelled, annotated Deployments into runnable MCP server Deployments
+// (/mutate) and denies bad annotations (/validate).
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+
+	"github.com/archestra-ai/mcp-orchestrator/injector"
+	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
+	"github.com/archestra-ai/mcp-orchestrator/internal/version"
+	"github.com/archestra-ai/mcp-orchestrator/webhook"
+)
+
+type options struct {
+	listen     string
+	certFile   string
+	keyFile    string
+	configFile string
+	kubeconfig string
+	grace      time.Duration
+	logLevel   string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.listen, "listen", ":8443", "HTTPS address of /mutate, /validate, /healthz, /readyz and /metrics")
+	flag.StringVar(&o.certFile, "tls-cert-file", "/etc/mcp-webhook/tls/tls.crt", "serving certificate (PEM); reloaded when it changes")
+	flag.StringVar(&o.keyFile, "tls-key-file", "/etc/mcp-webhook/tls/tls.key", "serving key (PEM); reloaded when it changes")
+	flag.StringVar(&o.configFile, "config", "", "platform config (YAML); defaults when empty")
+	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for reading the platform pod; in-cluster config when empty")
+	flag.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "time for in-flight reviews to finish on SIGTERM")
+	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "mcp-webhook: bad -log-level: %v\n", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, o, log); err != nil {
+		log.Error("mcp-webhook failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, log *slog.Logger) error {
+	cfg, err := injector.LoadConfig(o.configFile)
+	if err != nil {
+		return err
+	}
+	pod, err := platformPod(ctx, o.kubeconfig, log)
+	if err != nil {
+		return err
+	}
+	cfg = cfg.PlatformScheduling(pod)
+	log.Info("starting", "version", version.Version, "config", cfg.Hash(), "baseImage", cfg.BaseImage, "sidecarImage", cfg.Sidecar.Image,
+		"defaultTolerations", len(cfg.Scheduling.Tolerations), "defaultNodeSelector", cfg.Scheduling.NodeSelector)
+
+	watcher, err := certwatcher.New(o.certFile, o.keyFile)
+	if err != nil {
+		return fmt.Errorf("loading serving certificate: %w", err)
+	}
+	go func() {
+		if err := watcher.Start(ctx); err != nil {
+			log.Error("certificate watcher stopped", "error", err)
+		}
+	}()
+
+	deployments := admission.Deployments{Injector: injector.New(cfg)}
+	srv := webhook.New(webhook.Options{
+		Mutator:   deployments,
+		Validator: deployments,
+		Logger:    log,
+		Ready: func() error {
+			if _, err := watcher.GetCertificate(nil); err != nil {
+				return fmt.Errorf("no serving certificate: %w", err)
+			}
+			return nil
+		},
+	})
+	l, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	log.Info("serving", "address", l.Addr().String())
+	return srv.ServeTLS(ctx, l, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: watcher.GetCertificate}, o.grace)
+}
+
+// platformPod reads the webhook's own Pod, whose tolerations and
+// nodeSelector are the default scheduling of every MCP server. Outside a
+// cluster (no POD_NAME) there is none. Inside one, failing to read it is
+// fatal: servers would silently be scheduled without the platform defaults.
+func platformPod(ctx context.Context, kubeconfig string, log *slog.Logger) (*corev1.Pod, error) {
+	name, ns := os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE")
+	if name == "" || ns == "" {
+		log.Warn("POD_NAME or POD_NAMESPACE not set: no scheduling defaults from the platform pod")
+		return nil, nil
+	}
+	var restCfg *rest.Config
+	var err error
+	if kubeconfig != "" {
+		restCfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	} else {
+		restCfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client config: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	var pod *corev1.Pod
+	// The API may be briefly unreachable when the webhook starts with the
+	// control plane; retry for a while before giving up.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pod, err = client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil || time.Now().After(deadline) || errors.Is(ctx.Err(), context.Canceled) {
+			break
+		}
+		log.Warn("reading platform pod, retrying", "namespace", ns, "name", name, "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading platform pod %s/%s: %w", ns, name, err)
+	}
+	return pod, nil
+}
