@@ -84,6 +84,9 @@ func LoadConfig(path string) (Config, error) {
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
 		return cfg, fmt.Errorf("parsing config %s: %w", path, err)
 	}
+	if cfg.Sidecar.ImagePullPolicy == "" {
+		cfg.Sidecar.ImagePullPolicy = corev1.PullIfNotPresent
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}

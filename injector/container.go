@@ -70,7 +70,7 @@ func (in *Injector) applyServerContainer(s *Spec, p *corev1.PodSpec, c *corev1.C
 		}
 		name := secretVolumePrefix + fingerprint(f)
 		addMount(p, c, rec, corev1.VolumeMount{Name: name, MountPath: f.Path, ReadOnly: true},
-			corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: f.Secret}}})
+			corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: f.Secret, DefaultMode: ptr(corev1.SecretVolumeSourceDefaultMode)}}})
 	}
 	if !hasMountAt(c, "/tmp") {
 		addMount(p, c, rec, corev1.VolumeMount{Name: TmpVolume, MountPath: "/tmp"}, emptyDir(TmpVolume))

@@ -41,7 +41,7 @@ func (in *Injector) applySidecar(s *Spec, serverPort int32, p *corev1.PodSpec, r
 			args = append(args, "--request-headers-dir="+HeadersDir)
 			mounts = append(mounts, corev1.VolumeMount{Name: HeadersVolume, MountPath: HeadersDir, ReadOnly: true})
 			addVolume(p, rec, corev1.Volume{Name: HeadersVolume, VolumeSource: corev1.VolumeSource{
-				Secret: &corev1.SecretVolumeSource{SecretName: s.RequestHeadersSecret}}})
+				Secret: &corev1.SecretVolumeSource{SecretName: s.RequestHeadersSecret, DefaultMode: ptr(corev1.SecretVolumeSourceDefaultMode)}}})
 		}
 	}
 	sidecar := in.transportContainer(SidecarName, args, mounts)
@@ -63,6 +63,10 @@ func (in *Injector) transportContainer(name string, args []string, mounts []core
 		Resources:       *in.cfg.Sidecar.Resources.DeepCopy(),
 		VolumeMounts:    mounts,
 		SecurityContext: restrictedSecurityContext(),
+		// The API server's defaults, written out: otherwise every later
+		// admission would "change" the stored containers back to ours.
+		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 	}
 }
 

@@ -27,16 +27,21 @@ var (
 )
 
 // Mutate injects (or removes an earlier injection from) the Deployment. An
-// object with bad annotations is left unchanged here: the validating webhook
-// denies it with the full list of problems, so users see them once.
+// object with bad annotations is denied here already, with every problem:
+// left alone, a "base image + command" Deployment has no image, and the API
+// server's own "image: Required value" would hide the real problems before
+// the validating webhook ever saw them.
 func (d Deployments) Mutate(_ context.Context, r *webhook.Request) (*webhook.Mutation, error) {
 	dep, decoded, err := decode(r)
 	if err != nil || dep == nil {
 		return nil, err
 	}
+	if dep.DeletionTimestamp != nil {
+		return nil, nil
+	}
 	warnings, errs := d.Injector.Inject(dep)
 	if len(errs) > 0 {
-		return nil, nil
+		return nil, &webhook.Invalid{Errs: errs}
 	}
 	mutated, err := json.Marshal(dep)
 	if err != nil {
