@@ -40,8 +40,8 @@ lint: ## gofmt + go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-run: setup build ## local control plane + webhook, applies the examples (see README)
-	hack/run-local.sh
+run: setup build ## local control plane + webhook, applies the examples, waits for Ctrl-C
+	$(GO) run ./hack/localrun -assets $(ENVTEST_ASSETS) $(RUN_ARGS)
 
 clean: ## remove built binaries (keeps the cached apiserver/etcd)
 	rm -rf bin/mcp-* bin/mcpctl

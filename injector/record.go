@@ -64,9 +64,16 @@ func decodeRecord(s string) (*Record, error) {
 	return &r, nil
 }
 
-// fingerprint is a short digest of a JSON-encodable value.
+// fingerprint is a short digest of a JSON-encodable value. Strings, the
+// most common case, skip the encoder. Fingerprints are part of the marker
+// format: changing how they are computed makes old markers unstrippable.
 func fingerprint(v any) string {
-	data, _ := json.Marshal(v)
+	var data []byte
+	if s, ok := v.(string); ok {
+		data = append([]byte("string:"), s...)
+	} else {
+		data, _ = json.Marshal(v) // values here always encode
+	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:6])
 }

@@ -3,6 +3,8 @@ package admission_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -24,7 +26,9 @@ func newHandler(t testing.TB) http.Handler {
 	cfg, err := injector.LoadConfig("../../injector/testdata/config.yaml")
 	require.NoError(t, err)
 	d := admission.Deployments{Injector: injector.New(cfg)}
-	return webhook.New(webhook.Options{Mutator: d, Validator: d}).Handler()
+	// Logs are formatted as in production, then dropped.
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	return webhook.New(webhook.Options{Mutator: d, Validator: d, Logger: log}).Handler()
 }
 
 // reviewOf wraps a golden-test input in an AdmissionReview, as the API

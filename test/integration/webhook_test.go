@@ -3,16 +3,10 @@ package integration
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -22,18 +16,17 @@ import (
 	"sync"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/archestra-ai/mcp-orchestrator/injector"
+	"github.com/archestra-ai/mcp-orchestrator/certs"
+	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
 )
 
 const (
 	platformNamespace = "mcp-system"
 	platformPodName   = "mcp-webhook-0"
-	webhookName       = "mcp-orchestrator"
 )
 
 // webhookProcess is a running mcp-webhook binary.
@@ -192,41 +185,12 @@ func freePort() (int, error) {
 }
 
 func newServingCert(host string) (caPEM, certPEM, keyPEM []byte, err error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := certs.NewCA("mcp-test-ca", 24*time.Hour)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mcp-test-ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: host},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP(host)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), nil
+	pair, err := ca.Issue([]string{host}, 24*time.Hour)
+	return ca.PEM, pair.CertPEM, pair.KeyPEM, err
 }
 
 // createPlatformPod creates the webhook's "own" Pod, whose scheduling the
@@ -248,43 +212,13 @@ func createPlatformPod(ctx context.Context) error {
 	return err
 }
 
-// registerWebhook creates both webhook configurations as the manifests do:
-// objectSelector on the server label, our namespace and kube-system
-// excluded, failurePolicy Fail.
+// registerWebhook creates or updates both webhook configurations, as the
+// manifests do, pointing at w by URL.
 func registerWebhook(ctx context.Context, w *webhookProcess) error {
-	fail := admissionregistrationv1.Fail
-	none := admissionregistrationv1.SideEffectClassNone
-	equivalent := admissionregistrationv1.Equivalent
-	ifNeeded := admissionregistrationv1.IfNeededReinvocationPolicy
-	timeout := int32(5)
-	rules := []admissionregistrationv1.RuleWithOperations{{
-		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-		Rule:       admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments"}},
-	}}
-	objectSelector := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: injector.ServerLabel, Operator: metav1.LabelSelectorOpExists}}}
-	namespaceSelector := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-		Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", platformNamespace}}}}
-	url := func(path string) *string { s := w.url + path; return &s }
-
-	mutating := &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: webhookName},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name: "mutate.mcp.archestra.io", ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: url("/mutate"), CABundle: w.caPEM},
-			Rules: rules, ObjectSelector: objectSelector, NamespaceSelector: namespaceSelector, FailurePolicy: &fail, SideEffects: &none,
-			MatchPolicy: &equivalent, ReinvocationPolicy: &ifNeeded, TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},
-		}},
-	}
-	validating := &admissionregistrationv1.ValidatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: webhookName},
-		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
-			Name: "validate.mcp.archestra.io", ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: url("/validate"), CABundle: w.caPEM},
-			Rules: rules, ObjectSelector: objectSelector, NamespaceSelector: namespaceSelector, FailurePolicy: &fail, SideEffects: &none,
-			MatchPolicy: &equivalent, TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},
-		}},
-	}
+	mutating, validating := admission.Registration{URL: w.url, CABundle: w.caPEM, PlatformNamespace: platformNamespace}.Configurations()
 	mw := client.AdmissionregistrationV1().MutatingWebhookConfigurations()
 	vw := client.AdmissionregistrationV1().ValidatingWebhookConfigurations()
-	if old, err := mw.Get(ctx, webhookName, metav1.GetOptions{}); err == nil {
+	if old, err := mw.Get(ctx, mutating.Name, metav1.GetOptions{}); err == nil {
 		mutating.ResourceVersion = old.ResourceVersion
 		if _, err := mw.Update(ctx, mutating, metav1.UpdateOptions{}); err != nil {
 			return err
@@ -292,7 +226,7 @@ func registerWebhook(ctx context.Context, w *webhookProcess) error {
 	} else if _, err := mw.Create(ctx, mutating, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	if old, err := vw.Get(ctx, webhookName, metav1.GetOptions{}); err == nil {
+	if old, err := vw.Get(ctx, validating.Name, metav1.GetOptions{}); err == nil {
 		validating.ResourceVersion = old.ResourceVersion
 		_, err = vw.Update(ctx, validating, metav1.UpdateOptions{})
 		return err

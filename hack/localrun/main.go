@@ -1,0 +1,187 @@
+// Command localrun is `make run`: a local control plane (the kube-apiserver
+// and etcd that `make setup` builds), the mcp-webhook binary registered with
+// it, and the examples applied, so a newcomer sees what users see. No node
+// runs: pods are never started.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/archestra-ai/mcp-orchestrator/certs"
+	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
+)
+
+const platformNamespace = "mcp-system"
+
+func main() {
+	assets := flag.String("assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory with kube-apiserver, etcd and kubectl")
+	webhookBin := flag.String("webhook", "bin/mcp-webhook", "mcp-webhook binary")
+	dir := flag.String("dir", "bin/local", "where the kubeconfig and certificates go")
+	once := flag.Bool("once", false, "tear down after showing the results instead of waiting for Ctrl-C")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *assets, *webhookBin, *dir, *once); err != nil {
+		fmt.Fprintln(os.Stderr, "localrun:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, assets, webhookBin, dir string, once bool) error {
+	if assets == "" {
+		return errors.New("no -assets (KUBEBUILDER_ASSETS); run `make run`")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	dir, _ = filepath.Abs(dir)
+	step("Starting a local control plane (kube-apiserver + etcd from bin/k8s)")
+	env := &envtest.Environment{BinaryAssetsDirectory: assets}
+	cfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("starting control plane: %w", err)
+	}
+	defer func() {
+		step("Stopping the control plane")
+		_ = env.Stop()
+	}()
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	user, err := env.ControlPlane.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		return err
+	}
+
+	step("Creating the platform namespace and a stand-in for the webhook's own pod (its tolerations and nodeSelector are the defaults MCP servers inherit)")
+	if err := platformPod(ctx, client); err != nil {
+		return err
+	}
+
+	step("Starting mcp-webhook on https://127.0.0.1:8443 with a fresh self-signed CA")
+	ca, err := certs.NewCA("mcp-orchestrator-local", 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	pair, err := ca.Issue([]string{"127.0.0.1"}, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(certFile, pair.CertPEM, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyFile, pair.KeyPEM, 0o600); err != nil {
+		return err
+	}
+	hook := exec.CommandContext(ctx, webhookBin, "--listen=127.0.0.1:8443", "--tls-cert-file="+certFile, "--tls-key-file="+keyFile,
+		"--config=hack/localrun/config.yaml", "--kubeconfig="+kubeconfig)
+	hook.Env = append(os.Environ(), "POD_NAME=mcp-webhook-0", "POD_NAMESPACE="+platformNamespace)
+	logFile, err := os.Create(filepath.Join(dir, "mcp-webhook.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	hook.Stdout, hook.Stderr = logFile, logFile
+	if err := hook.Start(); err != nil {
+		return fmt.Errorf("starting %s (run `make build` first): %w", webhookBin, err)
+	}
+	defer func() { _ = hook.Process.Signal(os.Interrupt); _ = hook.Wait() }()
+
+	step("Registering the mutating and validating webhooks (objectSelector: label mcp.archestra.io/server)")
+	mutating, validating := admission.Registration{URL: "https://127.0.0.1:8443", CABundle: ca.PEM, PlatformNamespace: platformNamespace}.Configurations()
+	if _, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, mutating, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, validating, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	kubectl := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, filepath.Join(assets, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	// The API server loads webhook configurations asynchronously.
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		out, err := kubectl("apply", "--dry-run=server", "-o", "jsonpath={.spec.template.spec.initContainers[*].name}", "-f", "manifests/examples/stdio-base-image.yaml")
+		return err == nil && strings.Contains(out, "mcp-transport"), nil
+	})
+	if err != nil {
+		return fmt.Errorf("the webhook never answered; see %s/mcp-webhook.log: %w", dir, err)
+	}
+
+	step("kubectl apply -f manifests/examples/ (one example is wrong on purpose)")
+	out, _ := kubectl("apply", "-f", "manifests/examples/")
+	fmt.Print(indent(out))
+	step("kubectl apply -k manifests/examples/existing-deployment-overlay (an existing Deployment made an MCP server by a kustomize patch)")
+	out, _ = kubectl("apply", "-k", "manifests/examples/existing-deployment-overlay")
+	fmt.Print(indent(out))
+
+	step("What the webhook stored: image, sidecar and inherited scheduling of every MCP server")
+	out, _ = kubectl("get", "deployments", "-o", "custom-columns=NAME:.metadata.name,SERVER:.metadata.labels.mcp\\.archestra\\.io/server,"+
+		"IMAGE:.spec.template.spec.containers[0].image,SIDECAR:.spec.template.spec.initContainers[-1:].name,"+
+		"TOLERATIONS:.spec.template.spec.tolerations[*].key,NODE-SELECTOR:.spec.template.spec.nodeSelector")
+	fmt.Print(indent(out))
+	step("The server container of 'everything': command wrapped by the launcher, security defaults filled")
+	out, _ = kubectl("get", "deployment", "everything", "-o", "jsonpath={.spec.template.spec.containers[0].command}{\"\\n\"}{.spec.template.spec.containers[0].securityContext}{\"\\n\"}")
+	fmt.Print(indent(out))
+
+	fmt.Println("\nNot here: no node runs the pods (no kubelet), and the gateway is not part of this run yet.")
+	if once {
+		return nil
+	}
+	fmt.Printf("The control plane stays up until Ctrl-C. Try it yourself:\n  export KUBECONFIG=%s\n  %s get deployment everything -o yaml\n", kubeconfig, filepath.Join(assets, "kubectl"))
+	fmt.Printf("Webhook log: %s/mcp-webhook.log\n", dir)
+	<-ctx.Done()
+	return nil
+}
+
+func platformPod(ctx context.Context, client kubernetes.Interface) error {
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: platformNamespace}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	_, err := client.CoreV1().Pods(platformNamespace).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "mcp-webhook-0", Namespace: platformNamespace},
+		Spec: corev1.PodSpec{
+			Containers:   []corev1.Container{{Name: "webhook", Image: "ghcr.io/archestra-ai/mcp-orchestrator/mcp-orchestrator:latest"}},
+			NodeSelector: map[string]string{"node-pool": "platform"},
+			Tolerations:  []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "platform", Effect: corev1.TaintEffectNoSchedule}},
+		},
+	}, metav1.CreateOptions{})
+	return err
+}
+
+func step(msg string) { fmt.Printf("\n==> %s\n", msg) }
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString("    " + line + "\n")
+	}
+	return b.String()
+}
