@@ -181,9 +181,9 @@ func TestBadAnnotationsDeniedWithEveryProblem(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	bad := deploymentYAML("bad", true, "", map[string]string{
-		injector.AnnTransport:   "websocket",
-		injector.AnnMaxSessions: "lots",
-		injector.AnnSecretEnv:   "TOKEN=ghp_pastedTokenValue",
+		injector.AnnTransport:     "websocket",
+		injector.AnnMaxSessions:   "lots",
+		injector.AnnSecretEnv:     "TOKEN=ghp_pastedTokenValue",
 		"mcp.archestra.io/comand": "npx server",
 	})
 	_, stderr, err := kubectl(t, bad, "apply", "-n", ns, "-f", "-")
