@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -416,4 +417,39 @@ func sortedKeys[K ~string, V any](m map[K]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// SecretRef is a Secret that a Deployment's annotations (or the platform
+// config) make its pods depend on.
+type SecretRef struct {
+	Name string
+	// Source is the annotation key, or "platform imagePullSecrets".
+	Source string
+}
+
+// secretRefs lists the Secrets the spec refers to, each once per source.
+func (s *Spec) secretRefs() []SecretRef {
+	var refs []SecretRef
+	add := func(source string, names ...string) {
+		for _, n := range names {
+			if !slices.Contains(refs, SecretRef{n, source}) {
+				refs = append(refs, SecretRef{n, source})
+			}
+		}
+	}
+	for _, e := range s.SecretEnv {
+		add(AnnSecretEnv, e.Secret)
+	}
+	add(AnnSecretEnvFrom, s.SecretEnvFrom...)
+	for _, f := range s.SecretFiles {
+		add(AnnSecretFiles, f.Secret)
+	}
+	add(AnnImagePullSecrets, s.ImagePullSecrets...)
+	if s.RegistryCredentials != "" {
+		add(AnnRegistryCredentials, s.RegistryCredentials)
+	}
+	if s.RequestHeadersSecret != "" && s.Transport == TransportStreamableHTTP {
+		add(AnnRequestHeadersSecret, s.RequestHeadersSecret)
+	}
+	return refs
 }

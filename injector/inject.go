@@ -199,3 +199,22 @@ func serverPort(s *Spec, c *corev1.Container) (int32, field.ErrorList) {
 	}
 	return port, nil
 }
+
+// SecretRefs lists the Secrets the pods of a labelled Deployment will need:
+// those its annotations name and the platform's pull secrets. The webhook
+// warns about the ones that do not exist; nil for an unlabelled or invalid
+// Deployment.
+func (in *Injector) SecretRefs(d *appsv1.Deployment) []SecretRef {
+	if _, labelled := d.Labels[ServerLabel]; !labelled {
+		return nil
+	}
+	spec, errs, _ := Parse(d.Labels, d.Annotations)
+	if len(errs) > 0 {
+		return nil
+	}
+	refs := spec.secretRefs()
+	for _, name := range in.cfg.ImagePullSecrets {
+		refs = append(refs, SecretRef{Name: name, Source: "platform imagePullSecrets"})
+	}
+	return refs
+}

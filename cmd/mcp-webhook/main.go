@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
@@ -37,6 +37,7 @@ type options struct {
 	kubeconfig string
 	grace      time.Duration
 	logLevel   string
+	warnSecret bool
 }
 
 func main() {
@@ -48,6 +49,7 @@ func main() {
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for reading the platform pod; in-cluster config when empty")
 	flag.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "time for in-flight reviews to finish on SIGTERM")
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.BoolVar(&o.warnSecret, "warn-missing-secrets", true, "warn when a Deployment refers to a Secret that does not exist (watches Secret metadata, never data)")
 	flag.Parse()
 
 	var level slog.Level
@@ -69,7 +71,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	pod, err := platformPod(ctx, o.kubeconfig, log)
+	restCfg, err := restConfig(o.kubeconfig)
+	if err != nil && (o.warnSecret || os.Getenv("POD_NAME") != "") {
+		return err
+	}
+	pod, err := platformPod(ctx, restCfg, log)
 	if err != nil {
 		return err
 	}
@@ -88,6 +94,15 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}()
 
 	deployments := admission.Deployments{Injector: injector.New(cfg)}
+	if o.warnSecret {
+		mc, err := metadata.NewForConfig(restCfg)
+		if err != nil {
+			return fmt.Errorf("metadata client: %w", err)
+		}
+		secrets := admission.NewSecretCache(mc)
+		go secrets.Run(ctx)
+		deployments.Secrets = secrets
+	}
 	srv := webhook.New(webhook.Options{
 		Mutator:   deployments,
 		Validator: deployments,
@@ -107,25 +122,30 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	return srv.ServeTLS(ctx, l, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: watcher.GetCertificate}, o.grace)
 }
 
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("in-cluster config (or set --kubeconfig): %w", err)
+	}
+	return cfg, nil
+}
+
 // platformPod reads the webhook's own Pod, whose tolerations and
 // nodeSelector are the default scheduling of every MCP server. Outside a
 // cluster (no POD_NAME) there is none. Inside one, failing to read it is
 // fatal: servers would silently be scheduled without the platform defaults.
-func platformPod(ctx context.Context, kubeconfig string, log *slog.Logger) (*corev1.Pod, error) {
+func platformPod(ctx context.Context, restCfg *rest.Config, log *slog.Logger) (*corev1.Pod, error) {
 	name, ns := os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE")
 	if name == "" || ns == "" {
 		log.Warn("POD_NAME or POD_NAMESPACE not set: no scheduling defaults from the platform pod")
 		return nil, nil
-	}
-	var restCfg *rest.Config
-	var err error
-	if kubeconfig != "" {
-		restCfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
-	} else {
-		restCfg, err = rest.InClusterConfig()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client config: %w", err)
 	}
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
@@ -137,7 +157,7 @@ func platformPod(ctx context.Context, kubeconfig string, log *slog.Logger) (*cor
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		pod, err = client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-		if err == nil || time.Now().After(deadline) || errors.Is(ctx.Err(), context.Canceled) {
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
 		log.Warn("reading platform pod, retrying", "namespace", ns, "name", name, "error", err)

@@ -25,7 +25,7 @@ func newHandler(t testing.TB) http.Handler {
 	t.Helper()
 	cfg, err := injector.LoadConfig("../../injector/testdata/config.yaml")
 	require.NoError(t, err)
-	d := admission.Deployments{Injector: injector.New(cfg)}
+	d := admission.Deployments{Injector: injector.New(cfg), Secrets: allSecretsExist{}}
 	// Logs are formatted as in production, then dropped.
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	return webhook.New(webhook.Options{Mutator: d, Validator: d, Logger: log}).Handler()
@@ -79,3 +79,9 @@ func BenchmarkMutateReview(b *testing.B) {
 		})
 	}
 }
+
+// allSecretsExist answers like a synced Secret cache in which every
+// referenced Secret exists: the lookup is paid, no warning is made.
+type allSecretsExist struct{}
+
+func (allSecretsExist) SecretExists(string, string) (bool, bool) { return true, true }

@@ -19,6 +19,8 @@ import (
 // Deployments.
 type Deployments struct {
 	Injector *injector.Injector
+	// Secrets, when set, turns references to missing Secrets into warnings.
+	Secrets SecretLookup
 }
 
 var (
@@ -43,6 +45,7 @@ func (d Deployments) Mutate(_ context.Context, r *webhook.Request) (*webhook.Mut
 	if len(errs) > 0 {
 		return nil, &webhook.Invalid{Errs: errs}
 	}
+	warnings = append(warnings, missingSecretWarnings(d.Secrets, r.Namespace, d.Injector.SecretRefs(dep))...)
 	mutated, err := json.Marshal(dep)
 	if err != nil {
 		return nil, fmt.Errorf("encoding Deployment: %w", err)

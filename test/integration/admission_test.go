@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
@@ -259,4 +260,27 @@ func toYAML(t *testing.T, d *appsv1.Deployment) string {
 	out, err := yamlMarshal(d)
 	require.NoError(t, err)
 	return out
+}
+
+func TestMissingSecretsAreWarnings(t *testing.T) {
+	requireControlPlane(t)
+	t.Parallel()
+	ns := newNamespace(t)
+	manifest := deploymentYAML("needs-secret", true, "", map[string]string{injector.AnnSecretEnv: "TOKEN=api-token:token", injector.AnnCommand: "server"})
+	_, stderr, err := kubectl(t, manifest, "apply", "-n", ns, "-f", "-")
+	require.NoError(t, err, stderr)
+	assert.Contains(t, stderr, `Warning: Secret "api-token" (from mcp.archestra.io/secret-env) does not exist in namespace "`+ns+`" yet`)
+	assert.Contains(t, stderr, `Warning: Secret "platform-pull" (from platform imagePullSecrets)`)
+
+	for _, name := range []string{"api-token", "platform-pull"} {
+		_, err = client.CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: name}, StringData: map[string]string{"token": "s3cr3t-value"}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	// The webhook learns about new Secrets from its watch: await it.
+	require.Eventually(t, func() bool {
+		_, stderr, err := kubectl(t, manifest, "apply", "-n", ns, "--dry-run=server", "-f", "-")
+		return err == nil && !strings.Contains(stderr, "does not exist")
+	}, 10*time.Second, 100*time.Millisecond)
+	assert.NotContains(t, hook.log.String(), "s3cr3t-value", "secret data never reaches the webhook")
 }

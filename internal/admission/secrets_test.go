@@ -1,0 +1,52 @@
+package admission
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/archestra-ai/mcp-orchestrator/injector"
+)
+
+// lookupMap is a fake of the one function under test's dependency.
+type lookupMap struct {
+	synced  bool
+	secrets map[string]bool
+}
+
+func (l lookupMap) SecretExists(ns, name string) (bool, bool) {
+	return l.secrets[ns+"/"+name], l.synced
+}
+
+func TestMissingSecretWarnings(t *testing.T) {
+	t.Parallel()
+	cfg := injector.DefaultConfig()
+	cfg.ImagePullSecrets = []string{"platform-pull"}
+	in := injector.New(cfg)
+	var d appsv1.Deployment
+	d.Labels = map[string]string{injector.ServerLabel: "s"}
+	d.Annotations = map[string]string{
+		injector.AnnSecretEnv:            "A=env-secret:a,B=env-secret:b",
+		injector.AnnSecretFiles:          "files:/etc/files",
+		injector.AnnRequestHeadersSecret: "headers", // ignored with stdio: not needed
+	}
+	refs := in.SecretRefs(&d)
+	require.Equal(t, []injector.SecretRef{
+		{Name: "env-secret", Source: injector.AnnSecretEnv},
+		{Name: "files", Source: injector.AnnSecretFiles},
+		{Name: "platform-pull", Source: "platform imagePullSecrets"},
+	}, refs)
+
+	warnings := missingSecretWarnings(lookupMap{synced: true, secrets: map[string]bool{"ns/files": true}}, "ns", refs)
+	assert.Equal(t, []string{
+		`Secret "env-secret" (from mcp.archestra.io/secret-env) does not exist in namespace "ns" yet; pods that need it will not start until it does`,
+		`Secret "platform-pull" (from platform imagePullSecrets) does not exist in namespace "ns" yet; pods that need it will not start until it does`,
+	}, warnings)
+	assert.Empty(t, missingSecretWarnings(lookupMap{synced: false}, "ns", refs), "no warnings before the cache has synced")
+	assert.Empty(t, missingSecretWarnings(nil, "ns", refs))
+
+	delete(d.Labels, injector.ServerLabel)
+	assert.Nil(t, in.SecretRefs(&d), "unlabelled: no references")
+}
