@@ -3,13 +3,17 @@ package webhook_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/archestra-ai/mcp-orchestrator/certs"
 	"github.com/archestra-ai/mcp-orchestrator/webhook"
 )
 
@@ -234,4 +239,62 @@ func TestHealthReadyMetrics(t *testing.T) {
 	} {
 		assert.True(t, strings.Contains(body, want), "metrics lack %s", want)
 	}
+}
+
+// blocking holds every review until released, to catch a shutdown that
+// drops in-flight requests.
+type blocking struct {
+	started, release chan struct{}
+}
+
+func (b blocking) Mutate(ctx context.Context, r *webhook.Request) (*webhook.Mutation, error) {
+	close(b.started)
+	<-b.release
+	return nil, nil
+}
+
+func (b blocking) Validate(context.Context, *webhook.Request) ([]string, error) { return nil, nil }
+
+func TestShutdownDrainsInFlightReviews(t *testing.T) {
+	t.Parallel()
+	ca, err := certs.NewCA("test", time.Hour)
+	require.NoError(t, err)
+	pair, err := ca.Issue([]string{"127.0.0.1"}, time.Hour)
+	require.NoError(t, err)
+	cert, err := tls.X509KeyPair(pair.CertPEM, pair.KeyPEM)
+	require.NoError(t, err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+
+	b := blocking{started: make(chan struct{}), release: make(chan struct{})}
+	s := webhook.New(webhook.Options{Mutator: b, Validator: b})
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.ServeTLS(ctx, l, &tls.Config{Certificates: []tls.Certificate{cert}}, 5*time.Second) }()
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.PEM)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	answered := make(chan int, 1)
+	go func() {
+		resp, err := c.Post("https://"+l.Addr().String()+"/mutate", "application/json", bytes.NewReader(review(t, `{}`)))
+		if err != nil {
+			answered <- 0
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	<-b.started
+	cancel() // SIGTERM arrives while a review is in flight
+	select {
+	case err := <-served:
+		t.Fatalf("server stopped before the in-flight review finished: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(b.release)
+	assert.Equal(t, http.StatusOK, <-answered, "the in-flight review is answered")
+	require.NoError(t, <-served)
+	_, err = net.Dial("tcp", l.Addr().String())
+	assert.Error(t, err, "no new connections after shutdown")
 }
