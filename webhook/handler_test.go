@@ -270,7 +270,9 @@ func TestShutdownDrainsInFlightReviews(t *testing.T) {
 	s := webhook.New(webhook.Options{Mutator: b, Validator: b})
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- s.ServeTLS(ctx, l, &tls.Config{Certificates: []tls.Certificate{cert}}, 5*time.Second) }()
+	go func() {
+		served <- s.ServeTLS(ctx, l, &tls.Config{Certificates: []tls.Certificate{cert}}, 5*time.Second)
+	}()
 
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.PEM)
