@@ -31,6 +31,10 @@ type Config struct {
 	Security   Security                    `json:"security,omitempty"`
 	// MaxSessions is the default cap on concurrent sessions per pod (0: none).
 	MaxSessions int `json:"maxSessions,omitempty"`
+	// CopyPullSecrets names the pull secrets of the platform namespace that
+	// the webhook's controller may copy into a server's namespace when its
+	// image-pull-secrets annotation names them. Empty: nothing is copied.
+	CopyPullSecrets []string `json:"copyPullSecrets,omitempty"`
 }
 
 // SidecarConfig configures the injected mcp-transport containers.

@@ -20,11 +20,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
+	"github.com/archestra-ai/mcp-orchestrator/internal/pullsecrets"
 	"github.com/archestra-ai/mcp-orchestrator/internal/version"
 	"github.com/archestra-ai/mcp-orchestrator/webhook"
 )
@@ -38,6 +40,7 @@ type options struct {
 	grace      time.Duration
 	logLevel   string
 	warnSecret bool
+	pullCtl    bool
 }
 
 func main() {
@@ -50,6 +53,7 @@ func main() {
 	flag.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "time for in-flight reviews to finish on SIGTERM")
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.BoolVar(&o.warnSecret, "warn-missing-secrets", true, "warn when a Deployment refers to a Secret that does not exist (watches Secret metadata, never data)")
+	flag.BoolVar(&o.pullCtl, "pull-secrets-controller", true, "run the controller that derives pull secrets from registry-credentials and copies allowed platform pull secrets (one replica at a time, by leader election)")
 	flag.Parse()
 
 	var level slog.Level
@@ -72,7 +76,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	restCfg, err := restConfig(o.kubeconfig)
-	if err != nil && (o.warnSecret || os.Getenv("POD_NAME") != "") {
+	if err != nil && (o.warnSecret || o.pullCtl || os.Getenv("POD_NAME") != "") {
 		return err
 	}
 	pod, err := platformPod(ctx, restCfg, log)
@@ -94,14 +98,21 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}()
 
 	deployments := admission.Deployments{Injector: injector.New(cfg)}
-	if o.warnSecret {
+	if o.warnSecret || o.pullCtl {
 		mc, err := metadata.NewForConfig(restCfg)
 		if err != nil {
 			return fmt.Errorf("metadata client: %w", err)
 		}
-		secrets := admission.NewSecretCache(mc)
-		go secrets.Run(ctx)
-		deployments.Secrets = secrets
+		secrets := admission.SecretsInformer(mc)
+		go secrets.RunWithContext(ctx)
+		if o.warnSecret {
+			deployments.Secrets = admission.NewSecretCache(secrets)
+		}
+		if o.pullCtl {
+			if err := startPullSecrets(ctx, restCfg, secrets, cfg, log); err != nil {
+				return err
+			}
+		}
 	}
 	srv := webhook.New(webhook.Options{
 		Mutator:   deployments,
@@ -170,4 +181,34 @@ func platformPod(ctx context.Context, restCfg *rest.Config, log *slog.Logger) (*
 		return nil, fmt.Errorf("reading platform pod %s/%s: %w", ns, name, err)
 	}
 	return pod, nil
+}
+
+// startPullSecrets runs the pull secret controller on the replica that holds
+// the Lease in the platform namespace.
+func startPullSecrets(ctx context.Context, restCfg *rest.Config, secrets cache.SharedIndexInformer, cfg injector.Config, log *slog.Logger) error {
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	ns := os.Getenv("POD_NAMESPACE")
+	if ns == "" {
+		ns = "mcp-system"
+	}
+	identity := os.Getenv("POD_NAME")
+	if identity == "" {
+		identity, _ = os.Hostname()
+	}
+	election := pullsecrets.Election{Client: client, Namespace: ns, LeaseName: "mcp-orchestrator-pull-secrets", Identity: identity, Logger: log}
+	go election.Run(ctx, func(ctx context.Context) {
+		c, err := pullsecrets.New(pullsecrets.Options{Client: client, Secrets: secrets, PlatformNamespace: ns,
+			CopyAllowed: cfg.CopyPullSecrets, DefaultPullSecrets: cfg.ImagePullSecrets, Identity: identity, Logger: log})
+		if err != nil {
+			log.Error("pull secret controller", "error", err)
+			return
+		}
+		if err := c.Run(ctx); err != nil {
+			log.Error("pull secret controller stopped", "error", err)
+		}
+	})
+	return nil
 }

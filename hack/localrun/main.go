@@ -147,6 +147,14 @@ func run(ctx context.Context, assets, webhookBin, dir string, once bool) error {
 		"IMAGE:.spec.template.spec.containers[0].image,SIDECAR:.spec.template.spec.initContainers[-1:].name,"+
 		"TOLERATIONS:.spec.template.spec.tolerations[*].key,NODE-SELECTOR:.spec.template.spec.nodeSelector")
 	fmt.Print(indent(out))
+	step("Pull secrets made by the controller: derived from registry credentials, and the platform's copied from mcp-system")
+	_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		out, err := kubectl("get", "secret", "vendor-registry-login-mcp-registry", "platform-registry")
+		return err == nil && strings.Count(out, "dockerconfigjson") == 2, nil
+	})
+	out, _ = kubectl("get", "secrets", "-l", "app.kubernetes.io/managed-by=mcp-orchestrator", "-o",
+		"custom-columns=NAME:.metadata.name,TYPE:.type,SOURCE:.metadata.annotations.mcp\\.archestra\\.io/pull-secret-source,OWNER:.metadata.ownerReferences[*].name")
+	fmt.Print(indent(out))
 	step("The server container of 'everything': command wrapped by the launcher, security defaults filled")
 	out, _ = kubectl("get", "deployment", "everything", "-o", "jsonpath={.spec.template.spec.containers[0].command}{\"\\n\"}{.spec.template.spec.containers[0].securityContext}{\"\\n\"}")
 	fmt.Print(indent(out))
@@ -163,6 +171,14 @@ func run(ctx context.Context, assets, webhookBin, dir string, once bool) error {
 
 func platformPod(ctx context.Context, client kubernetes.Interface) error {
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: platformNamespace}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	// The platform's own pull secret, which the controller may copy.
+	if _, err := client.CoreV1().Secrets(platformNamespace).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "platform-registry"},
+		Type:       corev1.SecretTypeDockerConfigJson,
+		StringData: map[string]string{corev1.DockerConfigJsonKey: `{"auths":{"registry.platform.example":{"auth":"cGxhdGZvcm06cmVwbGFjZS1tZQ=="}}}`},
+	}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
 	_, err := client.CoreV1().Pods(platformNamespace).Create(ctx, &corev1.Pod{

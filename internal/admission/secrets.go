@@ -1,7 +1,6 @@
 package admission
 
 import (
-	"context"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,16 +24,18 @@ type SecretCache struct {
 	informer cache.SharedIndexInformer
 }
 
-// NewSecretCache watches Secrets in all namespaces.
-func NewSecretCache(client metadata.Interface) *SecretCache {
+// SecretsInformer watches the metadata of Secrets in all namespaces. The
+// webhook's warnings and the pull secret controller share one.
+func SecretsInformer(client metadata.Interface) cache.SharedIndexInformer {
 	gvr := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
-	inf := metadatainformer.NewFilteredMetadataInformer(client, gvr, metav1.NamespaceAll, 0,
-		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}, nil)
-	return &SecretCache{informer: inf.Informer()}
+	return metadatainformer.NewFilteredMetadataInformer(client, gvr, metav1.NamespaceAll, 0,
+		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}, nil).Informer()
 }
 
-// Run watches until ctx ends.
-func (c *SecretCache) Run(ctx context.Context) { c.informer.RunWithContext(ctx) }
+// NewSecretCache answers from a Secrets metadata informer started elsewhere.
+func NewSecretCache(informer cache.SharedIndexInformer) *SecretCache {
+	return &SecretCache{informer: informer}
+}
 
 // SecretExists implements SecretLookup.
 func (c *SecretCache) SecretExists(namespace, name string) (bool, bool) {

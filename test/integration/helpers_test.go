@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -132,3 +134,5 @@ func mustUnmarshal(t testing.TB, manifest string, v any) {
 		t.Fatal(err)
 	}
 }
+
+func slogDiscard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
