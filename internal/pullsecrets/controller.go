@@ -91,6 +91,9 @@ func New(o Options) (*Controller, error) {
 			c.queue.Add(key)
 		}
 	}
+	if err := c.deployments.AddIndexers(cache.Indexers{secretRefIndex: c.secretRefKeys}); err != nil {
+		return nil, err
+	}
 	if _, err := c.deployments.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: enqueue, UpdateFunc: func(_, n any) { enqueue(n) }, DeleteFunc: enqueue,
 	}); err != nil {
@@ -142,9 +145,33 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	return true
 }
 
+// secretRefIndex indexes Deployments by the Secrets they name, as
+// "namespace/name", and by the platform pull secrets they may need copied,
+// as "*/name".
+const secretRefIndex = "secretRefs"
+
+func (c *Controller) secretRefKeys(obj any) ([]string, error) {
+	d, ok := obj.(*appsv1.Deployment)
+	if !ok {
+		return nil, nil
+	}
+	spec, errs, _ := injector.Parse(d.Labels, d.Annotations)
+	if len(errs) > 0 {
+		return nil, nil
+	}
+	var keys []string
+	if src := spec.RegistryCredentials; src != "" {
+		keys = append(keys, d.Namespace+"/"+src, d.Namespace+"/"+injector.RegistrySecretName(src))
+	}
+	for _, name := range append(slices.Clone(c.DefaultPullSecrets), spec.ImagePullSecrets...) {
+		keys = append(keys, d.Namespace+"/"+name, "*/"+name)
+	}
+	return keys, nil
+}
+
 // secretChanged enqueues the Deployments a Secret matters to: the owners
 // of a Secret we wrote, the Deployments of its namespace that name it, and
-// for an allowed platform pull secret every Deployment that names it.
+// for an allowed platform pull secret every Deployment that needs it.
 func (c *Controller) secretChanged(obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
@@ -160,28 +187,17 @@ func (c *Controller) secretChanged(obj any) {
 			}
 		}
 	}
-	platform := m.GetNamespace() == c.PlatformNamespace && slices.Contains(c.CopyAllowed, m.GetName())
-	for _, obj := range c.deployments.GetStore().List() {
-		d := obj.(*appsv1.Deployment)
-		if d.Namespace != m.GetNamespace() && !platform {
-			continue
-		}
-		if slices.Contains(referencedSecrets(d, c.DefaultPullSecrets), m.GetName()) {
+	keys := []string{m.GetNamespace() + "/" + m.GetName()}
+	if m.GetNamespace() == c.PlatformNamespace && slices.Contains(c.CopyAllowed, m.GetName()) {
+		keys = append(keys, "*/"+m.GetName())
+	}
+	for _, key := range keys {
+		deps, _ := c.deployments.GetIndexer().ByIndex(secretRefIndex, key)
+		for _, obj := range deps {
+			d := obj.(*appsv1.Deployment)
 			c.queue.Add(d.Namespace + "/" + d.Name)
 		}
 	}
-}
-
-func referencedSecrets(d *appsv1.Deployment, defaults []string) []string {
-	spec, errs, _ := injector.Parse(d.Labels, d.Annotations)
-	if len(errs) > 0 {
-		return nil
-	}
-	names := append(slices.Clone(spec.ImagePullSecrets), defaults...)
-	if spec.RegistryCredentials != "" {
-		names = append(names, spec.RegistryCredentials, injector.RegistrySecretName(spec.RegistryCredentials))
-	}
-	return names
 }
 
 // desiredSecret is a pull secret a Deployment should have.
