@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.1.0-dev)
 LDFLAGS   := -s -w -X github.com/archestra-ai/mcp-orchestrator/internal/version.Version=$(VERSION)
-BINARIES  := mcp-webhook mcpctl
+BINARIES  := mcp-webhook mcp-transport mcpctl
 # KUBEBUILDER_ASSETS for envtest: kube-apiserver and etcd built from Go modules.
 ENVTEST_ASSETS = $(shell hack/build-envtest-bins.sh)
 
@@ -14,9 +14,11 @@ ENVTEST_ASSETS = $(shell hack/build-envtest-bins.sh)
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-setup: ## everything the tests need: Go modules, kube-apiserver + etcd (cached in bin/k8s)
+setup: ## everything the tests need: Go modules, kube-apiserver + kubectl + etcd (cached in bin/k8s), the npm MCP server
 	$(GO) mod download
 	hack/build-envtest-bins.sh >/dev/null
+	@# The reference MCP server the sidecar tests run with npx, pinned by its lockfile.
+	[[ -d transport/testdata/npm/node_modules/@modelcontextprotocol/server-everything ]] || npm ci --prefix transport/testdata/npm --no-audit --no-fund
 
 build: ## static binaries into bin/
 	@mkdir -p bin
@@ -30,12 +32,16 @@ test-unit: ## unit tests only, no apiserver
 
 bench: setup ## benchmarks, printed as figures (see README "Performance")
 	$(GO) test -run '^$$' -bench MutateReview -cpu 1 -benchtime 5s ./internal/admission/
+	$(GO) test -run '^$$' -bench ToolsCall -benchtime 2000x ./transport/stdio/
+	$(GO) test -run '^$$' -bench NewSession -benchtime 20x ./transport/stdio/
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench DeploymentCreate -benchtime 300x ./test/integration/
 
 fuzz: ## 60 s on each fuzz target
 	$(GO) test ./injector -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s
 	$(GO) test ./injector -run '^$$' -fuzz '^FuzzInject$$' -fuzztime 60s
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzReview$$' -fuzztime 60s
+	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzCreatePatch$$' -fuzztime 60s
+	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 60s
 
 lint: ## gofmt + go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

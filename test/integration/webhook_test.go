@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/archestra-ai/mcp-orchestrator/certs"
 	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
+	"github.com/archestra-ai/mcp-orchestrator/internal/testutil"
 )
 
 const (
@@ -35,25 +34,8 @@ type webhookProcess struct {
 	url    string
 	caPEM  []byte
 	client *http.Client
-	log    *lockedBuffer
+	log    *testutil.Buffer
 	done   chan struct{}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func (w *webhookProcess) logs() string {
@@ -108,7 +90,7 @@ func startWebhook(ctx context.Context, bin, config string) (*webhookProcess, err
 	if err != nil {
 		return nil, err
 	}
-	w := &webhookProcess{url: fmt.Sprintf("https://127.0.0.1:%d", port), caPEM: caPEM, log: &lockedBuffer{}, done: make(chan struct{})}
+	w := &webhookProcess{url: fmt.Sprintf("https://127.0.0.1:%d", port), caPEM: caPEM, log: &testutil.Buffer{}, done: make(chan struct{})}
 	w.cmd = exec.Command(bin, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--tls-cert-file", certFile, "--tls-key-file", keyFile,
 		"--config", config, "--kubeconfig", kubeconfig, "--shutdown-grace", "2s",
 		// The pull secret tests run their own controllers.

@@ -1,0 +1,147 @@
+// Command mcp-transport is the MCP Orchestrator sidecar, in one static
+// binary with three roles:
+//
+//	mcp-transport install --dest /mcp-transport/bin/mcp-transport
+//	    copies itself into the shared volume (init container).
+//	mcp-transport serve --mode stdio|streamable-http ...
+//	    the sidecar: MCP streamable HTTP on --listen/--path, plus
+//	    /healthz, /readyz, /metrics.
+//	mcp-transport launch --socket /mcp-transport/run/launcher.sock -- CMD [ARGS...]
+//	    PID 1 of the MCP server container: starts CMD ARGS for the sidecar.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/archestra-ai/mcp-orchestrator/transport"
+	"github.com/archestra-ai/mcp-orchestrator/transport/launcher"
+)
+
+const usage = `usage:
+  mcp-transport install --dest PATH
+  mcp-transport serve [flags]
+  mcp-transport launch --socket PATH -- CMD [ARGS...]
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "install":
+		err = install(args[1:], stderr)
+	case "serve":
+		err = serve(ctx, args[1:], stderr, log)
+	case "launch":
+		err = launch(ctx, args[1:], stderr, log)
+	case "-h", "--help", "help":
+		fmt.Fprint(stderr, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		log.Error("mcp-transport failed", "command", args[0], "err", err)
+		return 1
+	}
+	return 0
+}
+
+// logLevel reads MCP_TRANSPORT_LOG_LEVEL (debug, info, warn, error).
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("MCP_TRANSPORT_LOG_LEVEL"))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+func install(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("install", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dest := fs.String("dest", "/mcp-transport/bin/mcp-transport", "where to copy this binary")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := transport.Install(*dest); err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
+	return nil
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := transport.Options{Logger: log}
+	fs.StringVar(&o.Listen, "listen", ":8080", "address of the MCP endpoint, /healthz, /readyz and /metrics")
+	fs.StringVar(&o.Path, "path", "/mcp", "path of the MCP streamable-http endpoint")
+	fs.StringVar(&o.Mode, "mode", transport.ModeStdio, "stdio or streamable-http")
+	fs.StringVar(&o.LauncherSocket, "launcher-socket", "/mcp-transport/run/launcher.sock", "stdio: unix socket of the launcher")
+	fs.StringVar(&o.Sessions, "sessions", "per-session", "stdio: per-session or shared")
+	fs.IntVar(&o.MaxSessions, "max-sessions", 0, "stdio: max concurrent sessions (0 = unlimited)")
+	fs.IntVar(&o.WarmPool, "warm-pool", 1, "stdio: started processes kept ready for new sessions")
+	fs.DurationVar(&o.IdleTimeout, "idle-timeout", 30*time.Minute, "stdio: end sessions idle for this long")
+	fs.StringVar(&o.Upstream, "upstream", "", "streamable-http: URL of the MCP server, e.g. http://127.0.0.1:3001/mcp")
+	fs.StringVar(&o.RequestHeadersDir, "request-headers-dir", "", "streamable-http: directory of header files (a mounted Secret)")
+	fs.StringVar(&o.AllowedOrigins, "allowed-origins", "", "comma list of allowed Origin values (requests without Origin are allowed)")
+	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", 4<<20, "largest accepted request body (413 beyond)")
+	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 20*time.Second, "how long in-flight requests may finish after SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected arguments %q", strings.Join(fs.Args(), " "))
+	}
+	return transport.Serve(ctx, o)
+}
+
+func launch(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("launch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	socket := fs.String("socket", "/mcp-transport/run/launcher.sock", "unix socket the sidecar connects to")
+	grace := fs.Duration("kill-grace", 10*time.Second, "time between SIGTERM and SIGKILL for a child")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	// flag stops at "--"; what follows is the server command and, appended
+	// by Kubernetes, the container's original args.
+	cmd := fs.Args()
+	if len(cmd) == 0 {
+		return errors.New("launch: missing command after --")
+	}
+	if err := os.MkdirAll(dirOf(*socket), 0o755); err != nil {
+		return fmt.Errorf("launch: creating socket directory: %w", err)
+	}
+	srv := &launcher.Server{Socket: *socket, Command: cmd, Stderr: stderr, Logger: log, KillGrace: *grace}
+	return srv.Run(ctx)
+}
+
+func dirOf(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i > 0 {
+		return p[:i]
+	}
+	return "."
+}

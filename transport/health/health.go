@@ -1,0 +1,93 @@
+// Package health tracks the sidecar's readiness: a real MCP initialize
+// handshake with the server (a process of this pod, or the upstream HTTP
+// server) succeeded within MaxAge.
+package health
+
+import (
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Tracker records successful handshakes.
+type Tracker struct {
+	MaxAge time.Duration
+	now    func() time.Time
+
+	mu       sync.Mutex
+	last     time.Time
+	err      string
+	draining bool
+}
+
+// SetDraining makes /readyz fail from now on (shutdown in progress), so the
+// gateway stops sending new sessions here.
+func (t *Tracker) SetDraining() {
+	t.mu.Lock()
+	t.draining = true
+	t.mu.Unlock()
+}
+
+// NewTracker returns a tracker that considers a handshake fresh for maxAge.
+func NewTracker(maxAge time.Duration) *Tracker {
+	return &Tracker{MaxAge: maxAge, now: time.Now}
+}
+
+// Succeeded records a successful handshake now.
+func (t *Tracker) Succeeded() {
+	t.mu.Lock()
+	t.last = t.now()
+	t.err = ""
+	t.mu.Unlock()
+}
+
+// Failed records why the last probe failed (shown by /readyz, never secrets).
+func (t *Tracker) Failed(reason string) {
+	t.mu.Lock()
+	t.err = reason
+	t.mu.Unlock()
+}
+
+// Ready reports whether a handshake succeeded within MaxAge.
+func (t *Tracker) Ready() (bool, string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.draining {
+		return false, "shutting down"
+	}
+	if t.last.IsZero() {
+		if t.err != "" {
+			return false, "no successful MCP handshake yet: " + t.err
+		}
+		return false, "no successful MCP handshake yet"
+	}
+	if age := t.now().Sub(t.last); age > t.MaxAge {
+		return false, "last successful MCP handshake is too old: " + age.Round(time.Second).String()
+	}
+	return true, "ok"
+}
+
+// Stale reports whether a new probe is due (no success in MaxAge/2).
+func (t *Tracker) Stale() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.last.IsZero() || t.now().Sub(t.last) > t.MaxAge/2
+}
+
+// ReadyHandler serves /readyz.
+func (t *Tracker) ReadyHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		ok, msg := t.Ready()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_, _ = w.Write([]byte(msg + "\n"))
+	})
+}
+
+// Healthz is the liveness handler: the process serves HTTP.
+func Healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}

@@ -1,0 +1,39 @@
+package health
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestTracker(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	tr := NewTracker(time.Minute)
+	tr.now = func() time.Time { return now }
+	status := func() int {
+		rec := httptest.NewRecorder()
+		tr.ReadyHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		return rec.Code
+	}
+	assert.Equal(t, http.StatusServiceUnavailable, status())
+	assert.True(t, tr.Stale())
+	tr.Failed("boom")
+	ok, msg := tr.Ready()
+	assert.False(t, ok)
+	assert.Contains(t, msg, "boom")
+	tr.Succeeded()
+	assert.Equal(t, http.StatusOK, status())
+	assert.False(t, tr.Stale())
+	now = now.Add(31 * time.Second)
+	assert.True(t, tr.Stale(), "re-probe after half the window")
+	assert.Equal(t, http.StatusOK, status())
+	now = now.Add(30 * time.Second)
+	assert.Equal(t, http.StatusServiceUnavailable, status(), "too old")
+	tr.Succeeded()
+	tr.SetDraining()
+	assert.Equal(t, http.StatusServiceUnavailable, status())
+}

@@ -1,0 +1,123 @@
+// Package metrics holds the sidecar's Prometheus metrics. Each sidecar
+// instance owns its own registry so tests can run servers in parallel.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is nil-safe: every method does nothing on a nil receiver.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	sessions      prometheus.Gauge
+	processStarts prometheus.Counter
+	processExits  *prometheus.CounterVec
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	errors        *prometheus.CounterVec
+}
+
+// New registers the metrics in a fresh registry (plus Go/process collectors).
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mcp_transport_sessions", Help: "Open MCP sessions.",
+		}),
+		processStarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mcp_transport_process_starts_total", Help: "MCP server processes started.",
+		}),
+		processExits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcp_transport_process_exits_total", Help: "MCP server processes ended, by reason (stopped, crashed).",
+		}, []string{"reason"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcp_transport_requests_total", Help: "JSON-RPC requests from clients, by MCP method.",
+		}, []string{"method"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "mcp_transport_request_duration_seconds", Help: "Time from a request's arrival to its response, by MCP method.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18),
+		}, []string{"method"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcp_transport_errors_total", Help: "Errors by kind (http status class or JSON-RPC failure).",
+		}, []string{"kind"}),
+	}
+	r.MustRegister(m.sessions, m.processStarts, m.processExits, m.requests, m.latency, m.errors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// knownMethods bounds the label cardinality: anything else counts as "other".
+var knownMethods = map[string]bool{
+	"initialize": true, "ping": true, "tools/list": true, "tools/call": true,
+	"resources/list": true, "resources/read": true, "resources/templates/list": true,
+	"resources/subscribe": true, "resources/unsubscribe": true, "prompts/list": true,
+	"prompts/get": true, "completion/complete": true, "logging/setLevel": true,
+}
+
+func methodLabel(method string) string {
+	if knownMethods[method] {
+		return method
+	}
+	return "other"
+}
+
+// SessionOpened and SessionClosed track open sessions.
+func (m *Metrics) SessionOpened() {
+	if m != nil {
+		m.sessions.Inc()
+	}
+}
+
+// SessionClosed see SessionOpened.
+func (m *Metrics) SessionClosed() {
+	if m != nil {
+		m.sessions.Dec()
+	}
+}
+
+// ProcessStarted counts a started server process.
+func (m *Metrics) ProcessStarted() {
+	if m != nil {
+		m.processStarts.Inc()
+	}
+}
+
+// ProcessExited counts an ended process; reason is "stopped" or "crashed".
+func (m *Metrics) ProcessExited(reason string) {
+	if m != nil {
+		m.processExits.WithLabelValues(reason).Inc()
+	}
+}
+
+// Request counts a client request.
+func (m *Metrics) Request(method string) {
+	if m != nil {
+		m.requests.WithLabelValues(methodLabel(method)).Inc()
+	}
+}
+
+// Observe records a request's latency.
+func (m *Metrics) Observe(method string, d time.Duration) {
+	if m != nil {
+		m.latency.WithLabelValues(methodLabel(method)).Observe(d.Seconds())
+	}
+}
+
+// Error counts an error of the given kind.
+func (m *Metrics) Error(kind string) {
+	if m != nil {
+		m.errors.WithLabelValues(kind).Inc()
+	}
+}

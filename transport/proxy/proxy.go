@@ -1,0 +1,201 @@
+// Package proxy is the sidecar's streamable-http mode: a reverse proxy to an
+// MCP server listening on localhost in the same pod. It streams SSE without
+// buffering and adds the request-headers-secret headers to every request.
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
+	"github.com/archestra-ai/mcp-orchestrator/transport/health"
+	"github.com/archestra-ai/mcp-orchestrator/transport/metrics"
+)
+
+// Config configures a Proxy.
+type Config struct {
+	Upstream   *url.URL
+	HeadersDir string
+	// HeadersTTL is how often HeadersDir is re-read (default 2s).
+	HeadersTTL    time.Duration
+	ProbeInterval time.Duration
+	Logger        *slog.Logger
+	Metrics       *metrics.Metrics
+	Health        *health.Tracker
+}
+
+// Proxy forwards MCP traffic to the upstream server.
+type Proxy struct {
+	cfg     Config
+	rp      *httputil.ReverseProxy
+	headers *headerSource
+	client  *http.Client
+}
+
+// New builds the proxy. Call Run to keep readiness fresh.
+func New(cfg Config) *Proxy {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.HeadersTTL <= 0 {
+		cfg.HeadersTTL = 2 * time.Second
+	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = 5 * time.Second
+	}
+	if cfg.Health == nil {
+		cfg.Health = health.NewTracker(10 * time.Minute)
+	}
+	p := &Proxy{cfg: cfg, headers: newHeaderSource(cfg.HeadersDir, cfg.HeadersTTL, cfg.Logger), client: &http.Client{Timeout: 30 * time.Second}}
+	up := cfg.Upstream
+	p.rp = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = up.Scheme
+			pr.Out.URL.Host = up.Host
+			pr.Out.URL.Path = up.Path
+			pr.Out.URL.RawPath = up.RawPath
+			pr.Out.Host = up.Host
+			p.addHeaders(pr.Out.Header)
+		},
+		// Flush every write: SSE events must reach the client as they come.
+		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				cfg.Metrics.Error("413")
+				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			if r.Context().Err() != nil {
+				return // the client left
+			}
+			cfg.Metrics.Error("upstream")
+			cfg.Logger.Warn("upstream MCP server unreachable", "err", err)
+			http.Error(w, "upstream MCP server unreachable", http.StatusBadGateway)
+		},
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	return p
+}
+
+func (p *Proxy) addHeaders(h http.Header) {
+	for k, v := range p.headers.get() {
+		h.Set(k, v)
+	}
+}
+
+// ServeHTTP proxies one request. POST bodies (bounded by httpguard) are
+// read first: malformed JSON gets the same -32700 answer as in stdio mode
+// whatever the upstream would say, and requests are counted by method. The
+// bytes forwarded are the bytes received.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		p.rp.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			p.cfg.Metrics.Error("413")
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		p.cfg.Metrics.Error("400")
+		http.Error(w, "reading body failed", http.StatusBadRequest)
+		return
+	}
+	// Batches are the upstream's call (it knows its protocol revision).
+	msgs, _, err := mcp.Decode(body, true)
+	if err != nil {
+		p.cfg.Metrics.Error("400")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write(mcp.DecodeErrorResponse(err))
+		return
+	}
+	method := ""
+	for _, m := range msgs {
+		if m.Kind == mcp.KindRequest {
+			p.cfg.Metrics.Request(m.Method)
+			method = m.Method
+		}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	p.rp.ServeHTTP(w, r)
+	if method != "" {
+		// Time to the end of the answer (JSON or the POST's SSE stream).
+		p.cfg.Metrics.Observe(method, time.Since(start))
+	}
+}
+
+// Run keeps readiness fresh until ctx ends: when no probe succeeded within
+// half the readiness window, it does an initialize handshake with the
+// upstream (and deletes the session it got).
+func (p *Proxy) Run(ctx context.Context) {
+	for {
+		interval := p.cfg.ProbeInterval
+		if p.cfg.Health.Stale() {
+			if err := p.probe(ctx); err != nil {
+				p.cfg.Health.Failed(err.Error())
+				interval = min(interval, 500*time.Millisecond)
+			} else {
+				p.cfg.Health.Succeeded()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
+
+const probeBody = `{"jsonrpc":"2.0","id":"readiness-probe","method":"initialize","params":{"protocolVersion":"` +
+	mcp.Version20250618 + `","capabilities":{},"clientInfo":{"name":"mcp-transport-readiness","version":"1"}}}`
+
+func (p *Proxy) probe(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.Upstream.String(), strings.NewReader(probeBody))
+	if err != nil {
+		return fmt.Errorf("building probe: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	p.addHeaders(req.Header)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("initialize: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("initialize: HTTP %d", resp.StatusCode)
+	}
+	if !bytes.Contains(body, []byte(`"result"`)) || !bytes.Contains(body, []byte(`readiness-probe`)) {
+		return errors.New("initialize: no result in the answer")
+	}
+	if sid := resp.Header.Get(mcp.HeaderSessionID); sid != "" {
+		del, err := http.NewRequestWithContext(ctx, http.MethodDelete, p.cfg.Upstream.String(), nil)
+		if err == nil {
+			del.Header.Set(mcp.HeaderSessionID, sid)
+			p.addHeaders(del.Header)
+			if r, err := p.client.Do(del); err == nil {
+				r.Body.Close()
+			}
+		}
+	}
+	return nil
+}

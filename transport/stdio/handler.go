@@ -1,0 +1,348 @@
+package stdio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
+)
+
+// ServeHTTP serves the MCP endpoint (POST, GET, DELETE). Origin, body size
+// and MCP-Protocol-Version are checked in front of it by httpguard.
+func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPost:
+		m.handlePost(w, r)
+	case http.MethodGet:
+		m.handleGet(w, r)
+	case http.MethodDelete:
+		m.handleDelete(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		m.httpError(w, http.StatusMethodNotAllowed, "method not allowed")
+	}
+}
+
+func (m *Manager) httpError(w http.ResponseWriter, status int, msg string) {
+	m.metrics.Error(strconv.Itoa(status))
+	http.Error(w, msg, status)
+}
+
+// jsonRPCError answers with an HTTP status and a JSON-RPC error body.
+func (m *Manager) jsonRPCError(w http.ResponseWriter, status int, body []byte) {
+	m.metrics.Error(strconv.Itoa(status))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// accepts reports which response types the client takes.
+func accepts(r *http.Request) (jsonOK, sseOK bool) {
+	vals := r.Header.Values("Accept")
+	if len(vals) == 0 {
+		return true, true
+	}
+	for _, v := range vals {
+		for _, part := range strings.Split(v, ",") {
+			mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			switch mt {
+			case "application/json":
+				jsonOK = true
+			case "text/event-stream":
+				sseOK = true
+			case "*/*", "application/*":
+				jsonOK, sseOK = true, sseOK || mt == "*/*"
+			}
+		}
+	}
+	return jsonOK, sseOK
+}
+
+// sessionOf finds the request's session; it answers 400/404 itself and
+// returns nil then.
+func (m *Manager) sessionOf(w http.ResponseWriter, r *http.Request) *session {
+	id := r.Header.Get(mcp.HeaderSessionID)
+	if id == "" {
+		m.httpError(w, http.StatusBadRequest, "missing "+mcp.HeaderSessionID+" header")
+		return nil
+	}
+	s := m.lookup(id)
+	if s == nil {
+		m.jsonRPCError(w, http.StatusNotFound, mcp.ErrorResponse(nil, -32001, "Session not found", nil))
+		return nil
+	}
+	return s
+}
+
+func (m *Manager) handlePost(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			m.httpError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+			return
+		}
+	}
+	jsonOK, sseOK := accepts(r)
+	if !jsonOK && !sseOK {
+		m.httpError(w, http.StatusNotAcceptable, "Accept must include application/json or text/event-stream")
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			m.httpError(w, http.StatusRequestEntityTooLarge, "request body too large")
+			return
+		}
+		m.httpError(w, http.StatusBadRequest, "reading body failed")
+		return
+	}
+	headerVersion, _ := mcp.HeaderVersion(r.Header.Get(mcp.HeaderProtocolVersion))
+	sid := r.Header.Get(mcp.HeaderSessionID)
+
+	var s *session
+	version := headerVersion
+	if sid != "" {
+		if s = m.sessionOf(w, r); s == nil {
+			return
+		}
+		if r.Header.Get(mcp.HeaderProtocolVersion) == "" {
+			version = s.version
+		}
+	}
+	// Batches exist in 2025-03-26 only. Before a session exists the header
+	// may be absent (defaulting to 2025-03-26), so an initialize batch is
+	// judged by the same rule.
+	msgs, batch, err := mcp.Decode(body, mcp.AllowsBatch(version))
+	if err != nil {
+		m.jsonRPCError(w, http.StatusBadRequest, mcp.DecodeErrorResponse(err))
+		return
+	}
+
+	var reqs []*mcp.Message
+	var initReq *mcp.Message
+	for _, msg := range msgs {
+		if msg.Kind == mcp.KindRequest {
+			reqs = append(reqs, msg)
+			m.metrics.Request(msg.Method)
+			if msg.Method == "initialize" {
+				initReq = msg
+			}
+		}
+	}
+	if initReq != nil {
+		if len(msgs) != 1 {
+			m.jsonRPCError(w, http.StatusBadRequest, mcp.InvalidRequest(initReq.ID, "initialize must be sent alone"))
+			return
+		}
+		if s != nil {
+			m.jsonRPCError(w, http.StatusBadRequest, mcp.InvalidRequest(initReq.ID, "initialize within an existing session"))
+			return
+		}
+		v := mcp.InitializeVersion(initReq.Raw)
+		if v == "" {
+			v = mcp.DefaultHeaderVersion
+		}
+		ns, err := m.newSession(r.Context(), v)
+		if err != nil {
+			if errors.Is(err, ErrTooManySessions) {
+				w.Header().Set("Retry-After", "5")
+				m.jsonRPCError(w, http.StatusServiceUnavailable, mcp.ErrorResponse(initReq.ID, mcp.CodeServerError, "too many sessions, retry later", nil))
+				return
+			}
+			m.log.Error("creating session", "err", err)
+			m.jsonRPCError(w, http.StatusServiceUnavailable, mcp.InternalError(initReq.ID, "could not start the MCP server"))
+			return
+		}
+		s = ns
+		w.Header().Set(mcp.HeaderSessionID, s.id)
+	} else if s == nil {
+		if len(msgs) == 1 && msgs[0].Method == "server/discover" {
+			// A 2026+ client probing for stateless support: say no, so it
+			// falls back to initialize.
+			m.jsonRPCError(w, http.StatusOK, mcp.ErrorResponse(msgs[0].ID, mcp.CodeMethodNotFound, "Method not found", nil))
+			return
+		}
+		m.httpError(w, http.StatusBadRequest, "missing "+mcp.HeaderSessionID+" header")
+		return
+	}
+	s.enter()
+	defer s.leave()
+
+	var st *stream
+	if len(reqs) > 0 {
+		var ok bool
+		st, reqs, ok = s.begin(reqs, sseOK)
+		if !ok {
+			m.jsonRPCError(w, http.StatusNotFound, mcp.ErrorResponse(nil, -32001, "Session not found", nil))
+			return
+		}
+	}
+	forward := make(map[*mcp.Message]bool, len(reqs))
+	for _, q := range reqs {
+		forward[q] = true
+	}
+	for _, msg := range msgs {
+		if msg.Kind == mcp.KindRequest && !forward[msg] {
+			continue // duplicate id, already answered
+		}
+		if err := s.be.send(s, msg); err != nil {
+			s.log.Warn("forwarding to the MCP server failed", "err", err)
+			if msg.Kind == mcp.KindRequest && !errors.Is(err, errProcessGone) {
+				s.deliver(responseMsg(mcp.InternalError(msg.ID, "the MCP server is not reachable")))
+			}
+		}
+	}
+	if st == nil {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	m.serveStream(w, r, s, st, batch, jsonOK, sseOK)
+}
+
+func responseMsg(raw []byte) *mcp.Message {
+	msg, _ := mcp.DecodeOne(raw)
+	return msg
+}
+
+// serveStream answers a POST: plain JSON if the server only answers, SSE as
+// soon as it sends anything else first (or if the client takes only SSE).
+func (m *Manager) serveStream(w http.ResponseWriter, r *http.Request, s *session, st *stream, batch, jsonOK, sseOK bool) {
+	ctx := r.Context()
+	for {
+		evs, done, changed := st.after(0)
+		useSSE := sseOK && !jsonOK
+		for _, e := range evs {
+			if !e.response {
+				useSSE = sseOK
+			}
+		}
+		if useSSE {
+			break
+		}
+		if done {
+			w.Header().Set("Content-Type", "application/json")
+			var buf bytes.Buffer
+			if batch {
+				buf.WriteByte('[')
+			}
+			n := 0
+			for _, e := range evs {
+				if !e.response {
+					continue
+				}
+				if n > 0 {
+					buf.WriteByte(',')
+				}
+				buf.Write(e.data)
+				n++
+			}
+			if batch {
+				buf.WriteByte(']')
+			}
+			if n > 0 {
+				st.markSent(evs[len(evs)-1].seq)
+			}
+			_, _ = w.Write(buf.Bytes())
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return // the stream stays buffered for a GET with Last-Event-ID
+		}
+	}
+	sw := startSSE(w, http.StatusOK)
+	if mcp.WantsPriming(s.version) {
+		if err := sw.prime(eventID(st.id, 0)); err != nil {
+			return
+		}
+	}
+	m.follow(ctx, sw, st, 0, false)
+}
+
+// follow writes the stream's events after cursor until the stream is done
+// (or, for the standalone stream, the session ends or the server drains).
+func (m *Manager) follow(ctx context.Context, sw *sseWriter, st *stream, cursor int, standalone bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st.attach(cancel)
+	var drain <-chan struct{}
+	if standalone {
+		drain = m.draining
+	}
+	ka := time.NewTicker(m.cfg.KeepAlive)
+	defer ka.Stop()
+	for {
+		evs, done, changed := st.after(cursor)
+		for _, e := range evs {
+			if err := sw.write(eventID(st.id, e.seq), e.data); err != nil {
+				return
+			}
+			cursor = e.seq
+			st.markSent(e.seq)
+		}
+		if done {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		case <-drain:
+			return
+		case <-ka.C:
+			if err := sw.keepAlive(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (m *Manager) handleGet(w http.ResponseWriter, r *http.Request) {
+	if _, sseOK := accepts(r); !sseOK || len(r.Header.Values("Accept")) == 0 {
+		m.httpError(w, http.StatusNotAcceptable, "Accept must include text/event-stream")
+		return
+	}
+	s := m.sessionOf(w, r)
+	if s == nil {
+		return
+	}
+	s.enter()
+	defer s.leave()
+	st := s.getStandalone()
+	cursor := st.sentSeq()
+	standalone := true
+	if last := r.Header.Get(mcp.HeaderLastEventID); last != "" {
+		if id, seq, ok := parseEventID(last); ok {
+			if resumed := s.stream(id); resumed != nil {
+				st, cursor, standalone = resumed, seq, id == standaloneID
+			}
+		}
+	}
+	sw := startSSE(w, http.StatusOK)
+	if mcp.WantsPriming(s.version) && standalone && r.Header.Get(mcp.HeaderLastEventID) == "" {
+		if err := sw.prime(eventID(st.id, cursor)); err != nil {
+			return
+		}
+	}
+	m.follow(r.Context(), sw, st, cursor, standalone)
+}
+
+func (m *Manager) handleDelete(w http.ResponseWriter, r *http.Request) {
+	s := m.sessionOf(w, r)
+	if s == nil {
+		return
+	}
+	m.endSession(s, "deleted by the client", false)
+	w.WriteHeader(http.StatusNoContent)
+}

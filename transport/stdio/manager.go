@@ -1,0 +1,327 @@
+// Package stdio bridges MCP streamable HTTP to MCP servers that speak
+// newline-delimited JSON-RPC on stdin/stdout.
+//
+// Why not the SDK's server side: mcp.StreamableHTTPHandler terminates the
+// protocol (it decodes every message into typed requests and dispatches them
+// to an mcp.Server). A bridge must instead forward messages it does not
+// understand (new methods, extra fields, newer revisions) byte for byte, and
+// route the server's own requests and notifications to the right HTTP
+// stream. So the HTTP side is implemented here on raw messages, using
+// internal/mcp for the envelope only; the SDK is used for its error codes
+// and as the client in the tests.
+package stdio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
+	"github.com/archestra-ai/mcp-orchestrator/transport/health"
+	"github.com/archestra-ai/mcp-orchestrator/transport/metrics"
+)
+
+// Config configures a Manager.
+type Config struct {
+	Starter Starter
+	// Shared runs one process for all sessions instead of one per session.
+	Shared bool
+	// MaxSessions caps concurrent sessions (0: unlimited).
+	MaxSessions int
+	// WarmPool is how many started, unused processes are kept ready
+	// (per-session mode).
+	WarmPool int
+	// IdleTimeout ends sessions without any HTTP activity for this long.
+	IdleTimeout time.Duration
+	// StartTimeout bounds starting a process and its initialize handshake.
+	StartTimeout time.Duration
+	// KeepAlive is the interval of SSE keep-alive comments (default 25s).
+	KeepAlive time.Duration
+	// ProbeInterval is how often readiness is re-checked with a real
+	// initialize handshake when no session has done one recently.
+	ProbeInterval time.Duration
+
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	Health  *health.Tracker
+}
+
+// ErrTooManySessions is returned when MaxSessions is reached.
+var ErrTooManySessions = errors.New("too many sessions")
+
+// Manager owns the sessions and the processes behind them.
+type Manager struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	health  *health.Tracker
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	reserved int // sessions being created (counted against MaxSessions)
+	closed   bool
+
+	procSeq  atomic.Int64
+	pool     *pool
+	shared   *sharedBackend
+	draining chan struct{}
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// NewManager starts the warm pool, the idle janitor and the readiness probe.
+func NewManager(cfg Config) *Manager {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Health == nil {
+		cfg.Health = health.NewTracker(10 * time.Minute)
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = 60 * time.Second
+	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = 5 * time.Second
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 25 * time.Second
+	}
+	m := &Manager{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		metrics:  cfg.Metrics,
+		health:   cfg.Health,
+		sessions: map[string]*session{},
+		draining: make(chan struct{}),
+		stop:     make(chan struct{}),
+	}
+	if cfg.Shared {
+		m.shared = newSharedBackend(m)
+	} else if cfg.WarmPool > 0 {
+		m.pool = newPool(m, cfg.WarmPool)
+		m.wg.Add(1)
+		go func() { defer m.wg.Done(); m.pool.run(m.stop) }()
+	}
+	if cfg.IdleTimeout > 0 {
+		m.wg.Add(1)
+		go func() { defer m.wg.Done(); m.janitor() }()
+	}
+	m.wg.Add(1)
+	go func() { defer m.wg.Done(); m.prober() }()
+	return m
+}
+
+// startProcess starts a fresh process.
+func (m *Manager) startProcess(ctx context.Context) (Process, error) {
+	label := "p" + strconv.FormatInt(m.procSeq.Add(1), 10)
+	p, err := m.cfg.Starter.Start(ctx, label)
+	if err != nil {
+		m.metrics.Error("process_start")
+		return nil, fmt.Errorf("starting MCP server process: %w", err)
+	}
+	m.metrics.ProcessStarted()
+	return p, nil
+}
+
+// newSession creates a session with its backend. It fails with
+// ErrTooManySessions at the cap.
+func (m *Manager) newSession(ctx context.Context, version string) (*session, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, errors.New("shutting down")
+	}
+	if m.cfg.MaxSessions > 0 && len(m.sessions)+m.reserved >= m.cfg.MaxSessions {
+		m.mu.Unlock()
+		return nil, ErrTooManySessions
+	}
+	m.reserved++
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.reserved--
+		m.mu.Unlock()
+	}()
+
+	s := newSession(m, version)
+	if m.shared != nil {
+		s.be = m.shared
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, m.cfg.StartTimeout)
+		defer cancel()
+		var c *conn
+		if m.pool != nil {
+			var err error
+			if c, err = m.pool.get(ctx); err != nil {
+				return nil, err
+			}
+		} else {
+			p, err := m.startProcess(ctx)
+			if err != nil {
+				return nil, err
+			}
+			c = newConn(p, m.log)
+		}
+		p := c.proc
+		if l, ok := p.(sessionLabeler); ok {
+			l.SetSession(s.label)
+		}
+		d := &dedicated{conn: c}
+		s.be = d
+		s.log.Info("session started", "process", p.Label())
+		go d.conn.readLoop(s.deliver, func(status string) {
+			reason := "crashed"
+			if s.isClosed() {
+				reason = "stopped"
+			} else {
+				s.log.Warn("MCP server process ended during the session", "process", p.Label(), "status", status)
+			}
+			m.metrics.ProcessExited(reason)
+			m.endSession(s, "process ended: "+status, true)
+		})
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		s.be.detach(s)
+		return nil, errors.New("shutting down")
+	}
+	m.sessions[s.id] = s
+	m.mu.Unlock()
+	m.metrics.SessionOpened()
+	return s, nil
+}
+
+// lookup returns the live session with this id, or nil.
+func (m *Manager) lookup(id string) *session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sessions[id]
+}
+
+// endSession removes s (404 from now on), answers its in-flight requests
+// and releases its backend. crashed selects the error text.
+func (m *Manager) endSession(s *session, reason string, crashed bool) {
+	var ok bool
+	if crashed {
+		ok = s.end(func(id json.RawMessage) []byte { return mcp.ServerGone(id, reason) })
+	} else {
+		ok = s.end(func(id json.RawMessage) []byte {
+			return mcp.ErrorResponse(id, mcp.CodeServerError, "session ended: "+reason, nil)
+		})
+	}
+	if !ok {
+		return
+	}
+	m.mu.Lock()
+	_, present := m.sessions[s.id]
+	delete(m.sessions, s.id)
+	m.mu.Unlock()
+	if present {
+		m.metrics.SessionClosed()
+	}
+	s.be.detach(s)
+	s.log.Info("session ended", "reason", reason)
+}
+
+// SessionCount is the number of live sessions.
+func (m *Manager) SessionCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sessions)
+}
+
+func (m *Manager) janitor() {
+	every := m.cfg.IdleTimeout / 4
+	if every > 30*time.Second {
+		every = 30 * time.Second
+	}
+	if every < 10*time.Millisecond {
+		every = 10 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case now := <-t.C:
+			m.mu.Lock()
+			var idle []*session
+			for _, s := range m.sessions {
+				if s.idleSince(now, m.cfg.IdleTimeout) {
+					idle = append(idle, s)
+				}
+			}
+			m.mu.Unlock()
+			for _, s := range idle {
+				m.endSession(s, "idle timeout", false)
+			}
+		}
+	}
+}
+
+// Drain makes standalone GET streams end so http.Server.Shutdown can finish;
+// POST streams keep going until answered.
+func (m *Manager) Drain() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	select {
+	case <-m.draining:
+	default:
+		close(m.draining)
+	}
+}
+
+// Close ends every session and stops every process (the launcher sends
+// TERM, then KILL).
+func (m *Manager) Close() {
+	m.Drain()
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	all := make([]*session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		all = append(all, s)
+	}
+	m.mu.Unlock()
+	close(m.stop)
+	for _, s := range all {
+		m.endSession(s, "sidecar shutting down", false)
+	}
+	if m.shared != nil {
+		m.shared.close()
+	}
+	m.wg.Wait()
+	if m.pool != nil {
+		m.pool.drain()
+	}
+}
+
+// dedicated is the per-session backend: the session owns the process.
+type dedicated struct {
+	conn *conn
+}
+
+// errProcessGone means the write failed because the process is ending; the
+// exit path answers the session's requests with the exit status.
+var errProcessGone = errors.New("MCP server process is gone")
+
+func (d *dedicated) send(_ *session, m *mcp.Message) error {
+	if err := d.conn.write(m.Raw); err != nil {
+		// Make sure it really ends, so readLoop reports the exit.
+		d.conn.proc.Stop()
+		return fmt.Errorf("%w: %w", errProcessGone, err)
+	}
+	return nil
+}
+func (d *dedicated) detach(*session) { d.conn.proc.Stop() }

@@ -1,0 +1,126 @@
+package stdio
+
+import (
+	"context"
+	"time"
+)
+
+// pool keeps up to size started processes that no session uses yet, so a
+// new session does not wait for the server to start (npx takes a second).
+type pool struct {
+	m     *Manager
+	ready chan *conn
+	dead  chan struct{} // a pooled process was found dead: back off
+}
+
+func newPool(m *Manager, size int) *pool {
+	// run holds one process while blocked on the send, so size-1 buffered.
+	return &pool{m: m, ready: make(chan *conn, size-1), dead: make(chan struct{}, 1)}
+}
+
+func isDone(p Process) bool {
+	select {
+	case <-p.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// get returns a pooled live process, or starts one.
+func (p *pool) get(ctx context.Context) (*conn, error) {
+	for {
+		select {
+		case c := <-p.ready:
+			if isDone(c.proc) {
+				p.m.metrics.ProcessExited("crashed")
+				select {
+				case p.dead <- struct{}{}:
+				default:
+				}
+				continue
+			}
+			return c, nil
+		default:
+			proc, err := p.m.startProcess(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return newConn(proc, p.m.log), nil
+		}
+	}
+}
+
+// run refills the pool until stop is closed, backing off when processes
+// fail to start or die while waiting.
+func (p *pool) run(stop <-chan struct{}) {
+	backoff := 100 * time.Millisecond
+	wait := func(d time.Duration) bool {
+		select {
+		case <-stop:
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-p.dead:
+			if !wait(backoff) {
+				return
+			}
+			backoff = min(backoff*2, 10*time.Second)
+			continue
+		default:
+		}
+		c, err := p.start()
+		if err != nil {
+			p.m.log.Warn("warm pool: starting process", "err", err)
+			if !wait(backoff) {
+				return
+			}
+			backoff = min(backoff*2, 10*time.Second)
+			continue
+		}
+		select {
+		case p.ready <- c:
+			backoff = 100 * time.Millisecond
+		case <-stop:
+			c.proc.Stop()
+			p.m.metrics.ProcessExited("stopped")
+			return
+		}
+	}
+}
+
+// start starts a process and waits until it answers the warm-up ping.
+func (p *pool) start() (*conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.m.cfg.StartTimeout)
+	defer cancel()
+	proc, err := p.m.startProcess(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := newConn(proc, p.m.log)
+	if err := c.warmUp(ctx); err != nil {
+		c.proc.Stop()
+		p.m.metrics.ProcessExited("crashed")
+		return nil, err
+	}
+	return c, nil
+}
+
+// drain stops the unused processes.
+func (p *pool) drain() {
+	for {
+		select {
+		case c := <-p.ready:
+			c.proc.Stop()
+			p.m.metrics.ProcessExited("stopped")
+		default:
+			return
+		}
+	}
+}

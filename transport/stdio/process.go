@@ -1,0 +1,300 @@
+package stdio
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
+)
+
+// Process is a running MCP stdio server. launcher.Process implements it in
+// the pod; ExecStarter implements it for local runs and tests.
+type Process interface {
+	Label() string
+	Stdin() io.WriteCloser
+	Stdout() io.ReadCloser
+	// Done is closed once the process has exited.
+	Done() <-chan struct{}
+	// ExitStatus describes the exit ("exit status 3"); valid after Done.
+	ExitStatus() string
+	// Stop asks the process to terminate (TERM, later KILL) without waiting.
+	Stop()
+}
+
+// Starter starts processes; label prefixes the process's stderr lines.
+type Starter interface {
+	Start(ctx context.Context, label string) (Process, error)
+}
+
+// StarterFunc adapts a function to Starter.
+type StarterFunc func(ctx context.Context, label string) (Process, error)
+
+// Start calls f.
+func (f StarterFunc) Start(ctx context.Context, label string) (Process, error) { return f(ctx, label) }
+
+// ExecStarter runs Command directly as a child of this process (no
+// launcher). Used by tests and for running the sidecar outside Kubernetes.
+type ExecStarter struct {
+	Command []string
+	// Stderr receives the children's stderr, prefixed by label; default
+	// os.Stderr.
+	Stderr io.Writer
+}
+
+// Start implements Starter.
+func (e *ExecStarter) Start(_ context.Context, label string) (Process, error) {
+	if len(e.Command) == 0 {
+		return nil, errors.New("no command")
+	}
+	cmd := exec.Command(e.Command[0], e.Command[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Plain pipes rather than cmd.StdoutPipe: Wait closes those as soon as
+	// the process exits, losing the last lines a crashing server wrote.
+	inR, stdin, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("stdin pipe: %w", err)
+	}
+	stdout, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		stdin.Close()
+		return nil, fmt.Errorf("stdout pipe: %w", err)
+	}
+	cmd.Stdin, cmd.Stdout = inR, outW
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		inR.Close()
+		stdin.Close()
+		stdout.Close()
+		outW.Close()
+		return nil, fmt.Errorf("stderr pipe: %w", err)
+	}
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		stdin.Close()
+		stdout.Close()
+		return nil, fmt.Errorf("starting %q: %w", e.Command[0], err)
+	}
+	out := e.Stderr
+	if out == nil {
+		out = os.Stderr
+	}
+	p := &execProcess{label: label, cmd: cmd, stdin: stdin, stdout: stdout, done: make(chan struct{})}
+	p.SetSession("")
+	stderrDone := make(chan struct{})
+	go func() {
+		defer close(stderrDone)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			_, _ = io.WriteString(out, *p.prefix.Load()+sc.Text()+"\n")
+		}
+	}()
+	go func() {
+		<-stderrDone // Wait closes the pipes: drain stderr first
+		err := cmd.Wait()
+		p.exit = "exit status 0"
+		if err != nil {
+			p.exit = err.Error()
+		}
+		close(p.done)
+	}()
+	return p, nil
+}
+
+type execProcess struct {
+	label    string
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser
+	stdout   io.ReadCloser
+	done     chan struct{}
+	exit     string
+	stopOnce sync.Once
+	prefix   atomic.Pointer[string]
+}
+
+// SetSession adds the (log-safe) session label to the stderr prefix.
+func (p *execProcess) SetSession(session string) {
+	pre := "[" + p.label + "] "
+	if session != "" {
+		pre = "[" + p.label + " session=" + session + "] "
+	}
+	p.prefix.Store(&pre)
+}
+
+// sessionLabeler is implemented by processes whose stderr prefix can name
+// their session (launcher.Process, execProcess).
+type sessionLabeler interface {
+	SetSession(session string)
+}
+
+func (p *execProcess) Label() string         { return p.label }
+func (p *execProcess) Stdin() io.WriteCloser { return p.stdin }
+func (p *execProcess) Stdout() io.ReadCloser { return p.stdout }
+func (p *execProcess) Done() <-chan struct{} { return p.done }
+func (p *execProcess) ExitStatus() string    { return p.exit }
+func (p *execProcess) Stop() {
+	p.stopOnce.Do(func() {
+		_ = p.stdin.Close()
+		pid := p.cmd.Process.Pid
+		_ = syscall.Kill(-pid, syscall.SIGTERM)
+		go func() {
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Second):
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
+			}
+		}()
+	})
+}
+
+// maxLine bounds one stdio message (a huge tool result is still one line).
+const maxLine = 64 << 20
+
+// conn speaks newline-delimited JSON-RPC with one process. Messages from the
+// server are decoded only to be classified and routed; their bytes are
+// forwarded untouched.
+type conn struct {
+	proc Process
+	log  *slog.Logger
+
+	wmu sync.Mutex
+	w   *bufio.Writer
+	// r is read by warmUp, then by readLoop, never both at once.
+	r *bufio.Reader
+}
+
+func newConn(p Process, log *slog.Logger) *conn {
+	return &conn{
+		proc: p, log: log,
+		w: bufio.NewWriterSize(p.Stdin(), 64*1024),
+		r: bufio.NewReaderSize(p.Stdout(), 64*1024),
+	}
+}
+
+// warmUpID is the id of the warm-up ping; chosen so no client uses it.
+const warmUpID = `"mcp-transport-warm-up-7f3a"`
+
+// warmUp sends a ping and waits for its answer. The specification allows
+// pings before initialize; any answer (even an error from a strict server)
+// proves the process has loaded and reads stdin, so a pooled process is
+// really warm (npx + node take a second to get there). It consumes the
+// answer so the session never sees it.
+func (c *conn) warmUp(ctx context.Context) error {
+	if err := c.write([]byte(`{"jsonrpc":"2.0","id":` + warmUpID + `,"method":"ping"}`)); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() {
+		for {
+			line, err := c.r.ReadBytes('\n')
+			if m, derr := mcp.DecodeOne(line); derr == nil && m.Kind == mcp.KindResponse && m.Key() == warmUpID {
+				done <- nil
+				return
+			}
+			if err != nil {
+				done <- fmt.Errorf("process ended before answering the warm-up ping: %w", err)
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		c.proc.Stop() // unblocks the reader
+		<-done
+		return fmt.Errorf("warm-up ping: %w", ctx.Err())
+	}
+}
+
+// write sends one message (raw JSON without newlines) to the process.
+func (c *conn) write(raw []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if _, err := c.w.Write(raw); err != nil {
+		return fmt.Errorf("writing to process: %w", err)
+	}
+	if err := c.w.WriteByte('\n'); err != nil {
+		return fmt.Errorf("writing to process: %w", err)
+	}
+	if err := c.w.Flush(); err != nil {
+		return fmt.Errorf("writing to process: %w", err)
+	}
+	return nil
+}
+
+// readLoop delivers each message the process writes until its stdout ends,
+// then waits for the exit status and calls onExit with it. Lines that are
+// not JSON-RPC (some servers print banners on stdout) are logged and skipped.
+func (c *conn) readLoop(onMsg func(*mcp.Message), onExit func(status string)) {
+	r := c.r
+	var buf []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			buf = append(buf, chunk...)
+			if len(buf) > maxLine {
+				c.log.Error("process wrote an oversized line; stopping it", "process", c.proc.Label())
+				break
+			}
+			continue
+		}
+		line := chunk
+		if len(buf) > 0 {
+			buf = append(buf, chunk...)
+			line = buf
+		}
+		if len(line) > 0 {
+			if m, derr := mcp.DecodeOne(line); derr == nil {
+				// Copy: ReadSlice's buffer is reused by the next read.
+				m.Raw = append([]byte(nil), m.Raw...)
+				if bytes.ContainsAny(m.Raw, "\r\n") {
+					// A stray CR between tokens would split an SSE data line.
+					var c bytes.Buffer
+					if json.Compact(&c, m.Raw) == nil {
+						m.Raw = c.Bytes()
+					}
+				}
+				onMsg(m)
+			} else if len(trimSpace(line)) > 0 {
+				c.log.Warn("process wrote a non JSON-RPC line on stdout", "process", c.proc.Label(), "err", derr)
+			}
+		}
+		buf = buf[:0]
+		if err != nil {
+			break
+		}
+	}
+	c.proc.Stop()
+	select {
+	case <-c.proc.Done():
+	case <-time.After(15 * time.Second):
+	}
+	status := c.proc.ExitStatus()
+	if status == "" {
+		status = "process did not exit after closing stdout"
+	}
+	onExit(status)
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}

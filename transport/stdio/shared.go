@@ -1,0 +1,354 @@
+package stdio
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
+)
+
+// sharedBackend runs one process for every session (sessions: shared).
+//
+// Request ids are rewritten to process-unique numbers and restored on the
+// response, so concurrent requests of different sessions never collide;
+// progress tokens are rewritten the same way. The first session's
+// initialize goes to the server; its result is reused for every later
+// session. Limits of this mode (documented for users):
+//   - the server sees one client: the first session's capabilities and
+//     protocol version, and a single notifications/initialized;
+//   - notifications other than progress (logging, list_changed) are
+//     broadcast to every session;
+//   - a server-to-client request (sampling, elicitation, roots) goes to the
+//     session that sent the most recent request still in flight, as the
+//     stdio protocol does not say which request it serves;
+//   - a crash of the process ends every session.
+type sharedBackend struct {
+	m *Manager
+
+	mu          sync.Mutex
+	conn        *conn
+	nextID      int64
+	ids         map[string]idRoute    // rewritten id -> origin
+	rev         map[revKey]string     // (session, original id) -> rewritten id
+	tokens      map[string]tokenRoute // rewritten progress token -> origin
+	sessions    map[*session]struct{}
+	initResult  json.RawMessage // cached initialize result
+	initWait    chan struct{}   // closed when the first initialize is answered
+	initialized bool            // notifications/initialized already sent
+	recent      []*session      // sessions by most recent request
+}
+
+type idRoute struct {
+	s    *session
+	orig json.RawMessage
+	init bool
+}
+
+type revKey struct {
+	s   *session
+	key string
+}
+
+type tokenRoute struct {
+	s    *session
+	orig json.RawMessage
+}
+
+func newSharedBackend(m *Manager) *sharedBackend {
+	return &sharedBackend{
+		m:        m,
+		ids:      map[string]idRoute{},
+		rev:      map[revKey]string{},
+		tokens:   map[string]tokenRoute{},
+		sessions: map[*session]struct{}{},
+	}
+}
+
+// ensureLocked starts the process if none is running.
+func (b *sharedBackend) ensureLocked() (*conn, error) {
+	if b.conn != nil {
+		return b.conn, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.m.cfg.StartTimeout)
+	defer cancel()
+	p, err := b.m.startProcess(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := newConn(p, b.m.log)
+	b.conn = c
+	b.m.log.Info("shared process started", "process", p.Label())
+	go c.readLoop(b.dispatch, func(status string) { b.exited(c, status) })
+	return c, nil
+}
+
+func (b *sharedBackend) send(s *session, m *mcp.Message) error {
+	b.mu.Lock()
+	b.sessions[s] = struct{}{}
+	c, err := b.ensureLocked()
+	if err != nil {
+		b.mu.Unlock()
+		return err
+	}
+	raw := m.Raw
+	switch m.Kind {
+	case mcp.KindRequest:
+		if m.Method == "initialize" {
+			if b.initResult != nil || b.initWait != nil {
+				wait, result := b.initWait, b.initResult
+				b.mu.Unlock()
+				go b.answerInit(s, m.ID, wait, result)
+				return nil
+			}
+			b.initWait = make(chan struct{})
+		}
+		b.nextID++
+		newID := strconv.FormatInt(b.nextID, 10)
+		b.ids[newID] = idRoute{s: s, orig: m.ID, init: m.Method == "initialize"}
+		b.rev[revKey{s, m.Key()}] = newID
+		b.touchLocked(s)
+		raw, err = mcp.SetID(raw, json.RawMessage(newID))
+		if err == nil {
+			if tok := mcp.ProgressToken(m.Params); len(tok) > 0 {
+				newTok := `"pt` + newID + `"`
+				b.tokens[newTok] = tokenRoute{s: s, orig: tok}
+				raw, err = mcp.SetRequestProgressToken(raw, json.RawMessage(newTok))
+			}
+		}
+		if err != nil {
+			b.mu.Unlock()
+			return fmt.Errorf("rewriting request: %w", err)
+		}
+	case mcp.KindNotification:
+		switch m.Method {
+		case "notifications/initialized":
+			if b.initialized {
+				b.mu.Unlock()
+				return nil
+			}
+			b.initialized = true
+		case "notifications/cancelled":
+			var p struct {
+				RequestID json.RawMessage `json:"requestId"`
+			}
+			if json.Unmarshal(m.Params, &p) == nil {
+				if newID, ok := b.rev[revKey{s, mcp.IDKey(p.RequestID)}]; ok {
+					var params map[string]json.RawMessage
+					if json.Unmarshal(m.Params, &params) == nil {
+						params["requestId"] = json.RawMessage(newID)
+						pb, _ := json.Marshal(params)
+						raw, _ = setTop(raw, "params", pb)
+					}
+				} else {
+					b.mu.Unlock()
+					return nil // not in flight (any more): nothing to cancel
+				}
+			}
+		}
+	}
+	b.mu.Unlock()
+	return c.write(raw)
+}
+
+func setTop(raw []byte, key string, val json.RawMessage) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("decoding message: %w", err)
+	}
+	m[key] = val
+	return json.Marshal(m)
+}
+
+// answerInit answers a later session's initialize from the cached result.
+func (b *sharedBackend) answerInit(s *session, id json.RawMessage, wait chan struct{}, result json.RawMessage) {
+	if result == nil && wait != nil {
+		<-wait
+		b.mu.Lock()
+		result = b.initResult
+		b.mu.Unlock()
+	}
+	var raw []byte
+	if result == nil {
+		raw = mcp.ErrorResponse(id, mcp.CodeServerError, "the shared MCP server did not initialize", nil)
+	} else {
+		raw, _ = json.Marshal(struct {
+			JSONRPC string          `json:"jsonrpc"`
+			ID      json.RawMessage `json:"id"`
+			Result  json.RawMessage `json:"result"`
+		}{"2.0", id, result})
+	}
+	if msg, err := mcp.DecodeOne(raw); err == nil {
+		s.deliver(msg)
+	}
+}
+
+func (b *sharedBackend) touchLocked(s *session) {
+	for i, x := range b.recent {
+		if x == s {
+			b.recent = append(b.recent[:i], b.recent[i+1:]...)
+			break
+		}
+	}
+	b.recent = append(b.recent, s)
+}
+
+// dispatch routes a message of the shared process to its session(s).
+func (b *sharedBackend) dispatch(m *mcp.Message) {
+	b.mu.Lock()
+	switch {
+	case m.Kind == mcp.KindResponse:
+		key := m.Key()
+		r, ok := b.ids[key]
+		if !ok {
+			b.mu.Unlock()
+			return
+		}
+		delete(b.ids, key)
+		delete(b.rev, revKey{r.s, mcp.IDKey(r.orig)})
+		delete(b.tokens, `"pt`+key+`"`)
+		if r.init {
+			if !m.IsError {
+				var res struct {
+					Result json.RawMessage `json:"result"`
+				}
+				if json.Unmarshal(m.Raw, &res) == nil {
+					b.initResult = res.Result
+				}
+			}
+			// Waiters read initResult; nil means failed, and the next
+			// session's initialize tries again.
+			close(b.initWait)
+			b.initWait = nil
+		}
+		b.mu.Unlock()
+		raw, err := mcp.SetID(m.Raw, r.orig)
+		if err != nil {
+			return
+		}
+		if msg, err := mcp.DecodeOne(raw); err == nil {
+			r.s.deliver(msg)
+		}
+	case m.Method == "notifications/progress":
+		tok := mcp.IDKey(mcp.NotificationProgressToken(m.Params))
+		r, ok := b.tokens[tok]
+		b.mu.Unlock()
+		if !ok {
+			return
+		}
+		raw, err := mcp.SetNotificationProgressToken(m.Raw, r.orig)
+		if err != nil {
+			return
+		}
+		if msg, err := mcp.DecodeOne(raw); err == nil {
+			r.s.deliver(msg)
+		}
+	case m.Kind == mcp.KindRequest:
+		var target *session
+		for i := len(b.recent) - 1; i >= 0; i-- {
+			if b.hasInFlightLocked(b.recent[i]) {
+				target = b.recent[i]
+				break
+			}
+		}
+		if target == nil && len(b.recent) > 0 {
+			target = b.recent[len(b.recent)-1]
+		}
+		b.mu.Unlock()
+		if target != nil {
+			target.deliver(m)
+		}
+	default:
+		all := make([]*session, 0, len(b.sessions))
+		for s := range b.sessions {
+			all = append(all, s)
+		}
+		b.mu.Unlock()
+		for _, s := range all {
+			s.deliver(m)
+		}
+	}
+}
+
+func (b *sharedBackend) hasInFlightLocked(s *session) bool {
+	for _, r := range b.ids {
+		if r.s == s {
+			return true
+		}
+	}
+	return false
+}
+
+// exited ends every session of the crashed process and resets the state so
+// the next initialize starts a new process.
+func (b *sharedBackend) exited(c *conn, status string) {
+	b.mu.Lock()
+	if b.conn != c {
+		b.mu.Unlock()
+		return
+	}
+	b.conn = nil
+	all := make([]*session, 0, len(b.sessions))
+	for s := range b.sessions {
+		all = append(all, s)
+	}
+	b.sessions = map[*session]struct{}{}
+	b.ids = map[string]idRoute{}
+	b.rev = map[revKey]string{}
+	b.tokens = map[string]tokenRoute{}
+	b.initResult = nil
+	if b.initWait != nil {
+		close(b.initWait)
+		b.initWait = nil
+	}
+	b.initialized = false
+	b.recent = nil
+	b.mu.Unlock()
+	reason := "stopped"
+	if len(all) > 0 {
+		reason = "crashed"
+		b.m.log.Warn("shared MCP server process ended", "status", status, "sessions", len(all))
+	}
+	b.m.metrics.ProcessExited(reason)
+	for _, s := range all {
+		b.m.endSession(s, "process ended: "+status, true)
+	}
+}
+
+func (b *sharedBackend) detach(s *session) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.sessions, s)
+	for k, r := range b.ids {
+		if r.s == s && !r.init {
+			delete(b.ids, k)
+		}
+	}
+	for k := range b.rev {
+		if k.s == s {
+			delete(b.rev, k)
+		}
+	}
+	for k, r := range b.tokens {
+		if r.s == s {
+			delete(b.tokens, k)
+		}
+	}
+	for i, x := range b.recent {
+		if x == s {
+			b.recent = append(b.recent[:i], b.recent[i+1:]...)
+			break
+		}
+	}
+}
+
+func (b *sharedBackend) close() {
+	b.mu.Lock()
+	c := b.conn
+	b.mu.Unlock()
+	if c != nil {
+		c.proc.Stop()
+	}
+}

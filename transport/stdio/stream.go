@@ -1,0 +1,220 @@
+package stdio
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxStreamEvents bounds the replay buffer of one SSE stream (resumption
+// with Last-Event-ID can go back at most this many events).
+const maxStreamEvents = 256
+
+type event struct {
+	seq      int
+	data     []byte
+	response bool
+}
+
+// stream is the ordered log of messages for one logical SSE stream: a
+// POST's answer, or the session's standalone GET stream. HTTP handlers
+// follow it with a cursor, so a live connection and a resumed one (GET with
+// Last-Event-ID) are served the same way.
+type stream struct {
+	id  int
+	sse bool // the client accepts text/event-stream for this stream
+
+	mu      sync.Mutex
+	events  []event // the last maxStreamEvents events
+	nextSeq int     // seq of the next event; seqs start at 1
+	want    int     // responses still owed (POST streams)
+	done    bool
+	changed chan struct{} // closed and replaced on every change
+	sent    int           // highest seq written to any connection
+	detach  func()        // stops the currently attached writer
+}
+
+func newStream(id, want int, sse bool) *stream {
+	return &stream{id: id, want: want, sse: sse, nextSeq: 1, changed: make(chan struct{})}
+}
+
+func (s *stream) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// push appends a message; a response counts against want and completes the
+// stream when nothing more is owed. It reports false if the stream is done.
+func (s *stream) push(data []byte, response bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return false
+	}
+	s.events = append(s.events, event{seq: s.nextSeq, data: data, response: response})
+	s.nextSeq++
+	if len(s.events) > maxStreamEvents {
+		s.events = s.events[len(s.events)-maxStreamEvents:]
+	}
+	if response {
+		s.want--
+		if s.want <= 0 && s.id != standaloneID {
+			s.done = true
+		}
+	}
+	s.notifyLocked()
+	return true
+}
+
+// finish marks the stream complete (session ended).
+func (s *stream) finish() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.done {
+		s.done = true
+		s.notifyLocked()
+	}
+}
+
+// isOpen reports whether messages may still be pushed.
+func (s *stream) isOpen() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.done
+}
+
+// after returns the events with seq > cursor, whether the stream is done,
+// and a channel closed on the next change.
+func (s *stream) after(cursor int) ([]event, bool, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []event
+	for _, e := range s.events {
+		if e.seq > cursor {
+			out = append(out, e)
+		}
+	}
+	return out, s.done, s.changed
+}
+
+// attach makes the caller the stream's only writer; the previous one (a
+// dropped connection the server has not noticed yet) is told to stop.
+func (s *stream) attach(stop func()) {
+	s.mu.Lock()
+	prev := s.detach
+	s.detach = stop
+	s.mu.Unlock()
+	if prev != nil {
+		prev()
+	}
+}
+
+func (s *stream) markSent(seq int) {
+	s.mu.Lock()
+	if seq > s.sent {
+		s.sent = seq
+		s.notifyLocked()
+	}
+	s.mu.Unlock()
+}
+
+// lastSeq is the seq of the newest event (0 if none).
+func (s *stream) lastSeq() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextSeq - 1
+}
+
+// waitSent waits until event seq was written to a connection, or timeout.
+func (s *stream) waitSent(seq int, timeout time.Duration) {
+	deadline := time.After(timeout)
+	for {
+		s.mu.Lock()
+		sent, ch := s.sent, s.changed
+		s.mu.Unlock()
+		if sent >= seq {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return
+		}
+	}
+}
+
+func (s *stream) sentSeq() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent
+}
+
+// standaloneID is the stream id of the GET stream.
+const standaloneID = 0
+
+func eventID(streamID, seq int) string { return strconv.Itoa(streamID) + "-" + strconv.Itoa(seq) }
+
+// parseEventID parses "<stream>-<seq>".
+func parseEventID(s string) (streamID, seq int, ok bool) {
+	a, b, found := strings.Cut(s, "-")
+	if !found {
+		return 0, 0, false
+	}
+	x, err1 := strconv.Atoi(a)
+	y, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || x < 0 || y < 0 {
+		return 0, 0, false
+	}
+	return x, y, true
+}
+
+// sseWriter writes SSE events and flushes each one immediately.
+type sseWriter struct {
+	w http.ResponseWriter
+	f *http.ResponseController
+}
+
+func startSSE(w http.ResponseWriter, status int) *sseWriter {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-transform")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(status)
+	sw := &sseWriter{w: w, f: http.NewResponseController(w)}
+	_ = sw.f.Flush()
+	return sw
+}
+
+// write sends one event. data must not contain newlines (stdio messages
+// never do: the stdio transport is newline-delimited).
+func (sw *sseWriter) write(id string, data []byte) error {
+	if _, err := fmt.Fprintf(sw.w, "id: %s\nevent: message\ndata: %s\n\n", id, data); err != nil {
+		return fmt.Errorf("writing event: %w", err)
+	}
+	if err := sw.f.Flush(); err != nil {
+		return fmt.Errorf("flushing event: %w", err)
+	}
+	return nil
+}
+
+// keepAlive writes an SSE comment: it keeps idle proxies from cutting the
+// stream and lets us notice a client that vanished without closing TCP.
+func (sw *sseWriter) keepAlive() error {
+	if _, err := io.WriteString(sw.w, ": keep-alive\n\n"); err != nil {
+		return fmt.Errorf("writing keep-alive: %w", err)
+	}
+	return sw.f.Flush()
+}
+
+// prime sends the priming event (2025-11-25): an id with empty data, so the
+// client can reconnect even before the first real message.
+func (sw *sseWriter) prime(id string) error {
+	if _, err := fmt.Fprintf(sw.w, "id: %s\ndata:\n\n", id); err != nil {
+		return fmt.Errorf("writing priming event: %w", err)
+	}
+	return sw.f.Flush()
+}
