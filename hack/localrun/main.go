@@ -150,7 +150,12 @@ func run(ctx context.Context, assets, webhookBin, dir string, once bool) error {
 	step("Pull secrets made by the controller: derived from registry credentials, and the platform's copied from mcp-system")
 	_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		out, err := kubectl("get", "secret", "vendor-registry-login-mcp-registry", "platform-registry")
-		return err == nil && strings.Count(out, "dockerconfigjson") == 2, nil
+		if err != nil || strings.Count(out, "dockerconfigjson") != 2 {
+			return false, nil
+		}
+		// Every server pod lists the platform pull secret: all 7 own the copy.
+		owners, err := kubectl("get", "secret", "platform-registry", "-o", "jsonpath={.metadata.ownerReferences[*].name}")
+		return err == nil && len(strings.Fields(owners)) == 7, nil
 	})
 	out, _ = kubectl("get", "secrets", "-l", "app.kubernetes.io/managed-by=mcp-orchestrator", "-o",
 		"custom-columns=NAME:.metadata.name,TYPE:.type,SOURCE:.metadata.annotations.mcp\\.archestra\\.io/pull-secret-source,OWNER:.metadata.ownerReferences[*].name")

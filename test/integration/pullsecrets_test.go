@@ -193,6 +193,13 @@ func TestPlatformPullSecretsAreCopiedOnlyWhenAllowed(t *testing.T) {
 	_, err := getSecret(ns, "private-pull")
 	assert.True(t, apierrors.IsNotFound(err), "a pull secret outside the allow-list is never copied")
 
+	// A second server needing it becomes an owner of the same copy.
+	second := createServer(t, ns, "copier-2", map[string]string{injector.AnnImagePullSecrets: "shared-pull"})
+	eventually(t, "both Deployments own the copy", func() bool {
+		s, err := getSecret(ns, "shared-pull")
+		return err == nil && len(s.OwnerReferences) == 2 && s.OwnerReferences[1].UID == second.UID
+	})
+
 	src, err := getSecret(platform, "shared-pull")
 	require.NoError(t, err)
 	src.StringData = dockercfg("two")
