@@ -6,12 +6,14 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 
+	"github.com/archestra-ai/mcp-orchestrator/certs"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
 	"github.com/archestra-ai/mcp-orchestrator/internal/pullsecrets"
@@ -41,11 +44,21 @@ type options struct {
 	logLevel   string
 	warnSecret bool
 	pullCtl    bool
+	certMode   string
+	tlsSecret  string
+	service    string
+	webhookCfg string
+	extraHosts string
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.listen, "listen", ":8443", "HTTPS address of /mutate, /validate, /healthz, /readyz and /metrics")
+	flag.StringVar(&o.certMode, "cert-mode", "files", "files: --tls-cert-file/--tls-key-file (cert-manager or your own); self-signed: a CA and serving certificate kept in --tls-secret, caBundle written to the webhook configurations")
+	flag.StringVar(&o.tlsSecret, "tls-secret", "mcp-webhook-tls", "self-signed: Secret in POD_NAMESPACE holding the CA and serving certificate")
+	flag.StringVar(&o.service, "service", "mcp-webhook", "self-signed: the webhook's Service, whose DNS names the certificate covers")
+	flag.StringVar(&o.extraHosts, "tls-extra-hosts", "", "self-signed: more DNS names or IPs for the certificate, comma list (e.g. 127.0.0.1 for a local run)")
+	flag.StringVar(&o.webhookCfg, "webhook-configuration", "mcp-orchestrator", "self-signed: name of the Mutating- and ValidatingWebhookConfiguration whose caBundle is kept")
 	flag.StringVar(&o.certFile, "tls-cert-file", "/etc/mcp-webhook/tls/tls.crt", "serving certificate (PEM); reloaded when it changes")
 	flag.StringVar(&o.keyFile, "tls-key-file", "/etc/mcp-webhook/tls/tls.key", "serving key (PEM); reloaded when it changes")
 	flag.StringVar(&o.configFile, "config", "", "platform config (YAML); defaults when empty")
@@ -76,7 +89,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	restCfg, err := restConfig(o.kubeconfig)
-	if err != nil && (o.warnSecret || o.pullCtl || os.Getenv("POD_NAME") != "") {
+	if err != nil && (o.warnSecret || o.pullCtl || o.certMode == "self-signed" || os.Getenv("POD_NAME") != "") {
 		return err
 	}
 	pod, err := platformPod(ctx, restCfg, log)
@@ -87,15 +100,10 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	log.Info("starting", "version", version.Version, "config", cfg.Hash(), "baseImage", cfg.BaseImage, "sidecarImage", cfg.Sidecar.Image,
 		"defaultTolerations", len(cfg.Scheduling.Tolerations), "defaultNodeSelector", cfg.Scheduling.NodeSelector)
 
-	watcher, err := certwatcher.New(o.certFile, o.keyFile)
+	getCert, ready, err := servingCertificate(ctx, o, restCfg, log)
 	if err != nil {
-		return fmt.Errorf("loading serving certificate: %w", err)
+		return err
 	}
-	go func() {
-		if err := watcher.Start(ctx); err != nil {
-			log.Error("certificate watcher stopped", "error", err)
-		}
-	}()
 
 	deployments := admission.Deployments{Injector: injector.New(cfg)}
 	if o.warnSecret || o.pullCtl {
@@ -118,19 +126,14 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		Mutator:   deployments,
 		Validator: deployments,
 		Logger:    log,
-		Ready: func() error {
-			if _, err := watcher.GetCertificate(nil); err != nil {
-				return fmt.Errorf("no serving certificate: %w", err)
-			}
-			return nil
-		},
+		Ready:     ready,
 	})
 	l, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
 	log.Info("serving", "address", l.Addr().String())
-	return srv.ServeTLS(ctx, l, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: watcher.GetCertificate}, o.grace)
+	return srv.ServeTLS(ctx, l, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: getCert}, o.grace)
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {
@@ -211,4 +214,54 @@ func startPullSecrets(ctx context.Context, restCfg *rest.Config, secrets cache.S
 		}
 	})
 	return nil
+}
+
+// servingCertificate returns the TLS hook and readiness check of the chosen
+// certificate source; /readyz is false until a certificate is loaded.
+func servingCertificate(ctx context.Context, o options, restCfg *rest.Config, log *slog.Logger) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), func() error, error) {
+	switch o.certMode {
+	case "files":
+		watcher, err := certwatcher.New(o.certFile, o.keyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("loading serving certificate: %w", err)
+		}
+		go func() {
+			if err := watcher.Start(ctx); err != nil {
+				log.Error("certificate watcher stopped", "error", err)
+			}
+		}()
+		ready := func() error {
+			if _, err := watcher.GetCertificate(nil); err != nil {
+				return fmt.Errorf("no serving certificate: %w", err)
+			}
+			return nil
+		}
+		return watcher.GetCertificate, ready, nil
+	case "self-signed":
+		ns := os.Getenv("POD_NAMESPACE")
+		if ns == "" {
+			return nil, nil, errors.New("--cert-mode=self-signed needs POD_NAMESPACE (the downward API)")
+		}
+		client, err := kubernetes.NewForConfig(restCfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("kubernetes client: %w", err)
+		}
+		svc := o.service
+		hosts := []string{svc + "." + ns + ".svc", svc, svc + "." + ns, svc + "." + ns + ".svc.cluster.local"}
+		for _, h := range strings.Split(o.extraHosts, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				hosts = append(hosts, h)
+			}
+		}
+		src := &certs.SelfSigned{
+			Client: client, Namespace: ns, SecretName: o.tlsSecret,
+			Hosts:            hosts,
+			MutatingWebhooks: []string{o.webhookCfg}, ValidatingWebhooks: []string{o.webhookCfg},
+			Logger: log,
+		}
+		go func() { _ = src.Run(ctx) }()
+		return src.GetCertificate, src.Ready, nil
+	default:
+		return nil, nil, fmt.Errorf("--cert-mode must be files or self-signed, not %q", o.certMode)
+	}
 }

@@ -23,7 +23,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/archestra-ai/mcp-orchestrator/certs"
 	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
 )
 
@@ -83,23 +82,17 @@ func run(ctx context.Context, assets, webhookBin, dir string, once bool) error {
 		return err
 	}
 
-	step("Starting mcp-webhook on https://127.0.0.1:8443 with a fresh self-signed CA")
-	ca, err := certs.NewCA("mcp-orchestrator-local", 24*time.Hour)
-	if err != nil {
+	step("Registering the mutating and validating webhooks (objectSelector: label mcp.archestra.io/server), caBundle left empty")
+	mutating, validating := admission.Registration{URL: "https://127.0.0.1:8443", PlatformNamespace: platformNamespace}.Configurations()
+	if _, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, mutating, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	pair, err := ca.Issue([]string{"127.0.0.1"}, 24*time.Hour)
-	if err != nil {
+	if _, err := client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, validating, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(certFile, pair.CertPEM, 0o600); err != nil {
-		return err
-	}
-	if err := os.WriteFile(keyFile, pair.KeyPEM, 0o600); err != nil {
-		return err
-	}
-	hook := exec.CommandContext(ctx, webhookBin, "--listen=127.0.0.1:8443", "--tls-cert-file="+certFile, "--tls-key-file="+keyFile,
+
+	step("Starting mcp-webhook on https://127.0.0.1:8443 in self-signed mode: it makes its CA, keeps it in a Secret and writes the caBundle")
+	hook := exec.CommandContext(ctx, webhookBin, "--listen=127.0.0.1:8443", "--cert-mode=self-signed", "--tls-extra-hosts=127.0.0.1",
 		"--config=hack/localrun/config.yaml", "--kubeconfig="+kubeconfig)
 	hook.Env = append(os.Environ(), "POD_NAME=mcp-webhook-0", "POD_NAMESPACE="+platformNamespace)
 	logFile, err := os.Create(filepath.Join(dir, "mcp-webhook.log"))
@@ -113,14 +106,6 @@ func run(ctx context.Context, assets, webhookBin, dir string, once bool) error {
 	}
 	defer func() { _ = hook.Process.Signal(os.Interrupt); _ = hook.Wait() }()
 
-	step("Registering the mutating and validating webhooks (objectSelector: label mcp.archestra.io/server)")
-	mutating, validating := admission.Registration{URL: "https://127.0.0.1:8443", CABundle: ca.PEM, PlatformNamespace: platformNamespace}.Configurations()
-	if _, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, mutating, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	if _, err := client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, validating, metav1.CreateOptions{}); err != nil {
-		return err
-	}
 	kubectl := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, filepath.Join(assets, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
 		out, err := cmd.CombinedOutput()
