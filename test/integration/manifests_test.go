@@ -1,0 +1,75 @@
+package integration
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The self-signed overlay renders with kubectl's kustomize and the API
+// server accepts every object (server-side dry run: a real webhook
+// registration would send this suite's Deployments to a Service that
+// does not run here).
+func TestSelfSignedOverlayIsAccepted(t *testing.T) {
+	requireControlPlane(t)
+	t.Parallel()
+	rendered, stderr, err := kubectl(t, "", "kustomize", "../../manifests/overlays/self-signed")
+	require.NoError(t, err, stderr)
+	for _, kind := range []string{"Namespace", "ServiceAccount", "ClusterRole", "Role", "Deployment", "PodDisruptionBudget", "Service",
+		"ConfigMap", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
+		assert.Contains(t, rendered, "\nkind: "+kind+"\n")
+	}
+	// Fresh names: this suite already runs its own mcp-system and
+	// mcp-orchestrator configurations, which an apply would merge with.
+	ns := newNamespace(t)
+	rendered = strings.ReplaceAll(rendered, "mcp-system", ns)
+	rendered = strings.ReplaceAll(rendered, "name: mcp-orchestrator\n", "name: mcp-orchestrator-"+ns+"\n")
+	out, stderr, err := kubectl(t, rendered, "apply", "--server-side", "--force-conflicts", "--dry-run=server", "--field-manager=mcp-test", "-f", "-")
+	require.NoError(t, err, stderr)
+	assert.Contains(t, out, "deployment.apps/mcp-webhook serverside-applied (server dry run)")
+	assert.Contains(t, out, "mutatingwebhookconfiguration.admissionregistration.k8s.io/mcp-orchestrator-"+ns+" serverside-applied (server dry run)")
+}
+
+// The RBAC of the manifests grants what the webhook does and nothing more.
+func TestWebhookRBACIsLeastPrivilege(t *testing.T) {
+	requireControlPlane(t)
+	t.Parallel()
+	rendered, stderr, err := kubectl(t, "", "kustomize", "../../manifests/overlays/self-signed")
+	require.NoError(t, err, stderr)
+	var rbac []string
+	for _, doc := range strings.Split(rendered, "\n---\n") {
+		for _, kind := range []string{"ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"} {
+			if strings.Contains(doc, "\nkind: "+kind+"\n") || strings.HasPrefix(doc, "kind: "+kind+"\n") {
+				rbac = append(rbac, doc)
+			}
+		}
+	}
+	_, stderr, err = kubectl(t, strings.Join(rbac, "\n---\n"), "apply", "-f", "-")
+	require.NoError(t, err, stderr)
+
+	const sa = "system:serviceaccount:mcp-system:mcp-webhook"
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"get", "pods", "-n", "mcp-system"}, true},
+		{[]string{"get", "pods", "-n", "team-a"}, false},
+		{[]string{"list", "secrets", "--all-namespaces"}, true},
+		{[]string{"create", "secrets", "-n", "team-a"}, true},
+		{[]string{"list", "deployments.apps", "--all-namespaces"}, true},
+		{[]string{"update", "deployments.apps", "-n", "team-a"}, false},
+		{[]string{"delete", "pods", "-n", "team-a"}, false},
+		{[]string{"create", "events", "-n", "team-a"}, true},
+		{[]string{"update", "leases.coordination.k8s.io", "-n", "mcp-system"}, true},
+		{[]string{"update", "leases.coordination.k8s.io", "-n", "team-a"}, false},
+		{[]string{"update", "mutatingwebhookconfigurations/mcp-orchestrator"}, true},
+		{[]string{"update", "mutatingwebhookconfigurations/someone-else"}, false},
+		{[]string{"delete", "validatingwebhookconfigurations/mcp-orchestrator"}, false},
+	}
+	for _, tt := range tests {
+		out, _, _ := kubectl(t, "", append([]string{"auth", "can-i", "--as=" + sa}, tt.args...)...)
+		assert.Equal(t, tt.want, strings.TrimSpace(out) == "yes", "can-i %v: %s", tt.args, out)
+	}
+}
