@@ -8,28 +8,52 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The self-signed overlay renders with kubectl's kustomize and the API
-// server accepts every object (server-side dry run: a real webhook
-// registration would send this suite's Deployments to a Service that
-// does not run here).
-func TestSelfSignedOverlayIsAccepted(t *testing.T) {
+// Every overlay renders with kubectl's kustomize and the API server accepts
+// every object it knows (server-side dry run: a real webhook registration
+// would send this suite's Deployments to a Service that does not run here).
+// cert-manager's objects are checked against its API types in
+// certs/certmanager; envtest has no cert-manager CRDs.
+func TestOverlaysAreAccepted(t *testing.T) {
 	requireControlPlane(t)
 	t.Parallel()
-	rendered, stderr, err := kubectl(t, "", "kustomize", "../../manifests/overlays/self-signed")
-	require.NoError(t, err, stderr)
-	for _, kind := range []string{"Namespace", "ServiceAccount", "ClusterRole", "Role", "Deployment", "PodDisruptionBudget", "Service",
-		"ConfigMap", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
-		assert.Contains(t, rendered, "\nkind: "+kind+"\n")
+	for _, tt := range []struct {
+		overlay string
+		want    []string
+	}{
+		{"self-signed", []string{"- --cert-mode=self-signed", "name: mcp-webhook-cabundle"}},
+		{"cert-manager", []string{"cert-manager.io/inject-ca-from: mcp-system/mcp-webhook-tls", "mountPath: /etc/mcp-webhook/tls", "\nkind: Certificate\n", "\nkind: Issuer\n"}},
+	} {
+		t.Run(tt.overlay, func(t *testing.T) {
+			t.Parallel()
+			rendered, stderr, err := kubectl(t, "", "kustomize", "../../manifests/overlays/"+tt.overlay)
+			require.NoError(t, err, stderr)
+			for _, kind := range []string{"Namespace", "ServiceAccount", "ClusterRole", "Role", "Deployment", "PodDisruptionBudget", "Service",
+				"ConfigMap", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
+				assert.Contains(t, rendered, "\nkind: "+kind+"\n")
+			}
+			for _, w := range tt.want {
+				assert.Contains(t, rendered, w)
+			}
+			if tt.overlay == "cert-manager" {
+				assert.Equal(t, 2, strings.Count(rendered, "cert-manager.io/inject-ca-from"), "both webhook configurations")
+			}
+			var known []string
+			for _, doc := range strings.Split(rendered, "\n---\n") {
+				if !strings.Contains(doc, "apiVersion: cert-manager.io/") {
+					known = append(known, doc)
+				}
+			}
+			// Fresh names: this suite already runs its own mcp-system and
+			// mcp-orchestrator configurations, which an apply would merge with.
+			ns := newNamespace(t)
+			objects := strings.ReplaceAll(strings.Join(known, "\n---\n"), "mcp-system", ns)
+			objects = strings.ReplaceAll(objects, "name: mcp-orchestrator\n", "name: mcp-orchestrator-"+ns+"\n")
+			out, stderr, err := kubectl(t, objects, "apply", "--server-side", "--force-conflicts", "--dry-run=server", "--field-manager=mcp-test", "-f", "-")
+			require.NoError(t, err, stderr)
+			assert.Contains(t, out, "deployment.apps/mcp-webhook serverside-applied (server dry run)")
+			assert.Contains(t, out, "validatingwebhookconfiguration.admissionregistration.k8s.io/mcp-orchestrator-"+ns+" serverside-applied (server dry run)")
+		})
 	}
-	// Fresh names: this suite already runs its own mcp-system and
-	// mcp-orchestrator configurations, which an apply would merge with.
-	ns := newNamespace(t)
-	rendered = strings.ReplaceAll(rendered, "mcp-system", ns)
-	rendered = strings.ReplaceAll(rendered, "name: mcp-orchestrator\n", "name: mcp-orchestrator-"+ns+"\n")
-	out, stderr, err := kubectl(t, rendered, "apply", "--server-side", "--force-conflicts", "--dry-run=server", "--field-manager=mcp-test", "-f", "-")
-	require.NoError(t, err, stderr)
-	assert.Contains(t, out, "deployment.apps/mcp-webhook serverside-applied (server dry run)")
-	assert.Contains(t, out, "mutatingwebhookconfiguration.admissionregistration.k8s.io/mcp-orchestrator-"+ns+" serverside-applied (server dry run)")
 }
 
 // The RBAC of the manifests grants what the webhook does and nothing more.
