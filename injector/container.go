@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 const secretVolumePrefix = "mcp-secret-"
@@ -76,9 +77,27 @@ func (in *Injector) applyServerContainer(s *Spec, p *corev1.PodSpec, c *corev1.C
 		addMount(p, c, rec, corev1.VolumeMount{Name: TmpVolume, MountPath: "/tmp"}, emptyDir(TmpVolume))
 	}
 	in.applyHome(c, p, rec)
+	applyDrain(c, rec)
 	in.applySecurity(c, p, rec)
 	warnings = append(warnings, in.applyResources(c, rec)...)
 	return warnings
+}
+
+// applyDrain makes pod shutdown graceful. Kubernetes stops the server
+// container before its native sidecar, and the launcher (its PID 1) ends
+// the server processes on SIGTERM; the preStop hook first asks the sidecar
+// to stop taking sessions and waits until requests in flight are answered.
+func applyDrain(c *corev1.Container, rec *Record) {
+	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
+		return // the user's own hook wins
+	}
+	if c.Lifecycle == nil {
+		c.Lifecycle = &corev1.Lifecycle{}
+	}
+	c.Lifecycle.PreStop = &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{
+		Path: DrainPath, Port: intstr.FromInt32(SidecarPort), Scheme: corev1.URISchemeHTTP,
+	}}
+	rec.PreStop = fingerprint(c.Lifecycle.PreStop)
 }
 
 // applyHome gives the process a writable HOME where it needs one: on the

@@ -26,6 +26,7 @@ const (
 	SidecarPort     = 8080
 	SidecarPortName = "mcp"
 	SidecarPath     = "/mcp"
+	DrainPath       = "/drain"
 	TmpVolume       = "mcp-tmp"
 	HomeVolume      = "mcp-home"
 	HeadersVolume   = "mcp-request-headers"

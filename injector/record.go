@@ -34,6 +34,8 @@ type Record struct {
 	EnvFrom []string `json:"envFrom,omitempty"`
 	// Mounts holds the volume names mounted into the server container.
 	Mounts []string `json:"mounts,omitempty"`
+	// PreStop fingerprints the drain hook we set on the server container.
+	PreStop string `json:"preStop,omitempty"`
 	// Security holds field=fingerprint of securityContext fields we set.
 	Security []string `json:"securityContext,omitempty"`
 	// Resources holds requests/NAME=fingerprint and limits/NAME=fingerprint.

@@ -77,6 +77,12 @@ func stripContainer(c *corev1.Container, rec *Record) {
 		c.EnvFrom = nil
 	}
 	c.VolumeMounts = deleteNamed(c.VolumeMounts, rec.Mounts, func(m corev1.VolumeMount) string { return m.Name })
+	if rec.PreStop != "" && c.Lifecycle != nil && c.Lifecycle.PreStop != nil && fingerprint(c.Lifecycle.PreStop) == rec.PreStop {
+		c.Lifecycle.PreStop = nil
+		if *c.Lifecycle == (corev1.Lifecycle{}) {
+			c.Lifecycle = nil
+		}
+	}
 	stripSecurity(c, rec)
 	stripResources(c.Resources.Requests, "requests/", rec)
 	stripResources(c.Resources.Limits, "limits/", rec)
