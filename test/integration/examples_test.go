@@ -38,6 +38,16 @@ func TestExamplesApply(t *testing.T) {
 			} else {
 				assert.Contains(t, stdout, "created")
 			}
+			if filepath.Base(file) == "rbac-use-server.yaml" {
+				sa := "--as=system:serviceaccount:" + ns + ":research-agent"
+				// The API server's RBAC authorizer learns new Roles from a watch.
+				eventually(t, "the ServiceAccount may use the server", func() bool {
+					yes, _, _ := kubectl(t, "", "auth", "can-i", "use", "servers.mcp.archestra.io/everything", "-n", ns, sa)
+					return strings.TrimSpace(yes) == "yes"
+				})
+				no, _, _ := kubectl(t, "", "auth", "can-i", "use", "servers.mcp.archestra.io/github", "-n", ns, sa)
+				assert.Equal(t, "no", strings.TrimSpace(no), "and no other server")
+			}
 		})
 	}
 	t.Run("kustomize overlay of an existing Deployment", func(t *testing.T) {
