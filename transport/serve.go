@@ -106,6 +106,7 @@ func Serve(ctx context.Context, o Options) error {
 
 	var endpoint http.Handler
 	var drain, closeAll func()
+	var busy func() int
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	switch o.Mode {
@@ -125,7 +126,7 @@ func Serve(ctx context.Context, o Options) error {
 			Starter: starter, Shared: o.Sessions == "shared", MaxSessions: o.MaxSessions,
 			WarmPool: o.WarmPool, IdleTimeout: o.IdleTimeout, Logger: log, Metrics: met, Health: hl,
 		})
-		endpoint, drain, closeAll = m, m.Drain, m.Close
+		endpoint, drain, closeAll, busy = m, m.Drain, m.Close, m.InFlight
 	case ModeStreamableHTTP:
 		u, _ := url.Parse(o.Upstream)
 		p := proxy.New(proxy.Config{Upstream: u, HeadersDir: o.RequestHeadersDir, Logger: log, Metrics: met, Health: hl})
@@ -133,12 +134,19 @@ func Serve(ctx context.Context, o Options) error {
 		endpoint, drain, closeAll = p, func() {}, stopBG
 	}
 
+	// /drain is the server container's preStop hook: readiness off, new
+	// sessions refused, answered once nothing is in flight (or after grace).
+	dr := newDrainer(o.ShutdownGrace, busy, func() {
+		hl.SetDraining()
+		log.Info("draining: waiting for in-flight requests", "grace", o.ShutdownGrace)
+	})
 	mux := http.NewServeMux()
 	mux.Handle(o.Path, httpguard.Wrap(httpguard.Config{
 		Origins:      httpguard.ParseOrigins(o.AllowedOrigins),
 		MaxBodyBytes: o.MaxBodyBytes,
 		OnReject:     func(status int) { met.Error(fmt.Sprint(status)) },
-	}, endpoint))
+	}, dr.wrap(endpoint)))
+	mux.Handle(DrainPath, dr)
 	mux.HandleFunc("/healthz", health.Healthz)
 	mux.Handle("/readyz", hl.ReadyHandler())
 	mux.Handle("/metrics", met.Handler())
@@ -170,6 +178,7 @@ func Serve(ctx context.Context, o Options) error {
 	}
 	log.Info("shutting down: draining in-flight requests", "grace", o.ShutdownGrace)
 	hl.SetDraining()
+	dr.markDraining()
 	sctx, cancel := context.WithTimeout(context.Background(), o.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -32,6 +32,18 @@ func NotificationProgressToken(params json.RawMessage) json.RawMessage {
 	return p.ProgressToken
 }
 
+// CancelledRequestID returns params.requestId of a notifications/cancelled
+// message, or nil.
+func CancelledRequestID(params json.RawMessage) json.RawMessage {
+	var p struct {
+		RequestID json.RawMessage `json:"requestId"`
+	}
+	if len(params) == 0 || json.Unmarshal(params, &p) != nil {
+		return nil
+	}
+	return p.RequestID
+}
+
 // InitializeVersion returns params.protocolVersion of an initialize request
 // or the result.protocolVersion of its response.
 func InitializeVersion(raw []byte) string {

@@ -65,10 +65,34 @@ func IDKey(id json.RawMessage) string {
 		}
 		return string(id)
 	}
+	if isIntegerLiteral(id) {
+		// Exact, whatever its size: float64 would merge ids above 2^53.
+		if string(id) == "-0" {
+			return "0"
+		}
+		return string(id)
+	}
 	if f, err := strconv.ParseFloat(string(id), 64); err == nil {
 		return strconv.FormatFloat(f, 'f', -1, 64)
 	}
 	return string(id)
+}
+
+// isIntegerLiteral reports whether id is a JSON integer (optional minus,
+// digits; JSON forbids leading zeros, so the text is already canonical).
+func isIntegerLiteral(id []byte) bool {
+	if len(id) > 0 && id[0] == '-' {
+		id = id[1:]
+	}
+	if len(id) == 0 {
+		return false
+	}
+	for _, c := range id {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // DecodeError is returned by [Decode]; Code is the JSON-RPC error code the

@@ -201,12 +201,20 @@ func (m *Manager) handlePost(w http.ResponseWriter, r *http.Request) {
 				s.deliver(responseMsg(mcp.InternalError(msg.ID, "the MCP server is not reachable")))
 			}
 		}
+		if msg.Kind == mcp.KindNotification && msg.Method == "notifications/cancelled" {
+			s.cancel(mcp.CancelledRequestID(msg.Params))
+		}
 	}
 	if st == nil {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
 	m.serveStream(w, r, s, st, batch, jsonOK, sseOK)
+	if initReq != nil && !st.fullySent() {
+		// The client left before it got the initialize answer, so it never
+		// learned the session id: nobody can use or DELETE this session.
+		m.endSession(s, "client left before the initialize response", false)
+	}
 }
 
 func responseMsg(raw []byte) *mcp.Message {
@@ -249,9 +257,12 @@ func (m *Manager) serveStream(w http.ResponseWriter, r *http.Request, s *session
 			if batch {
 				buf.WriteByte(']')
 			}
-			if n > 0 {
-				st.markSent(evs[len(evs)-1].seq)
+			if n == 0 {
+				// Every request of the POST was cancelled: nothing to answer.
+				w.WriteHeader(http.StatusAccepted)
+				return
 			}
+			st.markSent(evs[len(evs)-1].seq)
 			_, _ = w.Write(buf.Bytes())
 			return
 		}

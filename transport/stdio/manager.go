@@ -43,6 +43,10 @@ type Config struct {
 	StartTimeout time.Duration
 	// KeepAlive is the interval of SSE keep-alive comments (default 25s).
 	KeepAlive time.Duration
+	// WriteTimeout bounds writing one message to a process's stdin (default
+	// 30s). A server that stops reading fills the pipe; its session then
+	// ends instead of hanging with the write lock held.
+	WriteTimeout time.Duration
 	// ProbeInterval is how often readiness is re-checked with a real
 	// initialize handshake when no session has done one recently.
 	ProbeInterval time.Duration
@@ -89,6 +93,9 @@ func NewManager(cfg Config) *Manager {
 	if cfg.ProbeInterval <= 0 {
 		cfg.ProbeInterval = 5 * time.Second
 	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = 25 * time.Second
 	}
@@ -115,6 +122,15 @@ func NewManager(cfg Config) *Manager {
 	m.wg.Add(1)
 	go func() { defer m.wg.Done(); m.prober() }()
 	return m
+}
+
+// DefaultWriteTimeout is Config.WriteTimeout's default.
+const DefaultWriteTimeout = 30 * time.Second
+
+func (m *Manager) newConn(p Process) *conn {
+	c := newConn(p, m.log)
+	c.writeTimeout = m.cfg.WriteTimeout
+	return c
 }
 
 // startProcess starts a fresh process.
@@ -166,7 +182,7 @@ func (m *Manager) newSession(ctx context.Context, version string) (*session, err
 			if err != nil {
 				return nil, err
 			}
-			c = newConn(p, m.log)
+			c = m.newConn(p)
 		}
 		p := c.proc
 		if l, ok := p.(sessionLabeler); ok {
@@ -174,6 +190,11 @@ func (m *Manager) newSession(ctx context.Context, version string) (*session, err
 		}
 		d := &dedicated{conn: c}
 		s.be = d
+		// The server stopped reading stdin: end the session first, so its
+		// requests get this reason rather than the exit status.
+		c.onStall = func() {
+			m.endSession(s, "the MCP server stopped reading its input (write timed out after "+m.cfg.WriteTimeout.String()+")", false)
+		}
 		s.log.Info("session started", "process", p.Label())
 		go d.conn.readLoop(s.deliver, func(status string) {
 			reason := "crashed"
@@ -183,7 +204,7 @@ func (m *Manager) newSession(ctx context.Context, version string) (*session, err
 				s.log.Warn("MCP server process ended during the session", "process", p.Label(), "status", status)
 			}
 			m.metrics.ProcessExited(reason)
-			m.endSession(s, "process ended: "+status, true)
+			m.endSession(s, status, true)
 		})
 	}
 	m.mu.Lock()
@@ -191,6 +212,13 @@ func (m *Manager) newSession(ctx context.Context, version string) (*session, err
 		m.mu.Unlock()
 		s.be.detach(s)
 		return nil, errors.New("shutting down")
+	}
+	// The process may have ended already and its exit path ended s (not yet
+	// in the map): never put a closed session back. m.mu is held, so a later
+	// end finds s in the map and removes it.
+	if s.isClosed() {
+		m.mu.Unlock()
+		return nil, errors.New("MCP server process ended while the session started")
 	}
 	m.sessions[s.id] = s
 	m.mu.Unlock()
@@ -206,7 +234,8 @@ func (m *Manager) lookup(id string) *session {
 }
 
 // endSession removes s (404 from now on), answers its in-flight requests
-// and releases its backend. crashed selects the error text.
+// and releases its backend. crashed selects the error text: reason is then
+// the exit status ("MCP server process ended: exit status 3").
 func (m *Manager) endSession(s *session, reason string, crashed bool) {
 	var ok bool
 	if crashed {
@@ -235,6 +264,25 @@ func (m *Manager) SessionCount() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.sessions)
+}
+
+// InFlight is the number of client requests the server processes have not
+// answered yet, over all sessions (their POST streams are still open, even
+// if the client dropped the connection to resume it later).
+func (m *Manager) InFlight() int {
+	m.mu.Lock()
+	all := make([]*session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		all = append(all, s)
+	}
+	m.mu.Unlock()
+	n := 0
+	for _, s := range all {
+		s.mu.Lock()
+		n += len(s.pending)
+		s.mu.Unlock()
+	}
+	return n
 }
 
 func (m *Manager) janitor() {

@@ -46,7 +46,7 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 			if err != nil {
 				return nil, err
 			}
-			return newConn(proc, p.m.log), nil
+			return p.m.newConn(proc), nil
 		}
 	}
 }
@@ -103,7 +103,7 @@ func (p *pool) start() (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := newConn(proc, p.m.log)
+	c := p.m.newConn(proc)
 	if err := c.warmUp(ctx); err != nil {
 		c.proc.Stop()
 		p.m.metrics.ProcessExited("crashed")

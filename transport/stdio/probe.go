@@ -49,7 +49,7 @@ func (m *Manager) probe() error {
 		p.Stop()
 		m.metrics.ProcessExited("stopped")
 	}()
-	c := newConn(p, m.log)
+	c := m.newConn(p)
 	res := make(chan error, 2)
 	report := func(err error) {
 		select {

@@ -174,13 +174,19 @@ type conn struct {
 
 	wmu sync.Mutex
 	w   *bufio.Writer
+	// writeTimeout bounds one write when stdin supports deadlines (pipes
+	// from os.Pipe and from the launcher are pollable *os.File); 0: none.
+	writeTimeout time.Duration
+	// onStall is called (with the write lock held) when a write timed out;
+	// default: stop the process. Set before the conn is shared.
+	onStall func()
 	// r is read by warmUp, then by readLoop, never both at once.
 	r *bufio.Reader
 }
 
 func newConn(p Process, log *slog.Logger) *conn {
 	return &conn{
-		proc: p, log: log,
+		proc: p, log: log, writeTimeout: DefaultWriteTimeout,
 		w: bufio.NewWriterSize(p.Stdin(), 64*1024),
 		r: bufio.NewReaderSize(p.Stdout(), 64*1024),
 	}
@@ -222,20 +228,44 @@ func (c *conn) warmUp(ctx context.Context) error {
 	}
 }
 
-// write sends one message (raw JSON without newlines) to the process.
+// errWriteTimeout means the process did not read its stdin within the write
+// timeout (its pipe is full): the process is stopped, its session must end.
+var errWriteTimeout = errors.New("the MCP server process stopped reading its input")
+
+type writeDeadliner interface {
+	SetWriteDeadline(t time.Time) error
+}
+
+// write sends one message (raw JSON without newlines) to the process. A
+// write that does not complete within writeTimeout stops the process (its
+// readLoop then reports the exit) and fails with errWriteTimeout; the
+// buffered writer keeps the error, so later writes fail at once instead of
+// queueing on the lock.
 func (c *conn) write(raw []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if _, err := c.w.Write(raw); err != nil {
-		return fmt.Errorf("writing to process: %w", err)
+	if dl, ok := c.proc.Stdin().(writeDeadliner); ok && c.writeTimeout > 0 {
+		_ = dl.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 	}
-	if err := c.w.WriteByte('\n'); err != nil {
-		return fmt.Errorf("writing to process: %w", err)
+	_, err := c.w.Write(raw)
+	if err == nil {
+		err = c.w.WriteByte('\n')
 	}
-	if err := c.w.Flush(); err != nil {
-		return fmt.Errorf("writing to process: %w", err)
+	if err == nil {
+		err = c.w.Flush()
 	}
-	return nil
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.log.Error("MCP server process stopped reading stdin; stopping it", "process", c.proc.Label(), "timeout", c.writeTimeout)
+		if c.onStall != nil {
+			c.onStall()
+		}
+		c.proc.Stop()
+		return fmt.Errorf("%w (write timed out after %s)", errWriteTimeout, c.writeTimeout)
+	}
+	return fmt.Errorf("writing to process: %w", err)
 }
 
 // readLoop delivers each message the process writes until its stdout ends,

@@ -23,6 +23,7 @@ type backend interface {
 
 // pending is a client request waiting for the server's response.
 type pending struct {
+	id       json.RawMessage // the request id exactly as the client sent it
 	st       *stream
 	method   string
 	start    time.Time
@@ -115,7 +116,7 @@ func (s *session) begin(reqs []*mcp.Message, sse bool) (*stream, []*mcp.Message,
 			dups = append(dups, mcp.InvalidRequest(r.ID, "request id already in use in this session"))
 			continue
 		}
-		p := &pending{st: st, method: r.Method, start: now}
+		p := &pending{id: r.ID, st: st, method: r.Method, start: now}
 		if tok := mcp.ProgressToken(r.Params); len(tok) > 0 {
 			p.progress = mcp.IDKey(tok)
 			s.progress[p.progress] = st
@@ -127,6 +128,28 @@ func (s *session) begin(reqs []*mcp.Message, sse bool) (*stream, []*mcp.Message,
 		st.push(d, true)
 	}
 	return st, ok, true
+}
+
+// cancel forgets a request the client cancelled: no answer is owed any more
+// (the server should not send one; a late one is dropped), so it no longer
+// holds its POST stream open nor counts as in flight for routing.
+func (s *session) cancel(id json.RawMessage) {
+	if len(id) == 0 {
+		return
+	}
+	key := mcp.IDKey(id)
+	s.mu.Lock()
+	p, ok := s.pending[key]
+	if ok {
+		delete(s.pending, key)
+		if p.progress != "" {
+			delete(s.progress, p.progress)
+		}
+	}
+	s.mu.Unlock()
+	if ok {
+		p.st.forget()
+	}
 }
 
 // pruneLocked forgets the oldest finished streams beyond maxDoneStreams
@@ -278,9 +301,11 @@ func (s *session) end(errResp func(id json.RawMessage) []byte) bool {
 	standalone := s.standalone
 	s.mu.Unlock()
 	owed := map[*stream]int{}
-	for key, p := range pend {
+	for _, p := range pend {
 		s.mgr.metrics.Error("server_gone")
-		p.st.push(errResp(json.RawMessage(key)), true)
+		// The raw id, not the map key: IDKey normalises numbers through
+		// float64, which would change integer ids above 2^53.
+		p.st.push(errResp(p.id), true)
 		owed[p.st] = p.st.lastSeq()
 	}
 	for _, st := range streams {

@@ -78,7 +78,7 @@ func (b *sharedBackend) ensureLocked() (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := newConn(p, b.m.log)
+	c := b.m.newConn(p)
 	b.conn = c
 	b.m.log.Info("shared process started", "process", p.Label())
 	go c.readLoop(b.dispatch, func(status string) { b.exited(c, status) })
@@ -313,7 +313,7 @@ func (b *sharedBackend) exited(c *conn, status string) {
 	}
 	b.m.metrics.ProcessExited(reason)
 	for _, s := range all {
-		b.m.endSession(s, "process ended: "+status, true)
+		b.m.endSession(s, status, true)
 	}
 }
 

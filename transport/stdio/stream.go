@@ -70,6 +70,21 @@ func (s *stream) push(data []byte, response bool) bool {
 	return true
 }
 
+// forget drops one owed response (its request was cancelled); the stream
+// completes when nothing more is owed.
+func (s *stream) forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return
+	}
+	s.want--
+	if s.want <= 0 && s.id != standaloneID {
+		s.done = true
+	}
+	s.notifyLocked()
+}
+
 // finish marks the stream complete (session ended).
 func (s *stream) finish() {
 	s.mu.Lock()
@@ -145,6 +160,14 @@ func (s *stream) waitSent(seq int, timeout time.Duration) {
 			return
 		}
 	}
+}
+
+// fullySent reports whether the stream is complete and every event of it
+// was written to a connection.
+func (s *stream) fullySent() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done && s.sent >= s.nextSeq-1
 }
 
 func (s *stream) sentSeq() int {
