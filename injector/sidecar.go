@@ -3,6 +3,7 @@ package injector
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -14,7 +15,8 @@ import (
 // volume. Both are appended so the user's own init containers keep their
 // positions: the admission patch then never rewrites them.
 func (in *Injector) applySidecar(s *Spec, serverPort int32, p *corev1.PodSpec, rec *Record) {
-	args := []string{"serve", "--listen=:" + strconv.Itoa(SidecarPort), "--path=" + SidecarPath, "--mode=" + s.Transport}
+	args := []string{"serve", "--listen=:" + strconv.Itoa(SidecarPort), "--path=" + SidecarPath, "--mode=" + s.Transport,
+		"--shutdown-grace=" + drainGrace(p).String()}
 	var mounts []corev1.VolumeMount
 	if s.Transport == TransportStdio {
 		args = append(args, "--launcher-socket="+LauncherSocket, "--sessions="+s.Sessions)
@@ -93,4 +95,20 @@ func httpProbe(path string, period, failures int32) *corev1.Probe {
 		TimeoutSeconds:   1,
 		SuccessThreshold: 1,
 	}
+}
+
+// launcherKillGrace is the launcher's default time between SIGTERM and
+// SIGKILL for a server process.
+const launcherKillGrace = 10 * time.Second
+
+// drainGrace fits the sidecar's drain (the preStop hook) into the pod's
+// termination grace period, leaving the launcher time to stop the server
+// processes and a margin: 30 s (the Kubernetes default) gives 15 s.
+func drainGrace(p *corev1.PodSpec) time.Duration {
+	period := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	if p.TerminationGracePeriodSeconds != nil {
+		period = *p.TerminationGracePeriodSeconds
+	}
+	grace := time.Duration(period)*time.Second - launcherKillGrace - 5*time.Second
+	return max(grace, time.Second)
 }
