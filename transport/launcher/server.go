@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/archestra-ai/mcp-orchestrator/transport/logline"
 )
 
 // Server spawns Command for each sidecar connection and supervises the
@@ -32,6 +34,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	children map[int]*child
+	// stopping is set when shutdown takes its list of children: no child
+	// may start after that, or nothing would ever stop it.
+	stopping bool
 	stderrMu sync.Mutex
 	wg       sync.WaitGroup
 }
@@ -108,6 +113,7 @@ func (s *Server) Run(ctx context.Context) error {
 // shutdown forwards SIGTERM to all children and escalates to SIGKILL.
 func (s *Server) shutdown() {
 	s.mu.Lock()
+	s.stopping = true
 	kids := make([]*child, 0, len(s.children))
 	for _, c := range s.children {
 		kids = append(kids, c)
@@ -264,6 +270,13 @@ func (s *Server) spawn(label string) (*child, *os.File, *os.File, error) {
 	// The reaper must not see the child before it is registered: hold mu
 	// across the start.
 	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		for _, f := range []*os.File{inR, inW, outR, outW, errR, errW} {
+			f.Close()
+		}
+		return nil, nil, nil, errors.New("the launcher is shutting down")
+	}
 	p, err := os.StartProcess(path, s.Command, &os.ProcAttr{
 		Dir:   wd,
 		Env:   os.Environ(),
@@ -294,13 +307,7 @@ func (s *Server) spawn(label string) (*child, *os.File, *os.File, error) {
 
 func (s *Server) copyStderr(c *child, r *os.File) {
 	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		s.stderrMu.Lock()
-		_, _ = io.WriteString(s.Stderr, *c.prefix.Load()+sc.Text()+"\n")
-		s.stderrMu.Unlock()
-	}
+	logline.Copy(s.Stderr, r, func() string { return *c.prefix.Load() }, &s.stderrMu)
 }
 
 // reap collects exit statuses. As PID 1 it also reaps orphans re-parented

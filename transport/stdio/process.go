@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
+	"github.com/archestra-ai/mcp-orchestrator/transport/logline"
 )
 
 // Process is a running MCP stdio server. launcher.Process implements it in
@@ -98,11 +99,7 @@ func (e *ExecStarter) Start(_ context.Context, label string) (Process, error) {
 	stderrDone := make(chan struct{})
 	go func() {
 		defer close(stderrDone)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			_, _ = io.WriteString(out, *p.prefix.Load()+sc.Text()+"\n")
-		}
+		logline.Copy(out, stderr, func() string { return *p.prefix.Load() }, nil)
 	}()
 	go func() {
 		<-stderrDone // Wait closes the pipes: drain stderr first
