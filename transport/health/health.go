@@ -4,6 +4,7 @@
 package health
 
 import (
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ type Tracker struct {
 	mu       sync.Mutex
 	last     time.Time
 	err      string
+	failures int // probes failed in a row
 	draining bool
 }
 
@@ -38,13 +40,20 @@ func (t *Tracker) Succeeded() {
 	t.mu.Lock()
 	t.last = t.now()
 	t.err = ""
+	t.failures = 0
 	t.mu.Unlock()
 }
+
+// FailuresBeforeNotReady is how many probes in a row must fail before a
+// pod that was ready stops being ready: one slow start is not an outage,
+// but a server that no longer starts must leave the Service.
+const FailuresBeforeNotReady = 3
 
 // Failed records why the last probe failed (shown by /readyz, never secrets).
 func (t *Tracker) Failed(reason string) {
 	t.mu.Lock()
 	t.err = reason
+	t.failures++
 	t.mu.Unlock()
 }
 
@@ -60,6 +69,9 @@ func (t *Tracker) Ready() (bool, string) {
 			return false, "no successful MCP handshake yet: " + t.err
 		}
 		return false, "no successful MCP handshake yet"
+	}
+	if t.failures >= FailuresBeforeNotReady {
+		return false, fmt.Sprintf("the last %d MCP handshakes failed: %s", t.failures, t.err)
 	}
 	if age := t.now().Sub(t.last); age > t.MaxAge {
 		return false, "last successful MCP handshake is too old: " + age.Round(time.Second).String()

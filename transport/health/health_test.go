@@ -37,3 +37,21 @@ func TestTracker(t *testing.T) {
 	tr.SetDraining()
 	assert.Equal(t, http.StatusServiceUnavailable, status())
 }
+
+func TestNotReadyAfterFailuresInARow(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(time.Hour)
+	tr.Succeeded()
+	for i := 1; i < FailuresBeforeNotReady; i++ {
+		tr.Failed("exit status 1")
+		ready, _ := tr.Ready()
+		assert.True(t, ready, "one failed probe is not an outage (%d)", i)
+	}
+	tr.Failed("exit status 1")
+	ready, reason := tr.Ready()
+	assert.False(t, ready)
+	assert.Contains(t, reason, "the last 3 MCP handshakes failed: exit status 1")
+	tr.Succeeded()
+	ready, _ = tr.Ready()
+	assert.True(t, ready, "a success makes it ready again")
+}

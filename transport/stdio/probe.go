@@ -17,17 +17,21 @@ var probeRequest = []byte(`{"jsonrpc":"2.0","id":"readiness-probe","method":"ini
 // prober keeps readiness fresh: when no session has completed an initialize
 // recently, it starts a process and does the handshake itself.
 func (m *Manager) prober() {
+	failures := 0
 	for {
 		interval := m.cfg.ProbeInterval
 		if m.health.Stale() {
 			if err := m.probe(); err != nil {
 				m.health.Failed(err.Error())
-				m.log.Warn("readiness probe failed", "err", err)
-				// Retry sooner until the first success (the launcher
-				// usually starts after the sidecar).
-				interval = min(interval, 500*time.Millisecond)
+				failures++
+				m.log.Warn("readiness probe failed", "err", err, "failuresInARow", failures)
+				// Retry soon at first (the launcher usually starts after
+				// the sidecar), then back off: a server that does not start
+				// must not be restarted every half second (npx is costly).
+				interval = probeBackoff(failures)
 			} else {
 				m.health.Succeeded()
+				failures = 0
 			}
 		}
 		select {
@@ -77,4 +81,9 @@ func (m *Manager) probe() error {
 	case <-m.stop:
 		return errors.New("shutting down")
 	}
+}
+
+// probeBackoff is 0.5 s after the first failure, doubling up to 30 s.
+func probeBackoff(failures int) time.Duration {
+	return min(500*time.Millisecond<<min(failures-1, 6), 30*time.Second)
 }
