@@ -144,6 +144,7 @@ func Serve(ctx context.Context, o Options) error {
 	mux.Handle(o.Path, httpguard.Wrap(httpguard.Config{
 		Origins:      httpguard.ParseOrigins(o.AllowedOrigins),
 		MaxBodyBytes: o.MaxBodyBytes,
+		PassVersions: o.Mode == ModeStreamableHTTP,
 		OnReject:     func(status int) { met.Error(fmt.Sprint(status)) },
 	}, dr.wrap(endpoint)))
 	mux.Handle(DrainPath, dr)

@@ -56,6 +56,10 @@ func (o *Origins) Allowed(r *http.Request) bool {
 type Config struct {
 	Origins      *Origins
 	MaxBodyBytes int64
+	// PassVersions leaves MCP-Protocol-Version to the server behind us: a
+	// proxy must not refuse a revision newer than this binary knows that
+	// the client and the server negotiated.
+	PassVersions bool
 	// OnReject is called with the HTTP status of every rejected request
 	// (metrics); may be nil.
 	OnReject func(status int)
@@ -77,7 +81,7 @@ func Wrap(cfg Config, next http.Handler) http.Handler {
 			reject(http.StatusForbidden, "origin not allowed")
 			return
 		}
-		if _, ok := mcp.HeaderVersion(r.Header.Get(mcp.HeaderProtocolVersion)); !ok {
+		if _, ok := mcp.HeaderVersion(r.Header.Get(mcp.HeaderProtocolVersion)); !ok && !cfg.PassVersions {
 			reject(http.StatusBadRequest, "unsupported MCP-Protocol-Version; supported: "+strings.Join(mcp.SupportedVersions(), ", "))
 			return
 		}

@@ -66,3 +66,27 @@ func TestWrap(t *testing.T) {
 	assert.Equal(t, []int{403, 403, 400, 413}, rejected)
 	assert.True(t, ParseOrigins("*").Allowed(&http.Request{Header: http.Header{"Origin": {"https://x"}}}))
 }
+
+// In proxy mode the version is the upstream server's business: a revision
+// this binary does not know yet passes, the other checks still apply.
+func TestWrapPassVersions(t *testing.T) {
+	t.Parallel()
+	h := Wrap(Config{Origins: ParseOrigins(""), MaxBodyBytes: 10, PassVersions: true},
+		http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	for _, tc := range []struct {
+		origin, ver string
+		status      int
+	}{
+		{"", "2099-01-01", http.StatusOK},
+		{"https://evil.example", "2099-01-01", http.StatusForbidden},
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader("{}"))
+		req.Header.Set("MCP-Protocol-Version", tc.ver)
+		if tc.origin != "" {
+			req.Header.Set("Origin", tc.origin)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assert.Equal(t, tc.status, rec.Code, "%+v", tc)
+	}
+}
