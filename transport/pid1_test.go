@@ -62,9 +62,15 @@ func TestLauncherAsPID1ReapsOrphans(t *testing.T) {
 		return err == nil
 	}, 10*time.Second, 10*time.Millisecond)
 
+	// The socket file appears at bind, a moment before the launcher
+	// listens: connecting in between is refused, so retry.
 	c := &launcher.Client{Socket: sock}
-	p, err := c.Start(context.Background(), "orphan-maker")
-	require.NoError(t, err)
+	var p *launcher.Process
+	require.Eventually(t, func() bool {
+		var err error
+		p, err = c.Start(context.Background(), "orphan-maker")
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond)
 	select {
 	case <-p.Done():
 	case <-time.After(10 * time.Second):
