@@ -1,6 +1,6 @@
 # Two images from one file (no Docker engine runs in CI; `make build` builds
 # the same static binaries the same way):
-#   docker build --target orchestrator -t mcp-orchestrator .   webhook, sidecar, mcpctl
+#   docker build --target orchestrator -t mcp-orchestrator .   webhook, sidecar, gateway, mcpctl
 #   docker build --target mcp-base     -t mcp-base .           runs "base image + command" servers
 
 FROM golang:1.26-bookworm AS build
@@ -9,7 +9,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=v0.1.0-dev
-RUN for b in mcp-webhook mcp-transport mcpctl; do \
+RUN for b in mcp-webhook mcp-transport mcp-gateway mcpctl; do \
       CGO_ENABLED=0 go build -trimpath \
         -ldflags "-s -w -X github.com/archestra-ai/mcp-orchestrator/internal/version.Version=${VERSION}" \
         -o /out/$b ./cmd/$b || exit 1; \

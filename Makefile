@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.1.0-dev)
 LDFLAGS   := -s -w -X github.com/archestra-ai/mcp-orchestrator/internal/version.Version=$(VERSION)
-BINARIES  := mcp-webhook mcp-transport mcpctl
+BINARIES  := mcp-webhook mcp-transport mcp-gateway mcpctl
 # KUBEBUILDER_ASSETS for envtest: kube-apiserver and etcd built from Go modules.
 ENVTEST_ASSETS = $(shell hack/build-envtest-bins.sh)
 
@@ -34,6 +34,7 @@ bench: setup ## benchmarks, printed as figures (see README "Performance")
 	$(GO) test -run '^$$' -bench MutateReview -cpu 1 -benchtime 5s ./internal/admission/
 	$(GO) test -run '^$$' -bench ToolsCall -benchtime 2000x ./transport/stdio/
 	$(GO) test -run '^$$' -bench NewSession -benchtime 20x ./transport/stdio/
+	$(GO) test -run '^$$' -bench ToolsCall -benchtime 20000x ./gateway/proxy/
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench DeploymentCreate -benchtime 300x ./test/integration/
 
 fuzz: ## 60 s on each fuzz target
@@ -42,6 +43,7 @@ fuzz: ## 60 s on each fuzz target
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzReview$$' -fuzztime 60s
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzCreatePatch$$' -fuzztime 60s
 	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 60s
+	$(GO) test ./gateway/session -run '^$$' -fuzz '^FuzzSessionID$$' -fuzztime 60s
 
 lint: ## gofmt + go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

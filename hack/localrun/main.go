@@ -6,9 +6,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -31,20 +37,28 @@ const platformNamespace = "mcp-system"
 func main() {
 	assets := flag.String("assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory with kube-apiserver, etcd and kubectl")
 	webhookBin := flag.String("webhook", "bin/mcp-webhook", "mcp-webhook binary")
+	gatewayBin := flag.String("gateway", "bin/mcp-gateway", "mcp-gateway binary")
 	dir := flag.String("dir", "bin/local", "where the kubeconfig and certificates go")
 	once := flag.Bool("once", false, "tear down after showing the results instead of waiting for Ctrl-C")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *assets, *webhookBin, *dir, *once); err != nil {
+	if err := run(ctx, *assets, *webhookBin, *gatewayBin, *dir, *once); err != nil {
 		fmt.Fprintln(os.Stderr, "localrun:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, assets, webhookBin, dir string, once bool) error {
+func run(ctx context.Context, assets, webhookBin, gatewayBin, dir string, once bool) error {
 	if assets == "" {
 		return errors.New("no -assets (KUBEBUILDER_ASSETS); run `make run`")
+	}
+	for _, addr := range []string{"127.0.0.1:8443", "127.0.0.1:8081"} {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s is taken (another make run still up?): %w", addr, err)
+		}
+		l.Close()
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -149,7 +163,16 @@ func run(ctx context.Context, assets, webhookBin, dir string, once bool) error {
 	out, _ = kubectl("get", "deployment", "everything", "-o", "jsonpath={.spec.template.spec.containers[0].command}{\"\\n\"}{.spec.template.spec.containers[0].securityContext}{\"\\n\"}")
 	fmt.Print(indent(out))
 
-	fmt.Println("\nNot here: no node runs the pods (no kubelet), and the gateway is not part of this run yet.")
+	step("Starting mcp-gateway on http://127.0.0.1:8081 (--auth=none: local only) and asking for its server list")
+	servers, stopGateway, err := startGateway(ctx, gatewayBin, kubeconfig, dir)
+	if err != nil {
+		return err
+	}
+	defer stopGateway()
+	fmt.Print(indent(servers))
+	fmt.Println("    MCP clients would connect to http://127.0.0.1:8081/mcp/default/<server>")
+
+	fmt.Println("\nNot here: no node runs the pods (no kubelet), so no pod becomes ready and no MCP session reaches a server.")
 	if once {
 		return nil
 	}
@@ -190,4 +213,60 @@ func indent(s string) string {
 		b.WriteString("    " + line + "\n")
 	}
 	return b.String()
+}
+
+// startGateway runs mcp-gateway and returns its server list as a table,
+// and the function that stops it.
+func startGateway(ctx context.Context, bin, kubeconfig, dir string) (string, func(), error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", nil, err
+	}
+	keyFile := filepath.Join(dir, "session.key")
+	if err := os.WriteFile(keyFile, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return "", nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "mcp-gateway.log"))
+	if err != nil {
+		return "", nil, err
+	}
+	gw := exec.CommandContext(ctx, bin, "--listen=127.0.0.1:8081", "--auth=none", "--session-key-file="+keyFile, "--kubeconfig="+kubeconfig)
+	gw.Stdout, gw.Stderr = logFile, logFile
+	if err := gw.Start(); err != nil {
+		logFile.Close()
+		return "", nil, fmt.Errorf("starting %s (run `make build` first): %w", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = gw.Wait(); logFile.Close(); close(exited) }()
+	stop := func() { _ = gw.Process.Signal(os.Interrupt); <-exited }
+	var body []byte
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+		resp, err := http.Get("http://127.0.0.1:8081/api/v1/servers")
+		if err != nil {
+			return false, nil
+		}
+		defer resp.Body.Close()
+		body, _ = io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("the gateway never answered; see %s/mcp-gateway.log: %w", dir, err)
+	}
+	var list []struct {
+		Namespace       string `json:"namespace"`
+		Name            string `json:"name"`
+		Transport       string `json:"transport"`
+		DesiredReplicas int32  `json:"desiredReplicas"`
+		ReadyReplicas   int32  `json:"readyReplicas"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		return string(body), stop, nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-10s %-16s %-16s %s\n", "NAMESPACE", "SERVER", "TRANSPORT", "READY")
+	for _, s := range list {
+		fmt.Fprintf(&b, "%-10s %-16s %-16s %d/%d\n", s.Namespace, s.Name, s.Transport, s.ReadyReplicas, s.DesiredReplicas)
+	}
+	return b.String(), stop, nil
 }

@@ -1,0 +1,157 @@
+// Package admin serves the operators' API: server status, logs and
+// rollout restart, read straight from the Kubernetes API.
+package admin
+
+import (
+	"slices"
+	"sort"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/archestra-ai/mcp-orchestrator/injector"
+)
+
+// ServerSummary is one entry of GET /api/v1/servers.
+type ServerSummary struct {
+	Namespace       string `json:"namespace"`
+	Name            string `json:"name"`
+	Deployment      string `json:"deployment"`
+	Transport       string `json:"transport"`
+	DesiredReplicas int32  `json:"desiredReplicas"`
+	ReadyReplicas   int32  `json:"readyReplicas"`
+}
+
+// ServerStatus is GET /api/v1/namespaces/{ns}/servers/{name}.
+type ServerStatus struct {
+	ServerSummary
+	AllowedTools  *string       `json:"allowedTools,omitempty"`
+	RestartedAt   string        `json:"restartedAt,omitempty"`
+	Pods          []PodStatus   `json:"pods"`
+	WarningEvents []EventStatus `json:"warningEvents,omitempty"` // of the Deployment
+}
+
+// PodStatus is one pod of a server.
+type PodStatus struct {
+	Name     string `json:"name"`
+	Phase    string `json:"phase"`
+	Ready    bool   `json:"ready"`
+	Restarts int32  `json:"restarts"`
+	Age      string `json:"age"`
+	// Reason is set when the pod is stuck: CrashLoopBackOff,
+	// ImagePullBackOff, ErrImagePull, CreateContainerConfigError,
+	// Unschedulable, OOMKilled, ...
+	Reason        string        `json:"reason,omitempty"`
+	Message       string        `json:"message,omitempty"`
+	WarningEvents []EventStatus `json:"warningEvents,omitempty"`
+}
+
+// EventStatus is a warning event, newest first.
+type EventStatus struct {
+	Reason   string `json:"reason"`
+	Message  string `json:"message"`
+	Count    int32  `json:"count"`
+	LastSeen string `json:"lastSeen,omitempty"`
+}
+
+// maxEvents per object: the latest are what an operator needs.
+const maxEvents = 5
+
+// RestartedAtAnnotation is what `kubectl rollout restart` sets.
+const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
+
+func summary(d *appsv1.Deployment) ServerSummary {
+	s := ServerSummary{
+		Namespace:     d.Namespace,
+		Name:          d.Labels[injector.ServerLabel],
+		Deployment:    d.Name,
+		Transport:     transport(d),
+		ReadyReplicas: d.Status.ReadyReplicas,
+	}
+	s.DesiredReplicas = 1
+	if d.Spec.Replicas != nil {
+		s.DesiredReplicas = *d.Spec.Replicas
+	}
+	return s
+}
+
+func transport(d *appsv1.Deployment) string {
+	if v := d.Spec.Template.Annotations[injector.PodAnnTransport]; v != "" {
+		return v
+	}
+	if v := d.Annotations[injector.AnnTransport]; v != "" {
+		return v
+	}
+	return "stdio"
+}
+
+func podStatus(p *corev1.Pod, events []corev1.Event, now time.Time) PodStatus {
+	ps := PodStatus{Name: p.Name, Phase: string(p.Status.Phase), Age: age(p.CreationTimestamp.Time, now)}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			ps.Ready = c.Status == corev1.ConditionTrue
+		}
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason != "" {
+			ps.Reason, ps.Message = c.Reason, c.Message
+		}
+	}
+	statuses := append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...)
+	for _, cs := range statuses {
+		ps.Restarts += cs.RestartCount
+		if ps.Reason != "" {
+			continue
+		}
+		switch {
+		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "" && cs.State.Waiting.Reason != "ContainerCreating" && cs.State.Waiting.Reason != "PodInitializing":
+			ps.Reason, ps.Message = cs.State.Waiting.Reason, cs.Name+": "+cs.State.Waiting.Message
+		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0:
+			ps.Reason, ps.Message = cs.State.Terminated.Reason, cs.Name+": "+cs.State.Terminated.Message
+		}
+	}
+	if ps.Reason == "" && p.Status.Reason != "" { // Evicted and the like
+		ps.Reason, ps.Message = p.Status.Reason, p.Status.Message
+	}
+	ps.WarningEvents = latest(events, string(p.UID))
+	return ps
+}
+
+// latest returns the newest warning events about the object with uid.
+func latest(events []corev1.Event, uid string) []EventStatus {
+	var mine []corev1.Event
+	for _, e := range events {
+		if string(e.InvolvedObject.UID) == uid && e.Type == corev1.EventTypeWarning {
+			mine = append(mine, e)
+		}
+	}
+	sort.SliceStable(mine, func(i, j int) bool { return eventTime(mine[i]).After(eventTime(mine[j])) })
+	var out []EventStatus
+	for i, e := range mine {
+		if i == maxEvents {
+			break
+		}
+		es := EventStatus{Reason: e.Reason, Message: e.Message, Count: e.Count}
+		if t := eventTime(e); !t.IsZero() {
+			es.LastSeen = t.UTC().Format(time.RFC3339)
+		}
+		out = append(out, es)
+	}
+	return out
+}
+
+func eventTime(e corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
+}
+
+func age(t, now time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return now.Sub(t).Round(time.Second).String()
+}

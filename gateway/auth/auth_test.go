@@ -1,0 +1,192 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+func TestParseTokens(t *testing.T) {
+	t.Parallel()
+	h := HashToken("s3cret")
+	tests := []struct{ name, file, wantErr string }{
+		{"ok", "# comment\n\nci " + h + " team-a/github,ops:team-a/*\n", ""},
+		{"clear token", "ci s3cret team-a/github\n", "never in clear"},
+		{"short hash", "ci sha256:abcd team-a/github\n", "never in clear"},
+		{"bad grant", "ci " + h + " github\n", "want [ops:]namespace/server"},
+		{"missing field", "ci " + h + "\n", "want <name>"},
+		{"duplicate token", "a " + h + " n/s\nb " + h + " n/s\n", "listed twice"},
+		{"duplicate name", "a " + h + " n/s\na " + HashToken("x") + " n/s\n", "used twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseTokens([]byte(tt.file))
+			if tt.wantErr == "" {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorContains(t, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestTokensAuthorize(t *testing.T) {
+	t.Parallel()
+	tk, err := ParseTokens([]byte(
+		"ci " + HashToken("ci-token") + " team-a/github,team-b/*\n" +
+			"ops " + HashToken("ops-token") + " ops:team-a/*\n" +
+			"root " + HashToken("root-token") + " ops:*/*\n"))
+	require.NoError(t, err)
+	ctx := context.Background()
+	_, err = tk.Authenticate(ctx, "")
+	assert.ErrorIs(t, err, ErrUnauthenticated)
+	_, err = tk.Authenticate(ctx, "wrong")
+	assert.ErrorIs(t, err, ErrUnauthenticated)
+
+	tests := []struct {
+		token string
+		a     Attributes
+		want  bool
+	}{
+		{"ci-token", Attributes{Verb: VerbUse, Namespace: "team-a", Name: "github"}, true},
+		{"ci-token", Attributes{Verb: VerbUse, Namespace: "team-a", Name: "gitlab"}, false},
+		{"ci-token", Attributes{Verb: VerbUse, Namespace: "team-b", Name: "anything"}, true},
+		{"ci-token", Attributes{Verb: VerbGet, Namespace: "team-a", Name: "github"}, false},
+		{"ops-token", Attributes{Verb: VerbGet, Namespace: "team-a", Name: "github"}, true},
+		{"ops-token", Attributes{Verb: VerbUpdate, Namespace: "team-a", Name: "x", Subresource: SubRestart}, true},
+		{"ops-token", Attributes{Verb: VerbList, Namespace: "team-a"}, true},
+		{"ops-token", Attributes{Verb: VerbList}, false},
+		{"ops-token", Attributes{Verb: VerbUse, Namespace: "team-a", Name: "github"}, false},
+		{"root-token", Attributes{Verb: VerbList}, true},
+	}
+	for _, tt := range tests {
+		u, err := tk.Authenticate(ctx, tt.token)
+		require.NoError(t, err)
+		ok, err := tk.Authorize(ctx, u, tt.a)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, ok, "%s: %s", tt.token, tt.a)
+	}
+}
+
+func TestKubernetesCaches(t *testing.T) {
+	t.Parallel()
+	client := fake.NewClientset()
+	var reviews, sars atomic.Int64
+	client.PrependReactor("create", "tokenreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		reviews.Add(1)
+		tr := a.(k8stesting.CreateAction).GetObject().(*authnv1.TokenReview)
+		if tr.Spec.Token == "fail" {
+			return true, nil, errors.New("apiserver down")
+		}
+		tr.Status.Authenticated = tr.Spec.Token == "good"
+		tr.Status.User = authnv1.UserInfo{Username: "system:serviceaccount:ns:sa", Groups: []string{"system:serviceaccounts"}}
+		return true, tr, nil
+	})
+	client.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sars.Add(1)
+		sar := a.(k8stesting.CreateAction).GetObject().(*authzv1.SubjectAccessReview)
+		ra := sar.Spec.ResourceAttributes
+		sar.Status.Allowed = ra.Group == Group && ra.Resource == Resource && ra.Verb == VerbUse && ra.Name == "github"
+		return true, sar, nil
+	})
+	k := NewKubernetes(client, nil, time.Minute)
+	ctx := context.Background()
+	for range 3 {
+		u, err := k.Authenticate(ctx, "good")
+		require.NoError(t, err)
+		assert.Equal(t, "system:serviceaccount:ns:sa", u.Name)
+		ok, err := k.Authorize(ctx, u, Attributes{Verb: VerbUse, Namespace: "ns", Name: "github"})
+		require.NoError(t, err)
+		assert.True(t, ok)
+		ok, err = k.Authorize(ctx, u, Attributes{Verb: VerbUse, Namespace: "ns", Name: "other"})
+		require.NoError(t, err)
+		assert.False(t, ok)
+		_, err = k.Authenticate(ctx, "bad")
+		assert.ErrorIs(t, err, ErrUnauthenticated)
+	}
+	assert.EqualValues(t, 2, reviews.Load(), "one review per token, then cached")
+	assert.EqualValues(t, 2, sars.Load(), "one SAR per decision, then cached")
+	_, err := k.Authenticate(ctx, "fail")
+	assert.ErrorContains(t, err, "apiserver down")
+	assert.NotErrorIs(t, err, ErrUnauthenticated)
+	_, err = k.Authenticate(ctx, "")
+	assert.ErrorIs(t, err, ErrUnauthenticated)
+}
+
+type stub struct {
+	authnErr error
+	allow    bool
+	authzErr error
+}
+
+func (s stub) Authenticate(context.Context, string) (*User, error) {
+	if s.authnErr != nil {
+		return nil, s.authnErr
+	}
+	return &User{Name: "alice"}, nil
+}
+
+func (s stub) Authorize(context.Context, *User, Attributes) (bool, error) { return s.allow, s.authzErr }
+
+func TestGuard(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		auth     Authorizer
+		status   int
+		contains string
+		denial   Denial
+	}{
+		{"allowed", stub{allow: true}, http.StatusOK, "alice", ""},
+		{"none", None{}, http.StatusOK, "system:anonymous", ""},
+		{"unauthenticated", stub{authnErr: ErrUnauthenticated}, http.StatusUnauthorized, "bearer token", DenyUnauthenticated},
+		{"forbidden", stub{}, http.StatusForbidden, `user "alice" may not use servers.mcp.archestra.io github in namespace ns`, DenyForbidden},
+		{"authn error", stub{authnErr: errors.New("down")}, http.StatusServiceUnavailable, "unavailable", DenyError},
+		{"authz error", stub{authzErr: errors.New("down")}, http.StatusServiceUnavailable, "unavailable", DenyError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var denied Denial
+			g := &Guard{Auth: tt.auth, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Denied: func(d Denial) { denied = d }}
+			h := g.Handler(func(*http.Request) Attributes { return Attributes{Verb: VerbUse, Namespace: "ns", Name: "github"} },
+				func(w http.ResponseWriter, _ *http.Request, status int, msg string) { http.Error(w, msg, status) },
+				http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, UserFrom(r.Context()).Name) }))
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodPost, "/", nil)
+			req.Header.Set("Authorization", "Bearer tok")
+			h.ServeHTTP(rec, req)
+			assert.Equal(t, tt.status, rec.Code)
+			assert.Contains(t, rec.Body.String(), tt.contains)
+			assert.Equal(t, tt.denial, denied)
+			if tt.status == http.StatusUnauthorized {
+				assert.Equal(t, `Bearer realm="mcp-gateway"`, rec.Header().Get("WWW-Authenticate"))
+			}
+			assert.NotContains(t, rec.Body.String(), "tok\n")
+		})
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	t.Parallel()
+	for h, want := range map[string]string{"Bearer abc": "abc", "bearer  abc ": "abc", "Basic abc": "", "": "", "Bearer": ""} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", h)
+		assert.Equal(t, want, BearerToken(r), h)
+	}
+}

@@ -1,0 +1,123 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Kubernetes checks tokens with TokenReview and permissions with
+// SubjectAccessReview, so plain RBAC Roles on servers.mcp.archestra.io
+// grant access per server. Answers are cached for TTL (denials and
+// invalid tokens for a shorter time, so a fresh RoleBinding applies soon).
+type Kubernetes struct {
+	client    kubernetes.Interface
+	audiences []string
+	ttl       time.Duration
+	denyTTL   time.Duration
+
+	users     *ttlCache[*User] // key: sha256 of the token; nil user = invalid
+	decisions *ttlCache[bool]
+}
+
+// NewKubernetes returns the kubernetes mode. audiences, if set, are the
+// token audiences TokenReview must accept. ttl 0 disables caching.
+func NewKubernetes(client kubernetes.Interface, audiences []string, ttl time.Duration) *Kubernetes {
+	return &Kubernetes{
+		client: client, audiences: audiences, ttl: ttl, denyTTL: ttl / 2,
+		users: newTTLCache[*User](10000), decisions: newTTLCache[bool](10000),
+	}
+}
+
+// Authenticate implements Authorizer.
+func (k *Kubernetes) Authenticate(ctx context.Context, token string) (*User, error) {
+	if token == "" {
+		return nil, ErrUnauthenticated
+	}
+	// Cache by hash: the cache must not hold usable tokens.
+	sum := sha256.Sum256([]byte(token))
+	key := hex.EncodeToString(sum[:])
+	if u, ok := k.users.get(key); ok {
+		if u == nil {
+			return nil, ErrUnauthenticated
+		}
+		return u, nil
+	}
+	tr, err := k.client.AuthenticationV1().TokenReviews().Create(ctx, &authnv1.TokenReview{
+		Spec: authnv1.TokenReviewSpec{Token: token, Audiences: k.audiences},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("token review: %w", err)
+	}
+	if !tr.Status.Authenticated {
+		k.users.put(key, nil, k.denyTTL)
+		return nil, ErrUnauthenticated
+	}
+	u := &User{Name: tr.Status.User.Username, UID: tr.Status.User.UID, Groups: tr.Status.User.Groups}
+	if len(tr.Status.User.Extra) > 0 {
+		u.Extra = map[string][]string{}
+		for k, v := range tr.Status.User.Extra {
+			u.Extra[k] = v
+		}
+	}
+	k.users.put(key, u, k.ttl)
+	return u, nil
+}
+
+// Authorize implements Authorizer.
+func (k *Kubernetes) Authorize(ctx context.Context, u *User, a Attributes) (bool, error) {
+	key := decisionKey(u, a)
+	if ok, hit := k.decisions.get(key); hit {
+		return ok, nil
+	}
+	extra := map[string]authzv1.ExtraValue{}
+	for k, v := range u.Extra {
+		extra[k] = v
+	}
+	sar, err := k.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{
+		Spec: authzv1.SubjectAccessReviewSpec{
+			User: u.Name, UID: u.UID, Groups: u.Groups, Extra: extra,
+			ResourceAttributes: &authzv1.ResourceAttributes{
+				Namespace: a.Namespace, Verb: a.Verb, Group: Group, Resource: Resource,
+				Subresource: a.Subresource, Name: a.Name,
+			},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return false, fmt.Errorf("subject access review: %w", err)
+	}
+	ttl := k.ttl
+	if !sar.Status.Allowed {
+		ttl = k.denyTTL
+	}
+	k.decisions.put(key, sar.Status.Allowed, ttl)
+	return sar.Status.Allowed, nil
+}
+
+func decisionKey(u *User, a Attributes) string {
+	groups := slices.Clone(u.Groups)
+	slices.Sort(groups)
+	var b strings.Builder
+	for _, s := range []string{u.Name, u.UID, strings.Join(groups, ","), a.Verb, a.Namespace, a.Name, a.Subresource} {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	extraKeys := make([]string, 0, len(u.Extra))
+	for k := range u.Extra {
+		extraKeys = append(extraKeys, k)
+	}
+	slices.Sort(extraKeys)
+	for _, k := range extraKeys {
+		b.WriteString(k + "=" + strings.Join(u.Extra[k], ",") + "\x00")
+	}
+	return b.String()
+}

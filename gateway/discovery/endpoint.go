@@ -1,0 +1,148 @@
+// Package discovery finds the pods of MCP servers with a shared informer on
+// the server label and keeps, per server, the pods that can take traffic.
+package discovery
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/archestra-ai/mcp-orchestrator/injector"
+)
+
+// Defaults when a pod lacks the annotations (they match the sidecar's).
+const (
+	defaultPort = injector.SidecarPort
+	defaultPath = injector.SidecarPath
+)
+
+// Endpoint is one pod of an MCP server as the router sees it. It is
+// immutable except for its in-flight counter, which is shared by every
+// version of the same pod so an update does not reset the load figure.
+type Endpoint struct {
+	Namespace string
+	Server    string
+	Pod       string
+	UID       string
+	// URL is the pod's MCP endpoint, http://<podIP>:<port><path>.
+	URL       *url.URL
+	Transport string
+	// Ready: the pod's Ready condition is true, so it takes new sessions.
+	Ready bool
+	// Terminating: deletion has started; existing sessions keep working
+	// while the pod drains, new ones go elsewhere.
+	Terminating bool
+
+	allowed map[string]bool // nil: every tool
+	load    *load
+}
+
+// load is the live state of a pod, shared by every version of its Endpoint.
+type load struct {
+	inflight atomic.Int64
+	// sessions placed on the pod by this replica and not deleted through
+	// it: the tie-breaker when in-flight counts are equal, so sessions
+	// spread evenly even when sessionless probes (server/discover)
+	// interleave with initialize requests.
+	sessions atomic.Int64
+}
+
+// Key is "namespace/server".
+func (e *Endpoint) Key() string { return e.Namespace + "/" + e.Server }
+
+// Acquire counts a request against the endpoint until release is called.
+func (e *Endpoint) Acquire() (release func()) {
+	e.load.inflight.Add(1)
+	return func() { e.load.inflight.Add(-1) }
+}
+
+// InFlight is the number of requests being proxied to the pod right now.
+func (e *Endpoint) InFlight() int64 { return e.load.inflight.Load() }
+
+// SessionStarted and SessionEnded count the sessions this replica placed
+// on the pod.
+func (e *Endpoint) SessionStarted() { e.load.sessions.Add(1) }
+
+// SessionEnded: see SessionStarted.
+func (e *Endpoint) SessionEnded() { e.load.sessions.Add(-1) }
+
+// Sessions is the number of sessions this replica placed on the pod.
+func (e *Endpoint) Sessions() int64 { return e.load.sessions.Load() }
+
+// lighter reports whether e should take new work before o.
+func (e *Endpoint) lighter(o *Endpoint) bool {
+	if a, b := e.InFlight(), o.InFlight(); a != b {
+		return a < b
+	}
+	return e.Sessions() < o.Sessions()
+}
+
+// FiltersTools reports whether the pod has an allow-list.
+func (e *Endpoint) FiltersTools() bool { return e.allowed != nil }
+
+// AllowsTool reports whether a tool may be listed and called.
+func (e *Endpoint) AllowsTool(name string) bool { return e.allowed == nil || e.allowed[name] }
+
+// endpointFor builds the Endpoint of a pod, or an error saying why the pod
+// cannot be one (no IP yet, bad annotation).
+func endpointFor(pod *corev1.Pod, l *load) (*Endpoint, error) {
+	server := pod.Labels[injector.ServerLabel]
+	if server == "" {
+		return nil, fmt.Errorf("no %s label", injector.ServerLabel)
+	}
+	if pod.Status.PodIP == "" {
+		return nil, fmt.Errorf("no pod IP yet")
+	}
+	port := defaultPort
+	if v, ok := pod.Annotations[injector.PodAnnEndpointPort]; ok {
+		p, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || p < 1 || p > 65535 {
+			return nil, fmt.Errorf("annotation %s: %q is not a port", injector.PodAnnEndpointPort, v)
+		}
+		port = p
+	}
+	path := defaultPath
+	if v := strings.TrimSpace(pod.Annotations[injector.PodAnnEndpointPath]); v != "" {
+		if !strings.HasPrefix(v, "/") {
+			return nil, fmt.Errorf("annotation %s: %q is not an absolute path", injector.PodAnnEndpointPath, v)
+		}
+		path = v
+	}
+	e := &Endpoint{
+		Namespace:   pod.Namespace,
+		Server:      server,
+		Pod:         pod.Name,
+		UID:         string(pod.UID),
+		URL:         &url.URL{Scheme: "http", Host: net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(port)), Path: path},
+		Transport:   pod.Annotations[injector.PodAnnTransport],
+		Ready:       podReady(pod),
+		Terminating: pod.DeletionTimestamp != nil,
+		load:        l,
+	}
+	if v, ok := pod.Annotations[injector.PodAnnAllowedTools]; ok {
+		e.allowed = map[string]bool{}
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				e.allowed[t] = true
+			}
+		}
+	}
+	return e, nil
+}
+
+func podReady(pod *corev1.Pod) bool {
+	if pod.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

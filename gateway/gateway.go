@@ -1,0 +1,141 @@
+// Package gateway assembles the mcp-gateway: discovery, the MCP proxy on
+// /mcp/{namespace}/{server} behind auth, the operators' API, health and
+// metrics. Each concern lives in its own sub-package; this one wires them.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/archestra-ai/mcp-orchestrator/gateway/admin"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/credentials"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/metrics"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/proxy"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
+	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
+)
+
+// Config configures a Gateway.
+type Config struct {
+	Client kubernetes.Interface
+	// Namespaces to serve; empty: all.
+	Namespaces []string
+	Codec      *session.Codec
+	Auth       auth.Authorizer
+	Log        *slog.Logger
+	// Registry receives the metrics; nil: a new one with the Go and
+	// process collectors.
+	Registry *prometheus.Registry
+	// DialTimeout and HeaderTimeout bound the wait for a pod (0: 5s, 60s).
+	DialTimeout, HeaderTimeout time.Duration
+	// MaxBodyBytes limits MCP POST bodies (0: 16 MiB).
+	MaxBodyBytes int64
+	// CallerCredentials enables per-caller credential Secrets (see package
+	// credentials); it needs list/watch on Secrets in the served namespaces.
+	CallerCredentials bool
+}
+
+// Gateway is one replica.
+type Gateway struct {
+	Registry    *discovery.Registry
+	Credentials *credentials.Store // nil unless enabled
+	Metrics     *metrics.Metrics
+	handler     http.Handler
+}
+
+// New builds a gateway; call Start to begin discovery.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Client == nil || cfg.Codec == nil || cfg.Auth == nil || cfg.Log == nil {
+		return nil, errors.New("gateway: Client, Codec, Auth and Log are required")
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.HeaderTimeout == 0 {
+		cfg.HeaderTimeout = 60 * time.Second
+	}
+	reg, err := discovery.NewRegistry(cfg.Client, cfg.Namespaces, cfg.Log)
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	g := &Gateway{Registry: reg}
+	var creds proxy.Credentials
+	if cfg.CallerCredentials {
+		if g.Credentials, err = credentials.NewStore(cfg.Client, cfg.Namespaces, cfg.Log); err != nil {
+			return nil, fmt.Errorf("caller credentials: %w", err)
+		}
+		creds = g.Credentials
+	}
+	m := metrics.New(cfg.Registry)
+	g.Metrics = m
+	guard := &auth.Guard{Auth: cfg.Auth, Log: cfg.Log, Denied: func(d auth.Denial) { m.AuthDenials.WithLabelValues(string(d)).Inc() }}
+	px := proxy.New(proxy.Options{
+		Router: reg, Credentials: creds, Codec: cfg.Codec, Metrics: m, Log: cfg.Log,
+		Transport:    proxy.NewTransport(cfg.DialTimeout, cfg.HeaderTimeout),
+		MaxBodyBytes: cfg.MaxBodyBytes,
+	})
+
+	r := mux.NewRouter()
+	r.Handle("/mcp/{namespace}/{server}", guard.Handler(func(r *http.Request) auth.Attributes {
+		v := mux.Vars(r)
+		return auth.Attributes{Verb: auth.VerbUse, Namespace: v["namespace"], Name: v["server"]}
+	}, writeRPCError, px))
+	(&admin.API{Client: cfg.Client, Namespaces: cfg.Namespaces, Guard: guard, Log: cfg.Log}).Register(r)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	r.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !g.synced() {
+			http.Error(w, "informers not synced", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	r.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	g.handler = r
+	return g, nil
+}
+
+// Start runs discovery (and the credential informer) until ctx ends.
+func (g *Gateway) Start(ctx context.Context) {
+	g.Registry.Start(ctx)
+	if g.Credentials != nil {
+		g.Credentials.Start(ctx)
+	}
+}
+
+// WaitForSync blocks until every informer has its initial list.
+func (g *Gateway) WaitForSync(ctx context.Context) bool {
+	if !g.Registry.WaitForSync(ctx) {
+		return false
+	}
+	return g.Credentials == nil || g.Credentials.WaitForSync(ctx)
+}
+
+func (g *Gateway) synced() bool {
+	return g.Registry.HasSynced() && (g.Credentials == nil || g.Credentials.HasSynced())
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
+
+// writeRPCError answers MCP clients in JSON-RPC, which they can show.
+func writeRPCError(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(mcp.ErrorResponse(nil, mcp.CodeServerError, msg, nil))
+}

@@ -1,0 +1,132 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
+)
+
+func newGateway(t *testing.T, a auth.Authorizer, namespaces ...string) (*Gateway, *fake.Clientset) {
+	t.Helper()
+	client := fake.NewClientset()
+	codec, err := session.NewCodec([]byte(strings.Repeat("k", 32)))
+	require.NoError(t, err)
+	gw, err := New(Config{Client: client, Namespaces: namespaces, Codec: codec, Auth: a, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	return gw, client
+}
+
+func status(t *testing.T, h http.Handler, method, path, token string) (int, string, http.Header) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String(), rec.Header()
+}
+
+func TestReadyAfterSync(t *testing.T) {
+	t.Parallel()
+	gw, _ := newGateway(t, auth.None{})
+	code, _, _ := status(t, gw, http.MethodGet, "/readyz", "")
+	assert.Equal(t, http.StatusServiceUnavailable, code, "not ready before the informer synced")
+	code, _, _ = status(t, gw, http.MethodGet, "/healthz", "")
+	assert.Equal(t, http.StatusOK, code)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gw.Start(ctx)
+	require.Eventually(t, func() bool {
+		code, _, _ := status(t, gw, http.MethodGet, "/readyz", "")
+		return code == http.StatusOK
+	}, 5*time.Second, 10*time.Millisecond)
+	code, body, _ := status(t, gw, http.MethodGet, "/metrics", "")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "go_goroutines")
+}
+
+func TestNew(t *testing.T) {
+	t.Parallel()
+	_, err := New(Config{})
+	assert.ErrorContains(t, err, "required")
+}
+
+// Static tokens through the whole handler: MCP traffic and the operators'
+// API each need their own grant.
+func TestTokensMode(t *testing.T) {
+	t.Parallel()
+	tokens, err := auth.ParseTokens([]byte(
+		"agent " + auth.HashToken("agent-token") + " team/github\n" +
+			"ops " + auth.HashToken("ops-token") + " ops:team/*\n"))
+	require.NoError(t, err)
+	gw, client := newGateway(t, tokens, "team")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gw.Start(ctx)
+	require.True(t, gw.Registry.WaitForSync(ctx))
+	b := mcptest.NewBackend(t, "github")
+	pod := b.Pod("team", "github", "github-1", nil)
+	pod.UID = "uid-github-1"
+	_, err = client.CoreV1().Pods("team").Create(ctx, pod, metav1.CreateOptions{})
+	require.NoError(t, err)
+	other := b.Pod("elsewhere", "github", "github-2", nil)
+	other.UID = "uid-github-2"
+	_, err = client.CoreV1().Pods("elsewhere").Create(ctx, other, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return gw.Registry.Known("team", "github") }, 5*time.Second, 10*time.Millisecond)
+	assert.False(t, gw.Registry.Known("elsewhere", "github"), "--namespaces limits discovery")
+
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	cs, err := mcptest.Connect(ctx, srv.URL+"/mcp/team/github", "agent-token", nil)
+	require.NoError(t, err)
+	defer cs.Close()
+	out, err := mcptest.Call(ctx, cs, "whoami", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "github", out)
+
+	tests := []struct {
+		name, method, path, token string
+		code                      int
+		contains                  string
+	}{
+		{"no token", http.MethodPost, "/mcp/team/github", "", http.StatusUnauthorized, `"code":-32000`},
+		{"wrong token", http.MethodPost, "/mcp/team/github", "nope", http.StatusUnauthorized, "valid bearer token"},
+		{"other server", http.MethodPost, "/mcp/team/gitlab", "agent-token", http.StatusForbidden, `user \"token:agent\" may not use`},
+		{"agent has no ops grant", http.MethodGet, "/api/v1/namespaces/team/servers/github", "agent-token", http.StatusForbidden, "may not get"},
+		{"ops has no use grant", http.MethodPost, "/mcp/team/github", "ops-token", http.StatusForbidden, "may not use"},
+		{"ops lists its namespace", http.MethodGet, "/api/v1/namespaces/team/servers", "ops-token", http.StatusOK, "[]"},
+		{"ops may not list the cluster", http.MethodGet, "/api/v1/servers", "ops-token", http.StatusForbidden, "may not list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body, hdr := status(t, gw, tt.method, tt.path, tt.token)
+			assert.Equal(t, tt.code, code, body)
+			assert.Contains(t, body, tt.contains)
+			if code == http.StatusUnauthorized {
+				assert.Equal(t, `Bearer realm="mcp-gateway"`, hdr.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	code, body, _ := status(t, gw, http.MethodGet, "/metrics", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `mcp_gateway_auth_denials_total{reason="unauthenticated"} 2`)
+	assert.Contains(t, body, `mcp_gateway_auth_denials_total{reason="forbidden"} 4`)
+}

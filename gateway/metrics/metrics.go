@@ -1,0 +1,115 @@
+// Package metrics defines the gateway's Prometheus metrics. Every label
+// value is bounded: servers are those discovered in the cluster (anything
+// else is "unknown"), methods come from a fixed list, tool names are capped
+// per server, so a client sending junk cannot grow the series count.
+package metrics
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Unknown is the label value for anything outside the bounded sets.
+const Unknown = "unknown"
+
+// maxToolsPerServer caps distinct tool label values per server; tool names
+// come from clients, so without a cap they are unbounded.
+const maxToolsPerServer = 64
+
+// knownMethods are the MCP methods that get their own label value.
+var knownMethods = map[string]bool{
+	"initialize": true, "ping": true, "server/discover": true,
+	"tools/list": true, "tools/call": true,
+	"resources/list": true, "resources/read": true, "resources/templates/list": true,
+	"resources/subscribe": true, "resources/unsubscribe": true,
+	"prompts/list": true, "prompts/get": true,
+	"completion/complete": true, "logging/setLevel": true,
+	"notifications/initialized": true, "notifications/cancelled": true,
+	"notifications/progress": true, "notifications/roots/list_changed": true,
+	"tasks/get": true, "tasks/list": true, "tasks/cancel": true, "tasks/result": true,
+}
+
+// Metrics holds the collectors. The zero value is not usable; use New.
+type Metrics struct {
+	Requests        *prometheus.CounterVec
+	UpstreamLatency *prometheus.HistogramVec
+	ActiveSessions  *prometheus.GaugeVec
+	LostSessions    *prometheus.CounterVec
+	Unavailable     *prometheus.CounterVec
+	AuthDenials     *prometheus.CounterVec
+
+	mu    sync.Mutex
+	tools map[string]map[string]bool
+}
+
+// New creates the collectors and registers them with reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcp_gateway_requests_total",
+			Help: "MCP HTTP requests by server, JSON-RPC method, tool (tools/call) and HTTP status code.",
+		}, []string{"server", "method", "tool", "code"}),
+		UpstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "mcp_gateway_upstream_duration_seconds",
+			Help:    "Time from sending a request to a pod to its response headers.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"server"}),
+		ActiveSessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mcp_gateway_active_sessions",
+			Help: "Sessions initialized through this replica and not yet deleted through it.",
+		}, []string{"server"}),
+		LostSessions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcp_gateway_lost_sessions_total",
+			Help: "Requests answered 404 because their session is unknown: invalid id, pod gone, or the pod forgot it.",
+		}, []string{"server", "reason"}),
+		Unavailable: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcp_gateway_unavailable_total",
+			Help: "Requests answered 503: no ready pod, or no pod reachable.",
+		}, []string{"server", "reason"}),
+		AuthDenials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcp_gateway_auth_denials_total",
+			Help: "Requests refused by authentication (401) or authorization (403).",
+		}, []string{"reason"}),
+		tools: map[string]map[string]bool{},
+	}
+	reg.MustRegister(m.Requests, m.UpstreamLatency, m.ActiveSessions, m.LostSessions, m.Unavailable, m.AuthDenials)
+	return m
+}
+
+// Method maps a JSON-RPC method to its label value.
+func Method(method string) string {
+	switch {
+	case method == "":
+		return "none"
+	case knownMethods[method]:
+		return method
+	}
+	return "other"
+}
+
+// Tool maps a tool name of server to its label value: the first
+// maxToolsPerServer names seen keep theirs, later ones are "other".
+func (m *Metrics) Tool(server, tool string) string {
+	if tool == "" {
+		return ""
+	}
+	if server == Unknown {
+		return "other"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	set := m.tools[server]
+	if set == nil {
+		set = map[string]bool{}
+		m.tools[server] = set
+	}
+	if set[tool] {
+		return tool
+	}
+	if len(set) >= maxToolsPerServer {
+		return "other"
+	}
+	set[tool] = true
+	return tool
+}

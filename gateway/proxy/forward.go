@@ -1,0 +1,129 @@
+package proxy
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
+)
+
+// dropRequestHeaders are never sent to a pod: hop-by-hop headers, the
+// caller's credentials (the pod must not see or reuse them), the session
+// id (replaced by the pod's own) and Accept-Encoding (a compressed answer
+// would hide tools/list from the allow-list filter; the hop is in-cluster).
+var dropRequestHeaders = []string{
+	"Authorization", "Cookie", "Proxy-Authorization", SessionHeader,
+	"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"Accept-Encoding",
+}
+
+var dropResponseHeaders = []string{
+	"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", SessionHeader,
+}
+
+// maxFilteredBody bounds a JSON tools/list response the filter buffers.
+const maxFilteredBody = 32 << 20
+
+// forward sends the request to ep and streams the answer back. It returns
+// an error only when nothing was written to w (the pod did not answer), so
+// the caller can still pick another pod or answer 503.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep *discovery.Endpoint, upstreamSID string, hasSession bool) error {
+	var body io.Reader
+	if req.body != nil {
+		body = bytes.NewReader(req.body)
+	}
+	// The client's context: a client that goes away cancels the upstream
+	// request and with it any stream.
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, ep.URL.String(), body)
+	if err != nil {
+		return fmt.Errorf("building upstream request: %w", err)
+	}
+	copyHeaders(out.Header, r.Header, dropRequestHeaders)
+	if upstreamSID != "" {
+		out.Header.Set(SessionHeader, upstreamSID)
+	}
+	if p.Credentials != nil {
+		// Set, not added: a caller cannot smuggle its own value next to
+		// the one the operator configured.
+		for k, v := range p.Credentials.Headers(req.ns, req.server, req.scope.Subject) {
+			out.Header[k] = v
+		}
+	}
+
+	// A GET is the session's standing event stream, mostly idle: counting
+	// it would make pods with many open sessions look busy for good.
+	if r.Method != http.MethodGet {
+		release := ep.Acquire()
+		defer release()
+	}
+	start := time.Now()
+	resp, err := p.Transport.RoundTrip(out)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	p.Metrics.UpstreamLatency.WithLabelValues(req.label).Observe(time.Since(start).Seconds())
+
+	copyHeaders(w.Header(), resp.Header, dropResponseHeaders)
+	if sid := resp.Header.Get(SessionHeader); sid != "" {
+		w.Header().Set(SessionHeader, p.Codec.Encode(req.scope, session.Ref{PodUID: ep.UID, Upstream: sid}))
+	}
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	switch {
+	case hasSession && resp.StatusCode == http.StatusNotFound:
+		p.Metrics.LostSessions.WithLabelValues(req.label, "upstream").Inc()
+	case req.initialize && ok && resp.Header.Get(SessionHeader) != "":
+		p.Metrics.ActiveSessions.WithLabelValues(req.label).Inc()
+		ep.SessionStarted()
+	case r.Method == http.MethodDelete && hasSession && ok:
+		p.Metrics.ActiveSessions.WithLabelValues(req.label).Dec()
+		ep.SessionEnded()
+	}
+
+	var filter *toolFilter
+	if ok && ep.FiltersTools() && len(req.listIDs) > 0 {
+		filter = &toolFilter{ids: req.listIDs, allow: ep.AllowsTool}
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	switch {
+	case mt == "text/event-stream":
+		w.Header().Del("Content-Length")
+		w.WriteHeader(resp.StatusCode)
+		err = copySSE(w, resp.Body, filter)
+	case filter.active() && strings.HasSuffix(mt, "json"):
+		data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxFilteredBody))
+		if rerr != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			err = rerr
+			break
+		}
+		data = filter.filterBody(data)
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		w.WriteHeader(resp.StatusCode)
+		_, err = w.Write(data)
+	default:
+		w.WriteHeader(resp.StatusCode)
+		bp := bufPool.Get().(*[]byte)
+		_, err = io.CopyBuffer(w, resp.Body, *bp)
+		bufPool.Put(bp)
+	}
+	if err != nil && r.Context().Err() == nil {
+		p.Log.Info("response from pod ended early", "namespace", req.ns, "server", req.server, "pod", ep.Pod, "error", err.Error())
+	}
+	return nil
+}
+
+func copyHeaders(dst, src http.Header, drop []string) {
+	for k, vs := range src {
+		dst[k] = append([]string(nil), vs...)
+	}
+	for _, k := range drop {
+		dst.Del(k)
+	}
+}

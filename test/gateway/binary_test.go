@@ -1,0 +1,147 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
+)
+
+// syncBuffer collects a process's stderr while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The real binary, as deployed: flags, key file, kubeconfig, JSON logs,
+// readiness, one MCP session, clean exit on SIGTERM.
+func TestBinary(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mcp-gateway")
+	build := exec.Command("go", "build", "-o", bin, "github.com/archestra-ai/mcp-orchestrator/cmd/mcp-gateway")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	user, err := env.ControlPlane.AddUser(envtest.User{Name: "mcp-gateway", Groups: []string{"system:masters"}}, nil)
+	require.NoError(t, err)
+	kc, err := user.KubeConfig()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "kubeconfig"), kc, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "session-key"), append(sessionKey, '\n'), 0o600))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	var stderr syncBuffer
+	cmd := exec.Command(bin, "--listen="+addr, "--kubeconfig="+filepath.Join(dir, "kubeconfig"),
+		"--session-key-file="+filepath.Join(dir, "session-key"), "--auth=none", "--namespaces="+ns)
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", stderr.String())
+		}
+	})
+	base := "http://" + addr
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.Contains(t, stderr.String(), `"level":"WARN","msg":"AUTH IS DISABLED`)
+
+	createPod(t, mcptest.NewBackend(t, "from-binary"), ns, "srv", "srv-1", nil)
+	ctx := context.Background()
+	require.Eventually(t, func() bool {
+		cs, err := mcptest.Connect(ctx, base+"/mcp/"+ns+"/srv", "", nil)
+		if err != nil {
+			return false
+		}
+		defer cs.Close()
+		got, err := mcptest.Call(ctx, cs, "whoami", nil)
+		return err == nil && got == "from-binary"
+	}, 5*time.Second, 20*time.Millisecond)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		assert.NoError(t, err, "clean exit on SIGTERM")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	assert.Contains(t, stderr.String(), `"msg":"shutting down"`)
+}
+
+func TestBinaryRefusesBadFlags(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mcp-gateway")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/archestra-ai/mcp-orchestrator/cmd/mcp-gateway").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "short"), []byte("short\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "key"), sessionKey, 0o600))
+	// A kubeconfig that loads (no API call is made before the auth check).
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "kubeconfig"), []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600))
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "--session-key-file is required"},
+		{[]string{"--auth=open"}, `--auth=\"open\": want kubernetes, tokens or none`},
+		{[]string{"--auth=tokens", "--session-key-file=" + filepath.Join(dir, "key"), "--kubeconfig=" + filepath.Join(dir, "kubeconfig")}, "--auth=tokens needs --tokens-file"},
+		{[]string{"--session-key-file=" + filepath.Join(dir, "short")}, "at least 32"},
+		{[]string{"--session-key-file=" + filepath.Join(dir, "key"), "--kubeconfig=" + filepath.Join(dir, "missing")}, "loading kubeconfig"},
+	}
+	for _, tt := range tests {
+		var stderr bytes.Buffer
+		cmd := exec.Command(bin, tt.args...)
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		require.Error(t, err, fmt.Sprint(tt.args))
+		assert.Contains(t, stderr.String(), tt.want)
+	}
+}
