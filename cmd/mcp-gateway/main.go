@@ -111,7 +111,16 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	gw.Start(ctx)
+	// Informers and requests outlive SIGTERM until the graceful shutdown
+	// below: cancelling them with the signal would cut every tool call.
+	runCtx, stopRun := context.WithCancel(context.Background())
+	defer stopRun()
+	gw.Start(runCtx)
+	// A replica that routed before it knew the pods would answer 404 to
+	// valid sessions, and 404 tells MCP clients to drop them.
+	if !gw.WaitForSync(ctx) {
+		return fmt.Errorf("discovery did not sync before shutdown")
+	}
 
 	srv := &http.Server{
 		Addr:              o.listen,
@@ -120,7 +129,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		IdleTimeout:       2 * time.Minute,
 		// No ReadTimeout/WriteTimeout: MCP event streams stay open for as
 		// long as the session lives.
-		BaseContext: func(net.Listener) context.Context { return ctx },
+		BaseContext: func(net.Listener) context.Context { return runCtx },
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

@@ -15,6 +15,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
+// reviewTimeout bounds a TokenReview or SubjectAccessReview: a slow API
+// server must fail requests (503), not hang them.
+const reviewTimeout = 5 * time.Second
+
 // Kubernetes checks tokens with TokenReview and permissions with
 // SubjectAccessReview, so plain RBAC Roles on servers.mcp.archestra.io
 // grant access per server. Answers are cached for TTL (denials and
@@ -52,6 +56,8 @@ func (k *Kubernetes) Authenticate(ctx context.Context, token string) (*User, err
 		}
 		return u, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, reviewTimeout)
+	defer cancel()
 	tr, err := k.client.AuthenticationV1().TokenReviews().Create(ctx, &authnv1.TokenReview{
 		Spec: authnv1.TokenReviewSpec{Token: token, Audiences: k.audiences},
 	}, metav1.CreateOptions{})
@@ -83,6 +89,8 @@ func (k *Kubernetes) Authorize(ctx context.Context, u *User, a Attributes) (bool
 	for k, v := range u.Extra {
 		extra[k] = v
 	}
+	ctx, cancel := context.WithTimeout(ctx, reviewTimeout)
+	defer cancel()
 	sar, err := k.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{
 		Spec: authzv1.SubjectAccessReviewSpec{
 			User: u.Name, UID: u.UID, Groups: u.Groups, Extra: extra,

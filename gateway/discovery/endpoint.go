@@ -98,6 +98,11 @@ func endpointFor(pod *corev1.Pod, l *load) (*Endpoint, error) {
 	if pod.Status.PodIP == "" {
 		return nil, fmt.Errorf("no pod IP yet")
 	}
+	// A Failed or Succeeded pod keeps its last PodIP in its status until it
+	// is deleted, while the network may give that IP to another pod.
+	if pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded {
+		return nil, fmt.Errorf("pod has terminated (%s)", pod.Status.Phase)
+	}
 	port := defaultPort
 	if v, ok := pod.Annotations[injector.PodAnnEndpointPort]; ok {
 		p, err := strconv.Atoi(strings.TrimSpace(v))

@@ -54,6 +54,8 @@ func TestEndpointFor(t *testing.T) {
 		{name: "no ip", pod: pod("a", "s", "", true, nil), wantErr: "no pod IP"},
 		{name: "bad port", pod: pod("a", "s", "10.0.0.1", true, map[string]string{injector.PodAnnEndpointPort: "http"}), wantErr: "not a port"},
 		{name: "bad path", pod: pod("a", "s", "10.0.0.1", true, map[string]string{injector.PodAnnEndpointPath: "mcp"}), wantErr: "absolute path"},
+		{name: "failed pod keeps its stale IP", pod: withPhase(pod("a", "s", "10.0.0.1", false, nil), corev1.PodFailed), wantErr: "terminated"},
+		{name: "succeeded pod", pod: withPhase(pod("a", "s", "10.0.0.1", false, nil), corev1.PodSucceeded), wantErr: "terminated"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,4 +122,9 @@ func TestRegistryFollowsPods(t *testing.T) {
 	assert.Equal(t, "b", r.Pick("ns", "s", nil).Pod)
 	assert.True(t, r.Known("ns", "s"))
 	assert.False(t, r.Known("ns", "nope"))
+}
+
+func withPhase(p *corev1.Pod, phase corev1.PodPhase) *corev1.Pod {
+	p.Status.Phase = phase
+	return p
 }

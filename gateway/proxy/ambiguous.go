@@ -9,14 +9,15 @@ import (
 )
 
 // ambiguousKey returns a key of the message envelope or of its params that
-// another key of the same object equals up to case, or "".
+// another key of the same object equals up to case, or repeats exactly; ""
+// when there is none.
 //
-// encoding/json matches keys case-insensitively (last one wins), most
-// other parsers match exactly: {"method":"tools/list","Method":"tools/call"}
-// is tools/call to a Go server and tools/list to a Python one. The gateway
-// would check one reading and the server could act on the other, so such a
-// message is refused outright; without such pairs every parser agrees with
-// what the allow-list saw.
+// encoding/json matches keys with Unicode case folding (so "paramſ", with a
+// long s, is params) and keeps the last of duplicate keys; other parsers
+// match exactly and may keep the first. The gateway would check one
+// reading and the server could act on the other, so such a message is
+// refused outright; without such pairs every parser agrees with what the
+// allow-list saw.
 func ambiguousKey(m *mcp.Message) string {
 	if k := foldCollision(m.Raw); k != "" {
 		return k
@@ -27,18 +28,34 @@ func ambiguousKey(m *mcp.Message) string {
 	return ""
 }
 
+// foldCollision lists the object's keys as written (a map would merge exact
+// duplicates) and compares every pair with strings.EqualFold, which folds
+// like encoding/json does.
 func foldCollision(obj []byte) string {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(obj, &fields) != nil || len(fields) < 2 {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return ""
 	}
-	seen := make(map[string]string, len(fields))
-	for k := range fields {
-		f := strings.ToLower(k)
-		if _, dup := seen[f]; dup {
-			return k
+	var keys []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return ""
 		}
-		seen[f] = k
+		k, ok := t.(string)
+		if !ok {
+			return ""
+		}
+		for _, prev := range keys {
+			if strings.EqualFold(prev, k) {
+				return k
+			}
+		}
+		keys = append(keys, k)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
 	}
 	return ""
 }
