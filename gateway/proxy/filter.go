@@ -8,18 +8,17 @@ import (
 	"io"
 	"net/http"
 	"sync"
-
-	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
-// toolFilter hides tools a pod's allow-list does not name from the
-// responses to the tools/list requests whose ids are in ids.
+// toolFilter hides tools a pod's allow-list does not name from every
+// response that carries a result.tools list, on any stream: a tools/list
+// answer can also arrive on a GET stream that resumes (Last-Event-ID) a
+// POST the client lost, where no request id is known.
 type toolFilter struct {
-	ids   map[string]bool // mcp.IDKey of tools/list request ids
 	allow func(string) bool
 }
 
-func (f *toolFilter) active() bool { return f != nil && len(f.ids) > 0 }
+func (f *toolFilter) active() bool { return f != nil }
 
 // filterBody rewrites a JSON body: one message or a batch.
 func (f *toolFilter) filterBody(body []byte) []byte {
@@ -57,7 +56,7 @@ func (f *toolFilter) filterMessage(raw []byte) ([]byte, bool) {
 	if json.Unmarshal(raw, &msg) != nil {
 		return nil, false
 	}
-	if !f.ids[mcp.IDKey(msg["id"])] || len(msg["result"]) == 0 {
+	if len(msg["result"]) == 0 {
 		return nil, false
 	}
 	var result map[string]json.RawMessage

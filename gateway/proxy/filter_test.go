@@ -9,12 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func newFilter(ids ...string) *toolFilter {
-	f := &toolFilter{ids: map[string]bool{}, allow: func(n string) bool { return n == "echo" }}
-	for _, id := range ids {
-		f.ids[id] = true
-	}
-	return f
+func newFilter() *toolFilter {
+	return &toolFilter{allow: func(n string) bool { return n == "echo" }}
 }
 
 const listResult = `{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"},{"name":"secret"}],"nextCursor":"c"}}`
@@ -27,14 +23,16 @@ func TestFilterBody(t *testing.T) {
 		{"single", listResult, `{"id":7,"jsonrpc":"2.0","result":{"nextCursor":"c","tools":[{"name":"echo"}]}}`},
 		{"batch", `[` + listResult + `,{"jsonrpc":"2.0","id":8,"result":{}}]`,
 			`[{"id":7,"jsonrpc":"2.0","result":{"nextCursor":"c","tools":[{"name":"echo"}]}},{"jsonrpc":"2.0","id":8,"result":{}}]`},
-		{"other id untouched", strings.Replace(listResult, `"id":7`, `"id":8`, 1), strings.Replace(listResult, `"id":7`, `"id":8`, 1)},
+		// A resumed stream carries answers to requests of a lost POST: any
+		// result.tools is filtered, whatever its id.
+		{"any id is filtered", strings.Replace(listResult, `"id":7`, `"id":8`, 1), `{"id":8,"jsonrpc":"2.0","result":{"nextCursor":"c","tools":[{"name":"echo"}]}}`},
 		{"error untouched", `{"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"x"}}`, `{"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"x"}}`},
 		{"not json untouched", `nope`, `nope`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			assert.Equal(t, tt.want, string(newFilter("7").filterBody([]byte(tt.in))))
+			assert.Equal(t, tt.want, string(newFilter().filterBody([]byte(tt.in))))
 		})
 	}
 }
@@ -49,24 +47,24 @@ func TestCopySSE(t *testing.T) {
 			name:   "filtered event keeps its id and event fields",
 			in:     "event: message\nid: 3\ndata: " + listResult + "\n\n",
 			want:   "event: message\nid: 3\ndata: {\"id\":7,\"jsonrpc\":\"2.0\",\"result\":{\"nextCursor\":\"c\",\"tools\":[{\"name\":\"echo\"}]}}\n\n",
-			filter: newFilter("7"),
+			filter: newFilter(),
 		},
 		{
 			name:   "multi-line data and CRLF",
 			in:     ": ping\r\n\r\ndata: {\"jsonrpc\":\"2.0\",\r\ndata: \"id\":\"x\",\"result\":{\"tools\":[{\"name\":\"secret\"}]}}\r\n\r\n",
 			want:   ": ping\r\n\r\ndata: {\"id\":\"x\",\"jsonrpc\":\"2.0\",\"result\":{\"tools\":[]}}\n\n",
-			filter: newFilter(`"x"`),
+			filter: newFilter(),
 		},
 		{
 			name:   "other events pass byte for byte",
 			in:     "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\nretry: 10\n\n",
 			want:   "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\nretry: 10\n\n",
-			filter: newFilter("7"),
+			filter: newFilter(),
 		},
 		{
 			name: "truncated stream passes what came",
 			in:   "data: {\"a\":1}\n\ndata: partial",
-			want: "data: {\"a\":1}\n\ndata: partial", filter: newFilter("7"),
+			want: "data: {\"a\":1}\n\ndata: partial", filter: newFilter(),
 		},
 		{name: "no filter", in: "data: " + listResult + "\n\n", want: "data: " + listResult + "\n\n"},
 	}

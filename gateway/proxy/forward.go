@@ -87,8 +87,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 	}
 
 	var filter *toolFilter
-	if ok && ep.FiltersTools() && len(req.listIDs) > 0 {
-		filter = &toolFilter{ids: req.listIDs, allow: ep.AllowsTool}
+	if ok && ep.FiltersTools() {
+		filter = &toolFilter{allow: ep.AllowsTool}
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch {

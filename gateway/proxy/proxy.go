@@ -103,7 +103,6 @@ type request struct {
 	id         json.RawMessage // of a single request, for error bodies
 	method     string          // of the first message, for metrics
 	tool       string          // tools/call name, for metrics
-	listIDs    map[string]bool // ids of tools/list requests
 	initialize bool
 }
 
@@ -228,13 +227,6 @@ func (req *request) inspect() {
 		switch m.Method {
 		case "initialize":
 			req.initialize = true
-		case "tools/list":
-			if m.Kind == mcp.KindRequest {
-				if req.listIDs == nil {
-					req.listIDs = map[string]bool{}
-				}
-				req.listIDs[m.Key()] = true
-			}
 		case "tools/call":
 			if req.tool == "" {
 				req.tool = toolName(m.Params)
