@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
+
+	"github.com/archestra-ai/mcp-orchestrator/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the cert-manager overlay's certificate.yaml")
@@ -20,22 +22,9 @@ const manifest = "../../manifests/overlays/cert-manager/certificate.yaml"
 // strictly into the cert-manager API types.
 func TestOverlayObjects(t *testing.T) {
 	issuer, cert := Objects("mcp-system", "mcp-webhook")
-	var buf bytes.Buffer
-	buf.WriteString("# Generated from certs/certmanager/objects.go by\n# go test ./certs/certmanager -update\n")
-	for i, obj := range []any{issuer, cert} {
-		if i > 0 {
-			buf.WriteString("---\n")
-		}
-		out, err := yaml.Marshal(obj)
-		require.NoError(t, err)
-		buf.Write(out)
-	}
-	if *update {
-		require.NoError(t, os.WriteFile(manifest, buf.Bytes(), 0o644))
-	}
+	testutil.GeneratedManifest(t, manifest, "# Generated from certs/certmanager/objects.go by\n# go test ./certs/certmanager -update\n", *update, issuer, cert)
 	want, err := os.ReadFile(manifest)
 	require.NoError(t, err)
-	require.Equal(t, string(want), buf.String())
 
 	docs := bytes.Split(want, []byte("\n---\n"))
 	require.Len(t, docs, 2)
