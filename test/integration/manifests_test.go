@@ -51,6 +51,7 @@ func TestOverlaysAreAccepted(t *testing.T) {
 			out, stderr, err := kubectl(t, objects, "apply", "--server-side", "--force-conflicts", "--dry-run=server", "--field-manager=mcp-test", "-f", "-")
 			require.NoError(t, err, stderr)
 			assert.Contains(t, out, "deployment.apps/mcp-webhook serverside-applied (server dry run)")
+			assert.Contains(t, out, "deployment.apps/mcp-gateway serverside-applied (server dry run)")
 			assert.Contains(t, out, "validatingwebhookconfiguration.admissionregistration.k8s.io/mcp-orchestrator-"+ns+" serverside-applied (server dry run)")
 		})
 	}
@@ -95,5 +96,23 @@ func TestWebhookRBACIsLeastPrivilege(t *testing.T) {
 	for _, tt := range tests {
 		out, _, _ := kubectl(t, "", append([]string{"auth", "can-i", "--as=" + sa}, tt.args...)...)
 		assert.Equal(t, tt.want, strings.TrimSpace(out) == "yes", "can-i %v: %s", tt.args, out)
+	}
+
+	const gw = "system:serviceaccount:mcp-system:mcp-gateway"
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"watch", "pods", "--all-namespaces"}, true},
+		{[]string{"get", "pods/log", "-n", "team-a"}, true},
+		{[]string{"patch", "deployments.apps", "-n", "team-a"}, true},
+		{[]string{"delete", "deployments.apps", "-n", "team-a"}, false},
+		{[]string{"create", "tokenreviews.authentication.k8s.io"}, true},
+		{[]string{"create", "subjectaccessreviews.authorization.k8s.io"}, true},
+		{[]string{"get", "secrets", "-n", "team-a"}, false},
+		{[]string{"create", "pods/exec", "-n", "team-a"}, false},
+	} {
+		out, _, _ := kubectl(t, "", append([]string{"auth", "can-i", "--as=" + gw}, tt.args...)...)
+		assert.Equal(t, tt.want, strings.TrimSpace(out) == "yes", "gateway can-i %v: %s", tt.args, out)
 	}
 }
