@@ -24,6 +24,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/gateway"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
+	"github.com/archestra-ai/mcp-orchestrator/internal/logging"
 )
 
 type options struct {
@@ -61,12 +62,11 @@ func main() {
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.Parse()
 
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+	log, err := logging.New(os.Stderr, o.logLevel)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "mcp-gateway: bad -log-level: %v\n", err)
 		os.Exit(2)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, o, log); err != nil {

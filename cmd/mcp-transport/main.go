@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/internal/logging"
 	"github.com/archestra-ai/mcp-orchestrator/transport"
 	"github.com/archestra-ai/mcp-orchestrator/transport/launcher"
 )
@@ -42,7 +43,11 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))
+	// A bad MCP_TRANSPORT_LOG_LEVEL must not stop a pod from starting: info.
+	log, lerr := logging.New(stderr, os.Getenv("MCP_TRANSPORT_LOG_LEVEL"))
+	if lerr != nil {
+		log, _ = logging.New(stderr, "info")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	var err error
@@ -68,15 +73,6 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// logLevel reads MCP_TRANSPORT_LOG_LEVEL (debug, info, warn, error).
-func logLevel() slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(os.Getenv("MCP_TRANSPORT_LOG_LEVEL"))); err != nil {
-		return slog.LevelInfo
-	}
-	return l
 }
 
 func install(args []string, stderr io.Writer) error {

@@ -29,6 +29,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/certs"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
+	"github.com/archestra-ai/mcp-orchestrator/internal/logging"
 	"github.com/archestra-ai/mcp-orchestrator/internal/pullsecrets"
 	"github.com/archestra-ai/mcp-orchestrator/internal/version"
 	"github.com/archestra-ai/mcp-orchestrator/webhook"
@@ -69,12 +70,11 @@ func main() {
 	flag.BoolVar(&o.pullCtl, "pull-secrets-controller", true, "run the controller that derives pull secrets from registry-credentials and copies allowed platform pull secrets (one replica at a time, by leader election)")
 	flag.Parse()
 
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+	log, err := logging.New(os.Stderr, o.logLevel)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "mcp-webhook: bad -log-level: %v\n", err)
 		os.Exit(2)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, o, log); err != nil {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,25 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
+
+	"github.com/archestra-ai/mcp-orchestrator/internal/testutil"
 )
-
-// syncBuffer collects a process's stderr while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // The real binary, as deployed: flags, key file, kubeconfig, JSON logs,
 // readiness, one MCP session, clean exit on SIGTERM.
@@ -61,7 +44,7 @@ func TestBinary(t *testing.T) {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 
-	var stderr syncBuffer
+	var stderr testutil.Buffer
 	cmd := exec.Command(bin, "--listen="+addr, "--kubeconfig="+filepath.Join(dir, "kubeconfig"),
 		"--session-key-file="+filepath.Join(dir, "session-key"), "--auth=none", "--namespaces="+ns)
 	cmd.Stderr = &stderr

@@ -12,31 +12,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/archestra-ai/mcp-orchestrator/internal/testutil"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startServer(t *testing.T, cmd ...string) (*Client, *syncBuffer, context.CancelFunc, func() error) {
+func startServer(t *testing.T, cmd ...string) (*Client, *testutil.Buffer, context.CancelFunc, func() error) {
 	t.Helper()
 	// Unix socket paths are limited to ~108 bytes; t.TempDir can be long.
 	dir := shortTempDir(t)
 	sock := filepath.Join(dir, "l.sock")
-	stderr := &syncBuffer{}
+	stderr := &testutil.Buffer{}
 	srv := &Server{Socket: sock, Command: cmd, Stderr: stderr, KillGrace: 2 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
