@@ -102,7 +102,10 @@ func TestProxyAddsHeadersAndPicksUpChanges(t *testing.T) {
 	endpoint, hl := newProxy(t, up.URL, dir)
 	cs := connect(t, endpoint, nil)
 	assert.Equal(t, "secret-1", call(t, cs, "header", nil))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "X-Api-Key"), []byte("secret-2"), 0o600))
+	// Replace the file atomically, as the kubelet updates a Secret volume: an
+	// in-place write can be read half done (empty) by the 20 ms re-read.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".X-Api-Key.tmp"), []byte("secret-2"), 0o600))
+	require.NoError(t, os.Rename(filepath.Join(dir, ".X-Api-Key.tmp"), filepath.Join(dir, "X-Api-Key")))
 	require.Eventually(t, func() bool { return call(t, cs, "header", nil) == "secret-2" }, 5*time.Second, 10*time.Millisecond)
 	require.Eventually(t, func() bool { ok, _ := hl.Ready(); return ok }, 5*time.Second, 10*time.Millisecond)
 }
@@ -158,10 +161,17 @@ func TestProxyErrors(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, post(`{}`, "MCP-Protocol-Version", "nope"))
 	assert.Equal(t, http.StatusBadRequest, post(`{"jsonrpc":`), "malformed JSON: -32700 from the sidecar")
 	assert.Equal(t, http.StatusOK, post(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`))
-	rec := httptest.NewRecorder()
-	met.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	assert.Contains(t, rec.Body.String(), `mcp_transport_requests_total{method="initialize"} 1`)
-	assert.Contains(t, rec.Body.String(), `mcp_transport_request_duration_seconds_count{method="initialize"} 1`)
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		met.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		return rec.Body.String()
+	}
+	assert.Contains(t, scrape(), `mcp_transport_requests_total{method="initialize"} 1`)
+	// The duration is observed once the response has been copied out, a
+	// moment after the client has it.
+	require.Eventually(t, func() bool {
+		return strings.Contains(scrape(), `mcp_transport_request_duration_seconds_count{method="initialize"} 1`)
+	}, 5*time.Second, 5*time.Millisecond)
 
 	dead, _ := newProxy(t, "http://127.0.0.1:1/mcp", "")
 	req, _ := http.NewRequest(http.MethodPost, dead, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
