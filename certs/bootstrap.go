@@ -33,10 +33,10 @@ const (
 // Every webhook replica runs one. They agree through a Secret: the first
 // replica to create it wins and the others read it. Each writes the CA into
 // the caBundle of the webhook configurations and puts it back if something
-// overwrites it, and the serving certificate is renewed well before it
-// expires. The CA stays the same across renewals, so the API server trusts
-// the old and the new serving certificate alike and no admission fails
-// while replicas switch.
+// overwrites it. The serving certificate is renewed well before it expires
+// by the same CA, so the API server trusts the old and the new one alike;
+// the CA itself is renewed with an overlap (rotation.go), so no admission
+// fails while replicas switch.
 type SelfSigned struct {
 	Client     kubernetes.Interface
 	Namespace  string
@@ -48,8 +48,11 @@ type SelfSigned struct {
 	MutatingWebhooks, ValidatingWebhooks []string
 	// CAValidity defaults to 10 years, CertValidity to 90 days; a serving
 	// certificate is renewed once less than RenewBefore (default a third
-	// of CertValidity) is left.
+	// of CertValidity) is left, the CA once less than CARenewBefore
+	// (default a third of CAValidity). CAOverlap (default 10 minutes) is
+	// how long a new CA is trusted before it signs, and the old one after.
 	CAValidity, CertValidity, RenewBefore time.Duration
+	CARenewBefore, CAOverlap              time.Duration
 	Logger                                *slog.Logger
 
 	current atomic.Pointer[tls.Certificate]
@@ -88,6 +91,12 @@ func (s *SelfSigned) defaults() {
 	if s.RenewBefore == 0 {
 		s.RenewBefore = s.CertValidity / 3
 	}
+	if s.CARenewBefore == 0 {
+		s.CARenewBefore = s.CAValidity / 3
+	}
+	if s.CAOverlap == 0 {
+		s.CAOverlap = 10 * time.Minute
+	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
@@ -122,19 +131,20 @@ func (s *SelfSigned) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-secretChanged:
-		case <-time.After(wait):
+		case <-time.After(max(wait, 50*time.Millisecond)):
 		}
 	}
 }
 
-// reconcile makes sure the Secret holds a valid CA and a serving
-// certificate that is not due for renewal, loads it, and fixes caBundles.
-// It returns when to look again: at the renewal time at the latest.
+// reconcile makes sure the Secret exists, applies the changes rotation
+// needs now (one Secret update each), publishes the CA bundle and then
+// loads the serving certificate: trusted before served. It returns when
+// to look again.
 func (s *SelfSigned) reconcile(ctx context.Context) (time.Duration, error) {
 	secrets := s.Client.CoreV1().Secrets(s.Namespace)
 	sec, err := secrets.Get(ctx, s.SecretName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		data, err := s.generate(nil)
+		data, err := s.fresh(time.Now())
 		if err != nil {
 			return 0, err
 		}
@@ -156,86 +166,34 @@ func (s *SelfSigned) reconcile(ctx context.Context) (time.Duration, error) {
 		return 0, fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, s.SecretName, err)
 	}
 
-	renewAt, err := s.renewalTime(sec.Data)
-	if err != nil || time.Now().After(renewAt) {
-		reason := "due"
+	for range 8 { // a handful of steps at most; more means a fight
+		st, wait, err := s.plan(sec.Data, time.Now())
 		if err != nil {
-			reason = err.Error()
-		}
-		data, gerr := s.generate(sec.Data)
-		if gerr != nil {
-			return 0, gerr
-		}
-		updated := sec.DeepCopy()
-		updated.Data = data
-		// resourceVersion guards against two replicas renewing at once:
-		// the loser gets a conflict and loads the winner's certificate.
-		if sec, err = secrets.Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
-			return 0, fmt.Errorf("renewing serving certificate: %w", err)
-		}
-		s.Logger.Info("renewed serving certificate", "reason", reason)
-		if renewAt, err = s.renewalTime(sec.Data); err != nil {
 			return 0, err
 		}
-	}
-	if err := s.load(sec.Data); err != nil {
-		return 0, err
-	}
-	if err := s.patchCABundles(ctx, sec.Data[KeyCACert]); err != nil {
-		return 0, err
-	}
-	return time.Until(renewAt), nil
-}
-
-// generate makes a serving certificate, and a CA unless old holds one
-// that stays valid for more than RenewBefore.
-func (s *SelfSigned) generate(old map[string][]byte) (map[string][]byte, error) {
-	ca, err := parseCA(old[KeyCACert], old[KeyCAKey])
-	if err != nil || time.Until(ca.cert.NotAfter) < s.RenewBefore+s.CertValidity {
-		if ca, err = NewCA("mcp-orchestrator-webhook-ca", s.CAValidity); err != nil {
-			return nil, err
+		if st == nil {
+			if err := s.patchCABundles(ctx, sec.Data[KeyCABundle]); err != nil {
+				return 0, err
+			}
+			return wait, s.load(sec.Data)
 		}
-	}
-	pair, err := ca.Issue(s.Hosts, s.CertValidity)
-	if err != nil {
-		return nil, err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(ca.key)
-	if err != nil {
-		return nil, err
-	}
-	return map[string][]byte{
-		KeyCACert: ca.PEM,
-		KeyCAKey:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-		KeyCert:   pair.CertPEM,
-		KeyKey:    pair.KeyPEM,
-	}, nil
-}
-
-// renewalTime is when the serving certificate in data must be replaced; an
-// error means now (missing, unparsable, wrong hosts or not from the CA).
-func (s *SelfSigned) renewalTime(data map[string][]byte) (time.Time, error) {
-	pair, err := tls.X509KeyPair(data[KeyCert], data[KeyKey])
-	if err != nil {
-		return time.Time{}, fmt.Errorf("no usable serving certificate: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(pair.Certificate[0])
-	if err != nil {
-		return time.Time{}, err
-	}
-	for _, h := range s.Hosts {
-		if leaf.VerifyHostname(h) != nil {
-			return time.Time{}, fmt.Errorf("serving certificate is not valid for %s", h)
+		updated := sec.DeepCopy()
+		updated.Data = st.data
+		// resourceVersion guards against two replicas changing it at
+		// once: the loser re-reads the winner's Secret and goes on from it.
+		next, err := secrets.Update(ctx, updated, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if next, err = secrets.Get(ctx, s.SecretName, metav1.GetOptions{}); err != nil {
+				return 0, fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, s.SecretName, err)
+			}
+		} else if err != nil {
+			return 0, fmt.Errorf("updating Secret %s/%s (%s): %w", s.Namespace, s.SecretName, st.reason, err)
+		} else {
+			s.Logger.Info("self-signed certificates: "+st.reason, "secret", s.SecretName)
 		}
+		sec = next
 	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(data[KeyCACert]) {
-		return time.Time{}, errors.New("no CA certificate")
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots}); err != nil {
-		return time.Time{}, fmt.Errorf("serving certificate does not chain to the CA: %w", err)
-	}
-	return leaf.NotAfter.Add(-s.RenewBefore), nil
+	return 0, errors.New("the Secret keeps changing under us")
 }
 
 func (s *SelfSigned) load(data map[string][]byte) error {
@@ -245,7 +203,7 @@ func (s *SelfSigned) load(data map[string][]byte) error {
 	}
 	if cur := s.current.Load(); cur == nil || !bytes.Equal(cur.Certificate[0], pair.Certificate[0]) {
 		s.current.Store(&pair)
-		ca := slices.Clone(data[KeyCACert])
+		ca := slices.Clone(data[KeyCABundle])
 		s.caPEM.Store(&ca)
 		s.Logger.Info("serving certificate loaded")
 	}

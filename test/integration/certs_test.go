@@ -27,11 +27,17 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/webhook"
 )
 
-func startSelfSigned(t *testing.T, ctx context.Context, secret, regName string, certValidity, renewBefore time.Duration) *certs.SelfSigned {
+// lifetimes are the durations of a SelfSigned source; zero is the default.
+type lifetimes struct {
+	cert, renewBefore, ca, caRenewBefore, caOverlap time.Duration
+}
+
+func startSelfSigned(t *testing.T, ctx context.Context, secret, regName string, l lifetimes) *certs.SelfSigned {
 	t.Helper()
 	s := &certs.SelfSigned{Client: client, Namespace: platformNamespace, SecretName: secret, Hosts: []string{"127.0.0.1"},
 		MutatingWebhooks: []string{regName}, ValidatingWebhooks: []string{regName},
-		CertValidity: certValidity, RenewBefore: renewBefore, Logger: slogDiscard()}
+		CertValidity: l.cert, RenewBefore: l.renewBefore, CAValidity: l.ca, CARenewBefore: l.caRenewBefore, CAOverlap: l.caOverlap,
+		Logger: slogDiscard()}
 	go func() { _ = s.Run(ctx) }()
 	return s
 }
@@ -74,8 +80,8 @@ func TestSelfSignedBootstrapTwoReplicas(t *testing.T) {
 	defer cancel()
 	regName, secret := "bootstrap-"+rand.String(5), "tls-"+rand.String(5)
 	registerSelfSigned(t, ctx, regName, "https://127.0.0.1:1", "never-"+regName)
-	a := startSelfSigned(t, ctx, secret, regName, time.Hour, 0)
-	b := startSelfSigned(t, ctx, secret, regName, time.Hour, 0)
+	a := startSelfSigned(t, ctx, secret, regName, lifetimes{cert: time.Hour})
+	b := startSelfSigned(t, ctx, secret, regName, lifetimes{cert: time.Hour})
 	eventually(t, "both replicas have a certificate", func() bool { return a.Ready() == nil && b.Ready() == nil })
 	assert.Equal(t, string(a.CABundle()), string(b.CABundle()), "one CA for both replicas")
 	ca, err := parseCert(a.CABundle())
@@ -104,20 +110,37 @@ func TestSelfSignedBootstrapTwoReplicas(t *testing.T) {
 }
 
 // A serving certificate that lives a few seconds is renewed again and
-// again while a client keeps creating Deployments through the webhook:
-// not one admission fails.
+// again, and in the second case its CA too, while a client keeps creating
+// Deployments through the webhook: not one admission fails.
 func TestSelfSignedRotationWithoutFailedAdmissions(t *testing.T) {
 	requireControlPlane(t)
 	t.Parallel()
+	for _, tt := range []struct {
+		name            string
+		lt              lifetimes
+		minCAs, minCert int
+	}{
+		{"serving certificate", lifetimes{cert: 6 * time.Second, renewBefore: 4 * time.Second}, 1, 3},
+		{"CA and serving certificate", lifetimes{cert: 6 * time.Second, renewBefore: 3 * time.Second,
+			ca: 12 * time.Second, caRenewBefore: 6 * time.Second, caOverlap: 2 * time.Second}, 2, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			testRotation(t, tt.lt, tt.minCAs, tt.minCert)
+		})
+	}
+}
+
+func testRotation(t *testing.T, lt lifetimes, minCAs, minCerts int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	regName, secret, label := "rotation-"+rand.String(5), "tls-"+rand.String(5), "rotation-test-"+rand.String(5)
 	// Two replicas behind one address would need a load balancer; both
 	// sources share the Secret, one serves.
-	src := startSelfSigned(t, ctx, secret, regName, 6*time.Second, 4*time.Second)
-	_ = startSelfSigned(t, ctx, secret, regName, 6*time.Second, 4*time.Second)
+	src := startSelfSigned(t, ctx, secret, regName, lt)
+	_ = startSelfSigned(t, ctx, secret, regName, lt)
 
-	var served sync.Map
+	var served, issuers sync.Map
 	cfg, err := injector.LoadConfig("testdata/webhook-config.yaml")
 	require.NoError(t, err)
 	d := admission.Deployments{Injector: injector.New(cfg)}
@@ -166,17 +189,21 @@ func TestSelfSignedRotationWithoutFailedAdmissions(t *testing.T) {
 		// The API server keeps its connection open, so it sees a new
 		// certificate only on a new connection: open one as it would,
 		// trusting exactly the published caBundle.
-		if err := handshakeWithPublishedCA(ctx, regName, l.Addr().String(), &served); err != nil {
+		if err := handshakeWithPublishedCA(ctx, regName, l.Addr().String(), &served, &issuers); err != nil {
 			failed.Add(1)
 			t.Logf("new connection failed: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond) // a steady client, not a flood
 	}
-	rotations := 0
-	served.Range(func(any, any) bool { rotations++; return true })
-	t.Logf("%d Deployments created, %d failures, %d distinct serving certificates served", created.Load(), failed.Load(), rotations)
+	count := func(m *sync.Map) (n int) {
+		m.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	rotations, cas := count(&served), count(&issuers)
+	t.Logf("%d Deployments created, %d failures, %d distinct serving certificates from %d CAs served", created.Load(), failed.Load(), rotations, cas)
 	assert.Zero(t, failed.Load(), "no admission and no new connection may fail during rotation")
-	assert.GreaterOrEqual(t, rotations, 3, "the serving certificate rotated during the run")
+	assert.GreaterOrEqual(t, rotations, minCerts, "the serving certificate rotated during the run")
+	assert.GreaterOrEqual(t, cas, minCAs, "CAs that signed a served certificate")
 	assert.Greater(t, created.Load(), int64(50))
 	assert.GreaterOrEqual(t, calls.Load()-start, created.Load(), "every create went through this webhook")
 }
@@ -189,7 +216,7 @@ func parseCert(pemBytes []byte) (*x509.Certificate, error) {
 	return x509.ParseCertificate(b.Bytes)
 }
 
-func handshakeWithPublishedCA(ctx context.Context, regName, addr string, served *sync.Map) error {
+func handshakeWithPublishedCA(ctx context.Context, regName, addr string, served, issuers *sync.Map) error {
 	m, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, regName, metav1.GetOptions{})
 	if err != nil {
 		return err
@@ -201,7 +228,9 @@ func handshakeWithPublishedCA(ctx context.Context, regName, addr string, served 
 		return err
 	}
 	defer conn.Close()
-	served.Store(string(conn.ConnectionState().PeerCertificates[0].Raw), true)
+	leaf := conn.ConnectionState().PeerCertificates[0]
+	served.Store(string(leaf.Raw), true)
+	issuers.Store(string(leaf.AuthorityKeyId), true)
 	return nil
 }
 
@@ -246,14 +275,14 @@ func TestWebhookBinarySelfSignedMode(t *testing.T) {
 		}
 	}()
 
-	var served sync.Map
+	var served, issuers sync.Map
 	eventually(t, "a client trusting the published caBundle connects", func() bool {
-		return handshakeWithPublishedCA(ctx, regName, addr, &served) == nil
+		return handshakeWithPublishedCA(ctx, regName, addr, &served, &issuers) == nil
 	})
 	s, err := client.CoreV1().Secrets(platformNamespace).Get(ctx, secret, metav1.GetOptions{})
 	require.NoError(t, err)
 	m, v := caBundles(t, regName)
-	assert.Equal(t, string(s.Data[certs.KeyCACert]), string(m))
+	assert.Equal(t, string(s.Data[certs.KeyCABundle]), string(m))
 	assert.Equal(t, string(m), string(v))
 	assert.NotContains(t, logs.String(), "PRIVATE KEY", "no key material in the logs")
 }
