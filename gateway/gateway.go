@@ -45,6 +45,10 @@ type Config struct {
 	// CallerCredentials enables per-caller credential Secrets (see package
 	// credentials); it needs list/watch on Secrets in the served namespaces.
 	CallerCredentials bool
+	// SeparateMetrics keeps /metrics off the clients' handler: server and
+	// tool names are for operators, and the clients' port is public. The
+	// caller then serves MetricsHandler on a port of its own.
+	SeparateMetrics bool
 }
 
 // Gateway is one replica.
@@ -53,6 +57,7 @@ type Gateway struct {
 	Credentials *credentials.Store // nil unless enabled
 	Metrics     *metrics.Metrics
 	handler     http.Handler
+	metrics     http.Handler
 }
 
 // New builds a gateway; call Start to begin discovery.
@@ -83,6 +88,7 @@ func New(cfg Config) (*Gateway, error) {
 		creds = g.Credentials
 	}
 	m := metrics.New(cfg.Registry)
+	metrics.RegisterSessions(cfg.Registry, reg.Sessions)
 	g.Metrics = m
 	guard := &auth.Guard{Auth: cfg.Auth, Log: cfg.Log, Denied: func(d auth.Denial) { m.AuthDenials.WithLabelValues(string(d)).Inc() }}
 	px := proxy.New(proxy.Options{
@@ -105,10 +111,16 @@ func New(cfg Config) (*Gateway, error) {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	r.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	g.metrics = promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})
+	if !cfg.SeparateMetrics {
+		r.Handle("/metrics", g.metrics)
+	}
 	g.handler = r
 	return g, nil
 }
+
+// MetricsHandler serves the Prometheus metrics.
+func (g *Gateway) MetricsHandler() http.Handler { return g.metrics }
 
 // Start runs discovery (and the credential informer) until ctx ends.
 func (g *Gateway) Start(ctx context.Context) {

@@ -29,6 +29,7 @@ import (
 
 type options struct {
 	listen        string
+	metricsListen string
 	kubeconfig    string
 	namespaces    string
 	sessionKey    string
@@ -47,6 +48,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.listen, "listen", ":8080", "HTTP address of /mcp, /api/v1, /healthz, /readyz and /metrics")
+	flag.StringVar(&o.metricsListen, "metrics-listen", ":9090", "HTTP address of /metrics (server and tool names: keep it off the clients' network); empty: on --listen")
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig (out of cluster); in-cluster config when empty")
 	flag.StringVar(&o.namespaces, "namespaces", "", "comma list of namespaces to serve; all when empty")
 	flag.StringVar(&o.sessionKey, "session-key-file", "", "file with the HMAC key(s) for session ids, one per line, at least 32 bytes; the first signs, all verify. Every replica must use the same file (a Secret)")
@@ -106,7 +108,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	gw, err := gateway.New(gateway.Config{
 		Client: client, Namespaces: splitList(o.namespaces), Codec: codec, Auth: authz, Log: log,
 		DialTimeout: o.dialTimeout, HeaderTimeout: o.headerTimeout, MaxBodyBytes: o.maxBody,
-		CallerCredentials: o.callerCreds,
+		CallerCredentials: o.callerCreds, SeparateMetrics: o.metricsListen != "",
 	})
 	if err != nil {
 		return err
@@ -122,7 +124,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return fmt.Errorf("discovery did not sync before shutdown")
 	}
 
-	srv := &http.Server{
+	servers := []*http.Server{{
 		Addr:              o.listen,
 		Handler:           gw,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -131,10 +133,18 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		// long as the session lives.
 		BaseContext: func(net.Listener) context.Context { return runCtx },
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}}
+	if o.metricsListen != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", gw.MetricsHandler())
+		servers = append(servers, &http.Server{Addr: o.metricsListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("mcp-gateway listening", "listen", o.listen, "auth", o.authMode, "namespaces", o.namespaces)
+	errc := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() { errc <- srv.ListenAndServe() }()
+	}
+	log.Info("mcp-gateway listening", "listen", o.listen, "metrics", o.metricsListen, "auth", o.authMode, "namespaces", o.namespaces)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving: %w", err)
@@ -143,8 +153,10 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	log.Info("shutting down", "grace", o.grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), o.grace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		_ = srv.Close()
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			_ = srv.Close()
+		}
 	}
 	return nil
 }

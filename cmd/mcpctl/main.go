@@ -1,6 +1,7 @@
 // Command mcpctl is the MCP Orchestrator command line. `mcpctl inject`
 // renders what the admission webhook would store, for GitOps users who keep
-// the injected result in Git.
+// the injected result in Git; status, logs and restart are the gateway's
+// operators' API for people.
 package main
 
 import (
@@ -13,7 +14,14 @@ const usage = `mcpctl: MCP Orchestrator command line
 
 Usage:
   mcpctl inject -f FILE|- [--config FILE]   print the injected form of the Deployments in FILE
+  mcpctl status [NAME] [-n NS | -A] [-o json] status of one server, or the list
+  mcpctl logs NAME [-n NS] [-f] [--tail N] [-c CONTAINER] [--pod POD] [--previous]
+  mcpctl restart NAME [-n NS]               rollout restart of the server's Deployment
   mcpctl version                            print the version
+
+status, logs and restart call the gateway's API: --gateway URL (or MCP_GATEWAY)
+and a bearer token from --token-file (or MCP_GATEWAY_TOKEN_FILE, or the token
+in MCP_GATEWAY_TOKEN). "mcpctl COMMAND -h" lists a command's flags.
 `
 
 func main() {
@@ -28,6 +36,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "inject":
 		return runInject(args[1:], stdin, stdout, stderr)
+	case "status":
+		return runStatus(args[1:], stdout, stderr)
+	case "logs":
+		return runLogs(args[1:], stdout, stderr)
+	case "restart":
+		return runRestart(args[1:], stdout, stderr)
 	case "version":
 		return runVersion(stdout)
 	case "help", "-h", "--help":

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,9 @@ type API struct {
 	Guard      *auth.Guard
 	Log        *slog.Logger
 	Now        func() time.Time
+	// MaxFollow ends a followed log stream (0: one hour): each holds a
+	// connection to the API server and the kubelet. Clients reconnect.
+	MaxFollow time.Duration
 }
 
 // Register adds the routes to r.
@@ -212,7 +216,7 @@ func (a *API) restart(w http.ResponseWriter, r *http.Request) {
 		user = u.Name
 	}
 	a.Log.Info("rollout restart", "namespace", d.Namespace, "deployment", d.Name, "user", user)
-	writeJSON(w, http.StatusAccepted, map[string]string{"deployment": d.Name, "restartedAt": at})
+	writeJSON(w, http.StatusAccepted, RestartResult{Deployment: d.Name, RestartedAt: at})
 }
 
 func (a *API) logs(w http.ResponseWriter, r *http.Request) {
@@ -254,7 +258,13 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.TailLines = &n
 	}
-	stream, err := a.Client.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, opts).Stream(r.Context())
+	ctx := r.Context()
+	if opts.Follow {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cmp.Or(a.MaxFollow, time.Hour))
+		defer cancel()
+	}
+	stream, err := a.Client.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, opts).Stream(ctx)
 	if err != nil {
 		a.apiError(w, r, "reading logs of pod "+pod.Name, err)
 		return
@@ -277,7 +287,7 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) && r.Context().Err() == nil {
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
 				a.Log.Info("log stream ended", "pod", pod.Name, "error", err.Error())
 			}
 			return

@@ -47,6 +47,12 @@ type PodStatus struct {
 	WarningEvents []EventStatus `json:"warningEvents,omitempty"`
 }
 
+// RestartResult answers POST .../restart.
+type RestartResult struct {
+	Deployment  string `json:"deployment"`
+	RestartedAt string `json:"restartedAt"`
+}
+
 // EventStatus is a warning event, newest first.
 type EventStatus struct {
 	Reason   string `json:"reason"`

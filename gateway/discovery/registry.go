@@ -206,6 +206,23 @@ func (r *Registry) Known(namespace, server string) bool {
 	return len(r.byServer[namespace+"/"+server]) > 0
 }
 
+// Sessions returns, per namespace/server, the sessions this replica placed
+// on pods that still exist and has not seen end. A pod that goes away takes
+// its sessions with it.
+func (r *Registry) Sessions() map[string]int64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make(map[string]int64, len(r.byServer))
+	for key, eps := range r.byServer {
+		var n int64
+		for _, e := range eps {
+			n += max(e.Sessions(), 0) // ended through this replica, placed by another
+		}
+		out[key] = n
+	}
+	return out
+}
+
 // Endpoints returns a snapshot of the pods of namespace/server.
 func (r *Registry) Endpoints(namespace, server string) []*Endpoint {
 	r.mu.RLock()

@@ -117,8 +117,16 @@ func TestRegistryFollowsPods(t *testing.T) {
 	}
 	r.Lookup("ns", "s", "uid-a").SessionEnded()
 
+	// Sessions: a holds two, b one that another replica placed and this
+	// one saw deleted (never below zero).
+	r.Lookup("ns", "s", "uid-a").SessionStarted()
+	r.Lookup("ns", "s", "uid-a").SessionStarted()
+	r.Lookup("ns", "s", "uid-b").SessionEnded()
+	assert.Equal(t, map[string]int64{"ns/s": 2}, r.Sessions())
+
 	require.NoError(t, pods.Delete(ctx, "a", metav1.DeleteOptions{}))
 	require.Eventually(t, func() bool { return r.Lookup("ns", "s", "uid-a") == nil }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, map[string]int64{"ns/s": 0}, r.Sessions(), "a pod that is gone takes its sessions with it")
 	assert.Equal(t, "b", r.Pick("ns", "s", nil).Pod)
 	assert.True(t, r.Known("ns", "s"))
 	assert.False(t, r.Known("ns", "nope"))

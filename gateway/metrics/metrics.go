@@ -34,7 +34,6 @@ var knownMethods = map[string]bool{
 type Metrics struct {
 	Requests        *prometheus.CounterVec
 	UpstreamLatency *prometheus.HistogramVec
-	ActiveSessions  *prometheus.GaugeVec
 	LostSessions    *prometheus.CounterVec
 	Unavailable     *prometheus.CounterVec
 	AuthDenials     *prometheus.CounterVec
@@ -55,10 +54,6 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from sending a request to a pod to its response headers.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"server"}),
-		ActiveSessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "mcp_gateway_active_sessions",
-			Help: "Sessions initialized through this replica and not yet deleted through it.",
-		}, []string{"server"}),
 		LostSessions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mcp_gateway_lost_sessions_total",
 			Help: "Requests answered 404 because their session is unknown: invalid id, pod gone, or the pod forgot it.",
@@ -73,8 +68,33 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"reason"}),
 		tools: map[string]map[string]bool{},
 	}
-	reg.MustRegister(m.Requests, m.UpstreamLatency, m.ActiveSessions, m.LostSessions, m.Unavailable, m.AuthDenials)
+	reg.MustRegister(m.Requests, m.UpstreamLatency, m.LostSessions, m.Unavailable, m.AuthDenials)
 	return m
+}
+
+// RegisterSessions adds mcp_gateway_active_sessions, read from sessions
+// (server -> count) at every scrape, so that sessions of pods that are gone
+// are never counted.
+func RegisterSessions(reg prometheus.Registerer, sessions func() map[string]int64) {
+	reg.MustRegister(&sessionsCollector{
+		desc: prometheus.NewDesc("mcp_gateway_active_sessions",
+			"Sessions this replica placed on pods that still exist, minus those it saw deleted or lost (404 from the pod). Sum over replicas; sessions that expire unused are not seen (the sidecars' mcp_transport_sessions is exact).",
+			[]string{"server"}, nil),
+		sessions: sessions,
+	})
+}
+
+type sessionsCollector struct {
+	desc     *prometheus.Desc
+	sessions func() map[string]int64
+}
+
+func (c *sessionsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *sessionsCollector) Collect(ch chan<- prometheus.Metric) {
+	for server, n := range c.sessions() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), server)
+	}
 }
 
 // Method maps a JSON-RPC method to its label value.

@@ -76,13 +76,12 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 	}
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	switch {
-	case hasSession && resp.StatusCode == http.StatusNotFound:
+	case hasSession && resp.StatusCode == http.StatusNotFound: // expired or forgotten by the pod
 		p.Metrics.LostSessions.WithLabelValues(req.label, "upstream").Inc()
+		ep.SessionEnded()
 	case req.initialize && ok && resp.Header.Get(SessionHeader) != "":
-		p.Metrics.ActiveSessions.WithLabelValues(req.label).Inc()
 		ep.SessionStarted()
 	case r.Method == http.MethodDelete && hasSession && ok:
-		p.Metrics.ActiveSessions.WithLabelValues(req.label).Dec()
 		ep.SessionEnded()
 	}
 

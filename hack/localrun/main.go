@@ -230,7 +230,7 @@ func startGateway(ctx context.Context, bin, kubeconfig, dir string) (string, fun
 	if err != nil {
 		return "", nil, err
 	}
-	gw := exec.CommandContext(ctx, bin, "--listen=127.0.0.1:8081", "--auth=none", "--session-key-file="+keyFile, "--kubeconfig="+kubeconfig)
+	gw := exec.CommandContext(ctx, bin, "--listen=127.0.0.1:8081", "--metrics-listen=127.0.0.1:9091", "--auth=none", "--session-key-file="+keyFile, "--kubeconfig="+kubeconfig)
 	gw.Stdout, gw.Stderr = logFile, logFile
 	if err := gw.Start(); err != nil {
 		logFile.Close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -28,10 +29,7 @@ func TestBinary(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "mcp-gateway")
-	build := exec.Command("go", "build", "-o", bin, "github.com/archestra-ai/mcp-orchestrator/cmd/mcp-gateway")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, string(out))
+	bin := goBuild(t, "mcp-gateway")
 
 	user, err := env.ControlPlane.AddUser(envtest.User{Name: "mcp-gateway", Groups: []string{"system:masters"}}, nil)
 	require.NoError(t, err)
@@ -39,13 +37,10 @@ func TestBinary(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "kubeconfig"), kc, 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "session-key"), append(sessionKey, '\n'), 0o600))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
 
 	var stderr testutil.Buffer
-	cmd := exec.Command(bin, "--listen="+addr, "--kubeconfig="+filepath.Join(dir, "kubeconfig"),
+	cmd := exec.Command(bin, "--listen="+addr, "--metrics-listen="+metricsAddr, "--kubeconfig="+filepath.Join(dir, "kubeconfig"),
 		"--session-key-file="+filepath.Join(dir, "session-key"), "--auth=none", "--namespaces="+ns)
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
@@ -80,6 +75,14 @@ func TestBinary(t *testing.T) {
 		return err == nil && got == "from-binary"
 	}, 5*time.Second, 20*time.Millisecond)
 
+	// Metrics name servers and tools: on their own port, not the clients'.
+	assert.Equal(t, http.StatusNotFound, call(t, http.MethodGet, base+"/metrics", "", nil))
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(body), `mcp_gateway_requests_total{code="200",method="tools/call"`)
+
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case err := <-exited:
@@ -96,9 +99,7 @@ func TestBinaryRefusesBadFlags(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "mcp-gateway")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/archestra-ai/mcp-orchestrator/cmd/mcp-gateway").CombinedOutput()
-	require.NoError(t, err, string(out))
+	bin := goBuild(t, "mcp-gateway")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "short"), []byte("short\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "key"), sessionKey, 0o600))
 	// A kubeconfig that loads (no API call is made before the auth check).
@@ -127,4 +128,13 @@ current-context: x
 		require.Error(t, err, fmt.Sprint(tt.args))
 		assert.Contains(t, stderr.String(), tt.want)
 	}
+}
+
+// freeAddr is a loopback address nothing listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
 }
