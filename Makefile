@@ -8,15 +8,18 @@ LDFLAGS   := -s -w -X github.com/archestra-ai/mcp-orchestrator/internal/version.
 BINARIES  := mcp-webhook mcp-transport mcp-gateway mcpctl
 # KUBEBUILDER_ASSETS for envtest: kube-apiserver and etcd built from Go modules.
 ENVTEST_ASSETS = $(shell hack/build-envtest-bins.sh)
+# helm for the chart tests, built from its Go module (tools/helm).
+HELM_BIN = $(shell hack/build-helm.sh)
 
 .PHONY: help setup build test test-unit test-integration bench lint fuzz run clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-setup: ## everything the tests need: Go modules, kube-apiserver + kubectl + etcd (cached in bin/k8s), the npm MCP server
+setup: ## everything the tests need: Go modules, kube-apiserver + kubectl + etcd (cached in bin/k8s), helm (bin/helm), the npm MCP server
 	$(GO) mod download
 	hack/build-envtest-bins.sh >/dev/null
+	hack/build-helm.sh >/dev/null
 	@# The reference MCP server the sidecar tests run with npx, pinned by its lockfile.
 	[[ -d transport/testdata/npm/node_modules/@modelcontextprotocol/server-everything ]] || npm ci --prefix transport/testdata/npm --no-audit --no-fund
 
@@ -25,7 +28,7 @@ build: ## static binaries into bin/
 	for b in $(BINARIES); do CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$$b ./cmd/$$b; done
 
 test: setup lint ## unit + integration tests (what CI runs)
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -race -count=1 ./...
+	HELM=$(HELM_BIN) KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -race -count=1 ./...
 
 test-unit: ## unit tests only, no apiserver
 	$(GO) test -race -count=1 -short ./...
