@@ -144,7 +144,9 @@ func Serve(ctx context.Context, o Options) error {
 	mux.Handle(o.Path, httpguard.Wrap(httpguard.Config{
 		Origins:      httpguard.ParseOrigins(o.AllowedOrigins),
 		MaxBodyBytes: o.MaxBodyBytes,
-		PassVersions: o.Mode == ModeStreamableHTTP,
+		// The server behind us (streamable-http) or the stdio bridge, which
+		// knows each session's negotiated version, judges it.
+		PassVersions: true,
 		OnReject:     func(status int) { met.Error(fmt.Sprint(status)) },
 	}, dr.wrap(endpoint)))
 	mux.Handle(DrainPath, dr)

@@ -1,6 +1,9 @@
 package mcp
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Protocol revisions of MCP streamable HTTP this project speaks.
 const (
@@ -40,6 +43,12 @@ func HeaderVersion(h string) (string, bool) {
 		return DefaultHeaderVersion, true
 	}
 	return h, IsSupportedVersion(h)
+}
+
+// UnsupportedVersionMessage is the 400 answer to an unknown
+// MCP-Protocol-Version.
+func UnsupportedVersionMessage() string {
+	return "unsupported MCP-Protocol-Version; supported: " + strings.Join(supportedVersions, ", ")
 }
 
 // AllowsBatch reports whether revision v allows JSON-RPC batches (only

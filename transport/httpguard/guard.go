@@ -82,7 +82,7 @@ func Wrap(cfg Config, next http.Handler) http.Handler {
 			return
 		}
 		if _, ok := mcp.HeaderVersion(r.Header.Get(mcp.HeaderProtocolVersion)); !ok && !cfg.PassVersions {
-			reject(http.StatusBadRequest, "unsupported MCP-Protocol-Version; supported: "+strings.Join(mcp.SupportedVersions(), ", "))
+			reject(http.StatusBadRequest, mcp.UnsupportedVersionMessage())
 			return
 		}
 		if r.ContentLength > cfg.MaxBodyBytes && cfg.MaxBodyBytes > 0 {

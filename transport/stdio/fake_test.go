@@ -51,7 +51,10 @@ func (p *fakeProcess) Stop() {
 
 // fakeServer answers initialize and ping and hands every other line to the
 // test.
-func fakeServer(p *fakeProcess) <-chan *mcp.Message {
+func fakeServer(p *fakeProcess) <-chan *mcp.Message { return fakeServerVersion(p, mcp.Version20250618) }
+
+// fakeServerVersion is fakeServer answering initialize with version.
+func fakeServerVersion(p *fakeProcess, version string) <-chan *mcp.Message {
 	lines := make(chan *mcp.Message, 16)
 	go func() {
 		sc := bufio.NewScanner(p.stdinR)
@@ -63,7 +66,7 @@ func fakeServer(p *fakeProcess) <-chan *mcp.Message {
 			m.Raw = append([]byte(nil), m.Raw...)
 			switch m.Method {
 			case "initialize":
-				_, _ = io.WriteString(p.stdoutW, `{"jsonrpc":"2.0","id":`+string(m.ID)+`,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"fake","version":"1"}}}`+"\n")
+				_, _ = io.WriteString(p.stdoutW, `{"jsonrpc":"2.0","id":`+string(m.ID)+`,"result":{"protocolVersion":"`+version+`","capabilities":{},"serverInfo":{"name":"fake","version":"1"}}}`+"\n")
 			case "notifications/initialized":
 			case "ping":
 				_, _ = io.WriteString(p.stdoutW, `{"jsonrpc":"2.0","id":`+string(m.ID)+`,"result":{}}`+"\n")

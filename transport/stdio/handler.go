@@ -14,9 +14,14 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
-// ServeHTTP serves the MCP endpoint (POST, GET, DELETE). Origin, body size
-// and MCP-Protocol-Version are checked in front of it by httpguard.
+// ServeHTTP serves the MCP endpoint (POST, GET, DELETE). Origin and body
+// size are checked in front of it by httpguard; MCP-Protocol-Version here,
+// where the session's negotiated version is known.
 func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !m.versionAccepted(r) {
+		m.httpError(w, http.StatusBadRequest, mcp.UnsupportedVersionMessage())
+		return
+	}
 	switch r.Method {
 	case http.MethodPost:
 		m.handlePost(w, r)
@@ -28,6 +33,21 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, POST, DELETE")
 		m.httpError(w, http.StatusMethodNotAllowed, "method not allowed")
 	}
+}
+
+// versionAccepted: a revision this binary knows, or the one the request's
+// session negotiated with the server.
+func (m *Manager) versionAccepted(r *http.Request) bool {
+	h := r.Header.Get(mcp.HeaderProtocolVersion)
+	if _, ok := mcp.HeaderVersion(h); ok {
+		return true
+	}
+	if s := m.lookup(r.Header.Get(mcp.HeaderSessionID)); s != nil {
+		if v := s.negotiated.Load(); v != nil && *v == h {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Manager) httpError(w http.ResponseWriter, status int, msg string) {

@@ -70,6 +70,7 @@ func newBridge(t testing.TB, opts ...option) *bridge {
 	mux.Handle("/mcp", httpguard.Wrap(httpguard.Config{
 		Origins:      httpguard.ParseOrigins("https://allowed.example"),
 		MaxBodyBytes: 64 * 1024,
+		PassVersions: true, // as mcp-transport serve: the Manager judges versions
 	}, m))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
@@ -39,9 +40,13 @@ type session struct {
 	id      string
 	label   string // short hash of id: safe to log, the id itself is a bearer secret
 	version string // protocol version requested at initialize
-	mgr     *Manager
-	be      backend
-	log     *slog.Logger
+	// negotiated is the version the server answered initialize with; the
+	// client sends it in MCP-Protocol-Version even when this binary does
+	// not know it (a newer revision that client and server share).
+	negotiated atomic.Pointer[string]
+	mgr        *Manager
+	be         backend
+	log        *slog.Logger
 
 	mu         sync.Mutex
 	pending    map[string]*pending // by IDKey of the client's request id
@@ -273,6 +278,9 @@ func (s *session) initialized(m *mcp.Message) {
 		s.log.Info("server refused initialize; ending session")
 		go s.mgr.endSession(s, "initialize failed", false)
 		return
+	}
+	if v := mcp.InitializeVersion(m.Raw); v != "" {
+		s.negotiated.Store(&v)
 	}
 	s.mgr.health.Succeeded()
 }
