@@ -27,10 +27,14 @@ type fakeProcess struct {
 	stdoutW *io.PipeWriter
 	done    chan struct{}
 	once    sync.Once
+	exited  sync.Once
+	stops   atomic.Int32  // calls of Stop
+	pinged  chan struct{} // closed when fakeServer first answers ping
+	pingOne sync.Once
 }
 
 func newFakeProcess() *fakeProcess {
-	p := &fakeProcess{done: make(chan struct{})}
+	p := &fakeProcess{done: make(chan struct{}), pinged: make(chan struct{})}
 	p.stdinR, p.stdinW = io.Pipe()
 	p.stdoutR, p.stdoutW = io.Pipe()
 	return p
@@ -42,12 +46,16 @@ func (p *fakeProcess) Stdout() io.ReadCloser { return p.stdoutR }
 func (p *fakeProcess) Done() <-chan struct{} { return p.done }
 func (p *fakeProcess) ExitStatus() string    { return "exit status 0" }
 func (p *fakeProcess) Stop() {
+	p.stops.Add(1)
 	p.once.Do(func() {
 		p.stdinW.Close()
 		p.stdoutW.Close()
-		close(p.done)
+		p.exit()
 	})
 }
+
+// exit is the process ending by itself.
+func (p *fakeProcess) exit() { p.exited.Do(func() { close(p.done) }) }
 
 // fakeServer answers initialize and ping and hands every other line to the
 // test.
@@ -70,6 +78,7 @@ func fakeServerVersion(p *fakeProcess, version string) <-chan *mcp.Message {
 			case "notifications/initialized":
 			case "ping":
 				_, _ = io.WriteString(p.stdoutW, `{"jsonrpc":"2.0","id":`+string(m.ID)+`,"result":{}}`+"\n")
+				p.pingOne.Do(func() { close(p.pinged) })
 			default:
 				lines <- m
 			}

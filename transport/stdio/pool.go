@@ -2,6 +2,7 @@ package stdio
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -33,6 +34,7 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 		select {
 		case c := <-p.ready:
 			if isDone(c.proc) {
+				c.proc.Stop() // reaps it and closes its pipes
 				p.m.metrics.ProcessExited("crashed")
 				select {
 				case p.dead <- struct{}{}:
@@ -54,6 +56,17 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 // run refills the pool until stop is closed, backing off when processes
 // fail to start or die while waiting.
 func (p *pool) run(stop <-chan struct{}) {
+	// A start in progress (npx can take seconds) ends with the pool, so
+	// that shutdown never waits for it.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	backoff := 100 * time.Millisecond
 	wait := func(d time.Duration) bool {
 		select {
@@ -75,8 +88,11 @@ func (p *pool) run(stop <-chan struct{}) {
 			continue
 		default:
 		}
-		c, err := p.start()
+		c, err := p.start(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				return // shutting down
+			}
 			p.m.log.Warn("warm pool: starting process", "err", err)
 			if !wait(backoff) {
 				return
@@ -96,8 +112,8 @@ func (p *pool) run(stop <-chan struct{}) {
 }
 
 // start starts a process and waits until it answers the warm-up ping.
-func (p *pool) start() (*conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), p.m.cfg.StartTimeout)
+func (p *pool) start(ctx context.Context) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.m.cfg.StartTimeout)
 	defer cancel()
 	proc, err := p.m.startProcess(ctx)
 	if err != nil {
@@ -106,10 +122,19 @@ func (p *pool) start() (*conn, error) {
 	c := p.m.newConn(proc)
 	if err := c.warmUp(ctx); err != nil {
 		c.proc.Stop()
-		p.m.metrics.ProcessExited("crashed")
+		p.m.metrics.ProcessExited(exitReason(ctx))
 		return nil, err
 	}
 	return c, nil
+}
+
+// exitReason of a process stopped while starting: by shutdown, or because
+// it failed.
+func exitReason(ctx context.Context) string {
+	if errors.Is(context.Cause(ctx), context.Canceled) {
+		return "stopped"
+	}
+	return "crashed"
 }
 
 // drain stops the unused processes.
