@@ -100,3 +100,29 @@ func TestSessionPrunesOnlyFinishedStreams(t *testing.T) {
 	assert.Contains(t, s.streams, maxDoneStreams+10, "newest streams stay")
 	assert.NotContains(t, s.streams, 2)
 }
+
+func TestSessionPrunesFinishedStreamsByBytes(t *testing.T) {
+	t.Parallel()
+	s := &session{streams: map[int]*stream{}}
+	big := make([]byte, 1<<20) // a 1 MiB tool result
+	for id := 1; id <= 10; id++ {
+		st := newStream(id, 1, true)
+		require.True(t, st.push(big, true), "the result finishes the stream")
+		s.streams[id] = st
+		s.order = append(s.order, id)
+		s.pruneLocked()
+	}
+	assert.Equal(t, []int{7, 8, 9, 10}, s.order, "at most maxDoneBytes of finished streams, newest kept")
+	for id := 1; id <= 6; id++ {
+		assert.NotContains(t, s.streams, id)
+	}
+}
+
+func TestStreamCountsRetainedBytes(t *testing.T) {
+	t.Parallel()
+	st := newStream(standaloneID, 0, true)
+	for range maxStreamEvents + 5 {
+		require.True(t, st.push([]byte(`{"x":1}`), false))
+	}
+	assert.Equal(t, maxStreamEvents*len(`{"x":1}`), st.retained(), "dropped events are not counted")
+}

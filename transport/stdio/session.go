@@ -31,9 +31,13 @@ type pending struct {
 	progress string // IDKey of its progress token, if any
 }
 
-// maxDoneStreams is how many finished POST streams a session keeps for
-// Last-Event-ID resumption.
-const maxDoneStreams = 32
+// maxDoneStreams and maxDoneBytes bound the finished POST streams a session
+// keeps for Last-Event-ID resumption: a few large tool results must not
+// hold many megabytes per session.
+const (
+	maxDoneStreams = 32
+	maxDoneBytes   = 4 << 20
+)
 
 // session is one MCP session (Mcp-Session-Id) of the bridge.
 type session struct {
@@ -158,16 +162,25 @@ func (s *session) cancel(id json.RawMessage) {
 }
 
 // pruneLocked forgets the oldest finished streams beyond maxDoneStreams
-// (a stream stuck open, its request never answered, does not block this).
+// and maxDoneBytes (a stream stuck open, its request never answered, does
+// not block this and is not counted).
 func (s *session) pruneLocked() {
-	excess := len(s.order) - maxDoneStreams
-	if excess <= 0 {
+	excess, size := len(s.order)-maxDoneStreams, 0
+	for _, id := range s.order {
+		if st := s.streams[id]; st != nil && !st.isOpen() {
+			size += st.retained()
+		}
+	}
+	if excess <= 0 && size <= maxDoneBytes {
 		return
 	}
 	kept := s.order[:0]
 	for _, id := range s.order {
-		if excess > 0 {
+		if excess > 0 || size > maxDoneBytes {
 			if st := s.streams[id]; st == nil || !st.isOpen() {
+				if st != nil {
+					size -= st.retained()
+				}
 				delete(s.streams, id)
 				excess--
 				continue

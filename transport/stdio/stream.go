@@ -30,6 +30,7 @@ type stream struct {
 
 	mu      sync.Mutex
 	events  []event // the last maxStreamEvents events
+	bytes   int     // of the data in events
 	nextSeq int     // seq of the next event; seqs start at 1
 	want    int     // responses still owed (POST streams)
 	done    bool
@@ -56,9 +57,13 @@ func (s *stream) push(data []byte, response bool) bool {
 		return false
 	}
 	s.events = append(s.events, event{seq: s.nextSeq, data: data, response: response})
+	s.bytes += len(data)
 	s.nextSeq++
-	if len(s.events) > maxStreamEvents {
-		s.events = s.events[len(s.events)-maxStreamEvents:]
+	if drop := len(s.events) - maxStreamEvents; drop > 0 {
+		for _, e := range s.events[:drop] {
+			s.bytes -= len(e.data)
+		}
+		s.events = s.events[drop:]
 	}
 	if response {
 		s.want--
@@ -68,6 +73,13 @@ func (s *stream) push(data []byte, response bool) bool {
 	}
 	s.notifyLocked()
 	return true
+}
+
+// retained is the size of the events kept for replay.
+func (s *stream) retained() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
 }
 
 // forget drops one owed response (its request was cancelled); the stream
