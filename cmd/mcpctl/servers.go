@@ -93,6 +93,27 @@ func parse(fs *flag.FlagSet, args []string, maxArgs int) ([]string, error) {
 	return pos, nil
 }
 
+// prepare parses args (at most one positional argument, the server name;
+// required unless optional) and makes the client. Its errors are usage
+// errors.
+func (a *apiFlags) prepare(fs *flag.FlagSet, args []string, optional bool) (string, *admin.Client, error) {
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(pos) == 0 && !optional {
+		return "", nil, fmt.Errorf("the server name is required: mcpctl %s NAME", fs.Name())
+	}
+	c, err := a.client()
+	if err != nil {
+		return "", nil, err
+	}
+	if len(pos) == 0 {
+		return "", c, nil
+	}
+	return pos[0], c, nil
+}
+
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
@@ -109,20 +130,16 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var a apiFlags
 	a.register(fs, true)
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return usageError(stderr, "status", err)
+	name, c, err := a.prepare(fs, args, true)
+	if err == nil && a.output != "table" && a.output != "json" {
+		err = fmt.Errorf("-o %q: want table or json", a.output)
 	}
-	if a.output != "table" && a.output != "json" {
-		return usageError(stderr, "status", fmt.Errorf("-o %q: want table or json", a.output))
-	}
-	c, err := a.client()
 	if err != nil {
 		return usageError(stderr, "status", err)
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	if len(pos) == 0 {
+	if name == "" {
 		ns := a.namespace
 		if a.allNamespaces {
 			ns = ""
@@ -137,7 +154,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		printList(stdout, list)
 		return 0
 	}
-	st, err := c.Status(ctx, a.namespace, pos[0])
+	st, err := c.Status(ctx, a.namespace, name)
 	if err != nil {
 		return fail(stderr, "status", err)
 	}
@@ -160,20 +177,13 @@ func runLogs(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.Follow, "f", false, "follow the log until Ctrl-C")
 	fs.BoolVar(&o.Timestamps, "timestamps", false, "prefix each line with its time")
 	fs.Int64Var(&o.TailLines, "tail", -1, "only the last N lines; -1 for all")
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return usageError(stderr, "logs", err)
-	}
-	if len(pos) != 1 {
-		return usageError(stderr, "logs", errors.New("the server name is required: mcpctl logs NAME"))
-	}
-	c, err := a.client()
+	name, c, err := a.prepare(fs, args, false)
 	if err != nil {
 		return usageError(stderr, "logs", err)
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	if err := c.Logs(ctx, a.namespace, pos[0], o, stdout); err != nil {
+	if err := c.Logs(ctx, a.namespace, name, o, stdout); err != nil {
 		return fail(stderr, "logs", err)
 	}
 	return 0
@@ -184,20 +194,13 @@ func runRestart(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var a apiFlags
 	a.register(fs, false)
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return usageError(stderr, "restart", err)
-	}
-	if len(pos) != 1 {
-		return usageError(stderr, "restart", errors.New("the server name is required: mcpctl restart NAME"))
-	}
-	c, err := a.client()
+	name, c, err := a.prepare(fs, args, false)
 	if err != nil {
 		return usageError(stderr, "restart", err)
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	res, err := c.Restart(ctx, a.namespace, pos[0])
+	res, err := c.Restart(ctx, a.namespace, name)
 	if err != nil {
 		return fail(stderr, "restart", err)
 	}
