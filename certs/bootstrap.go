@@ -49,8 +49,9 @@ type SelfSigned struct {
 	// CAValidity defaults to 10 years, CertValidity to 90 days; a serving
 	// certificate is renewed once less than RenewBefore (default a third
 	// of CertValidity) is left, the CA once less than CARenewBefore
-	// (default a third of CAValidity). CAOverlap (default 10 minutes) is
-	// how long a new CA is trusted before it signs, and the old one after.
+	// (default a third of CAValidity). CAOverlap (default a tenth of
+	// CAValidity, at most 10 minutes) is how long a new CA is trusted
+	// before it signs, and the old one after.
 	CAValidity, CertValidity, RenewBefore time.Duration
 	CARenewBefore, CAOverlap              time.Duration
 	Logger                                *slog.Logger
@@ -95,7 +96,7 @@ func (s *SelfSigned) defaults() {
 		s.CARenewBefore = s.CAValidity / 3
 	}
 	if s.CAOverlap == 0 {
-		s.CAOverlap = 10 * time.Minute
+		s.CAOverlap = min(10*time.Minute, s.CAValidity/10)
 	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()

@@ -50,6 +50,8 @@ type options struct {
 	service    string
 	webhookCfg string
 	extraHosts string
+	certLife   time.Duration
+	caLife     time.Duration
 }
 
 func main() {
@@ -60,6 +62,8 @@ func main() {
 	flag.StringVar(&o.service, "service", "mcp-webhook", "self-signed: the webhook's Service, whose DNS names the certificate covers")
 	flag.StringVar(&o.extraHosts, "tls-extra-hosts", "", "self-signed: more DNS names or IPs for the certificate, comma list (e.g. 127.0.0.1 for a local run)")
 	flag.StringVar(&o.webhookCfg, "webhook-configuration", "mcp-orchestrator", "self-signed: name of the Mutating- and ValidatingWebhookConfiguration whose caBundle is kept")
+	flag.DurationVar(&o.certLife, "self-signed-cert-validity", 90*24*time.Hour, "self-signed: lifetime of a serving certificate; renewed with a third left")
+	flag.DurationVar(&o.caLife, "self-signed-ca-validity", 10*365*24*time.Hour, "self-signed: lifetime of the CA; renewed with a third left, trusted alongside the old one for a tenth of it (at most 10 minutes) on each side")
 	flag.StringVar(&o.certFile, "tls-cert-file", "/etc/mcp-webhook/tls/tls.crt", "serving certificate (PEM); reloaded when it changes")
 	flag.StringVar(&o.keyFile, "tls-key-file", "/etc/mcp-webhook/tls/tls.key", "serving key (PEM); reloaded when it changes")
 	flag.StringVar(&o.configFile, "config", "", "platform config (YAML); defaults when empty")
@@ -238,6 +242,11 @@ func servingCertificate(ctx context.Context, o options, restCfg *rest.Config, lo
 		}
 		return watcher.GetCertificate, ready, nil
 	case "self-signed":
+		// Short lifetimes are for watching a rotation (the end-to-end suite);
+		// below these a renewal could not finish before the next is due.
+		if o.certLife < 30*time.Second || o.caLife < 3*o.certLife {
+			return nil, nil, fmt.Errorf("--self-signed-cert-validity=%s, --self-signed-ca-validity=%s: want at least 30s and a CA that lives at least 3 times as long", o.certLife, o.caLife)
+		}
 		ns := os.Getenv("POD_NAMESPACE")
 		if ns == "" {
 			return nil, nil, errors.New("--cert-mode=self-signed needs POD_NAMESPACE (the downward API)")
@@ -255,7 +264,8 @@ func servingCertificate(ctx context.Context, o options, restCfg *rest.Config, lo
 		}
 		src := &certs.SelfSigned{
 			Client: client, Namespace: ns, SecretName: o.tlsSecret,
-			Hosts:            hosts,
+			Hosts:        hosts,
+			CertValidity: o.certLife, CAValidity: o.caLife,
 			MutatingWebhooks: []string{o.webhookCfg}, ValidatingWebhooks: []string{o.webhookCfg},
 			Logger: log,
 		}

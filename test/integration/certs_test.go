@@ -262,7 +262,7 @@ func TestWebhookBinarySelfSignedMode(t *testing.T) {
 	require.NoError(t, err)
 	cmd := exec.CommandContext(ctx, bin, "--listen="+addr, "--cert-mode=self-signed", "--tls-secret="+secret,
 		"--tls-extra-hosts=127.0.0.1", "--webhook-configuration="+regName, "--kubeconfig="+kubeconfig,
-		"--config=testdata/webhook-config.yaml", "--pull-secrets-controller=false")
+		"--config=testdata/webhook-config.yaml", "--pull-secrets-controller=false", "--self-signed-cert-validity=40s")
 	cmd.Env = append(os.Environ(), "POD_NAMESPACE="+platformNamespace)
 	logs := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -285,4 +285,12 @@ func TestWebhookBinarySelfSignedMode(t *testing.T) {
 	assert.Equal(t, string(s.Data[certs.KeyCABundle]), string(m))
 	assert.Equal(t, string(m), string(v))
 	assert.NotContains(t, logs.String(), "PRIVATE KEY", "no key material in the logs")
+	leaf, err := parseCert(s.Data[certs.KeyCert])
+	require.NoError(t, err)
+	assert.Equal(t, 40*time.Second, leaf.NotAfter.Sub(leaf.NotBefore)-5*time.Minute, "--self-signed-cert-validity (certificates are backdated 5 minutes)")
+
+	// Lifetimes too short to rotate safely are refused before anything runs.
+	out, err := exec.CommandContext(ctx, bin, "--cert-mode=self-signed", "--kubeconfig="+kubeconfig, "--self-signed-cert-validity=5s").CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "--self-signed-cert-validity=5s, --self-signed-ca-validity=87600h0m0s: want at least 30s")
 }
