@@ -11,10 +11,10 @@ ENVTEST_ASSETS = $(shell hack/build-envtest-bins.sh)
 # helm for the chart tests, built from its Go module (tools/helm).
 HELM_BIN = $(shell hack/build-helm.sh)
 
-.PHONY: help setup build test test-unit test-integration bench lint fuzz run clean
+.PHONY: help setup build test test-unit test-integration bench lint fuzz run-local clean
 
 help: ## this list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 setup: ## everything the tests need: Go modules, kube-apiserver + kubectl + etcd (cached in bin/k8s), helm (bin/helm), the npm MCP server
 	$(GO) mod download
@@ -51,9 +51,12 @@ fuzz: ## 60 s on each fuzz target
 lint: ## gofmt + go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./test/e2e/
 
-run: setup build ## local control plane + webhook, applies the examples, waits for Ctrl-C
+run-local: setup build ## no root needed: local control plane (no node) + webhook + gateway, applies the examples, waits for Ctrl-C
 	$(GO) run ./hack/localrun -assets $(ENVTEST_ASSETS) $(RUN_ARGS)
 
 clean: ## remove built binaries (keeps the cached apiserver/etcd)
 	rm -rf bin/mcp-* bin/mcpctl
+
+include hack/cluster/cluster.mk

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl and etcd from their Go modules into
-# bin/k8s/<versions>/, the KUBEBUILDER_ASSETS directory envtest uses. No prebuilt binary can be
+# Builds Kubernetes and etcd binaries from their Go modules into
+# bin/k8s/<versions>/ and prints that directory. No prebuilt binary can be
 # downloaded on our machines, so this is the only source. The directory name
 # carries both versions: a second run with the same versions does nothing.
+#
+#   hack/build-envtest-bins.sh           kube-apiserver, kubectl, etcd: the
+#                                        KUBEBUILDER_ASSETS directory envtest uses
+#   hack/build-envtest-bins.sh cluster   also kubelet, kube-controller-manager,
+#                                        kube-scheduler, kube-proxy (hack/cluster)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,14 +15,23 @@ kube_version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$root/
 etcd_version=$(awk '$1=="require" && $2=="go.etcd.io/etcd/server/v3" {print $3}' "$root/tools/etcd/go.mod")
 out="$root/bin/k8s/${kube_version}-etcd-${etcd_version}"
 
-if [[ -x "$out/kube-apiserver" && -x "$out/kubectl" && -x "$out/etcd" ]]; then
+kube_bins=(kube-apiserver kubectl)
+case "${1:-}" in
+"") ;;
+cluster) kube_bins+=(kubelet kube-controller-manager kube-scheduler kube-proxy) ;;
+*) echo "usage: $0 [cluster]" >&2; exit 2 ;;
+esac
+
+missing=()
+for b in "${kube_bins[@]}" etcd; do [[ -x "$out/$b" ]] || missing+=("$b"); done
+if ((${#missing[@]} == 0)); then
 	echo "$out"
 	exit 0
 fi
 mkdir -p "$out"
 
-# The version ldflags make the apiserver report a real version instead of v0.0.0,
-# which clients (kubectl, discovery) compare against.
+# The version ldflags make the binaries report a real version instead of
+# v0.0.0, which clients (kubectl, discovery) and the kubelet's node status use.
 minor=${kube_version#v1.}; minor=${minor%%.*}
 ldflags="-s -w \
  -X k8s.io/component-base/version.gitVersion=${kube_version} \
@@ -26,7 +40,7 @@ ldflags="-s -w \
  -X k8s.io/component-base/version.gitTreeState=clean \
  -X k8s.io/client-go/pkg/version.gitVersion=${kube_version}"
 
-echo "building kube-apiserver and kubectl ${kube_version}, etcd ${etcd_version} into ${out}" >&2
+echo "building ${missing[*]} (kubernetes ${kube_version}, etcd ${etcd_version}) into ${out}" >&2
 # Each binary is built to a temporary name and renamed last, so an
 # interrupted build never looks finished and a finished one is not rebuilt.
 build() { # dir name package ldflags
@@ -34,7 +48,8 @@ build() { # dir name package ldflags
 	(cd "$root/tools/$1" && CGO_ENABLED=0 go build -trimpath -ldflags "$4" -o "$out/$2.tmp" "$3")
 	mv "$out/$2.tmp" "$out/$2"
 }
-build kube kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$ldflags"
-build kube kubectl k8s.io/kubernetes/cmd/kubectl "$ldflags"
+for b in "${kube_bins[@]}"; do
+	build kube "$b" "k8s.io/kubernetes/cmd/$b" "$ldflags"
+done
 build etcd etcd ./cmd/etcd "-s -w"
 echo "$out"

@@ -1,0 +1,53 @@
+# The single-node cluster of the end-to-end suite (hack/cluster/cluster.sh).
+# Included by the Makefile; everything it makes is under bin/.
+
+E2E_DIR        := bin/e2e
+IMAGES_DIR     := bin/images
+# The npm MCP server the base image carries pre-installed (make setup
+# installs it with its dependencies into transport/testdata/npm).
+E2E_NPM_DIR    := transport/testdata/npm
+E2E_NPM_PKG    := @modelcontextprotocol/server-everything
+CLUSTER_DEBS   := containerd runc containernetworking-plugins iptables conntrack
+
+.PHONY: cluster-deps cluster-bins cluster-images cluster-up cluster-down test-e2e
+
+cluster-deps: ## Debian packages of the cluster (containerd, runc, CNI plugins, iptables, conntrack)
+	@missing=$$(for p in $(CLUSTER_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [[ -n "$$missing" ]]; then \
+		echo "installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+cluster-bins: ## kubelet, control plane, kube-proxy, kubectl, etcd from Go modules (cached in bin/k8s)
+	hack/build-envtest-bins.sh cluster >/dev/null
+
+cluster-images: build ## image tarballs for the cluster into bin/images
+	@mkdir -p $(E2E_DIR)
+	[[ -d $(E2E_NPM_DIR)/node_modules/$(E2E_NPM_PKG) ]] || npm ci --prefix $(E2E_NPM_DIR) --no-audit --no-fund
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(E2E_DIR)/pause ./hack/cluster/pause
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(E2E_DIR)/stdio-server ./test/e2e/testdata/stdio-server
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(E2E_DIR)/http-server ./test/e2e/testdata/http-server
+	@# npx asks the registry for a package's metadata even when it is installed
+	@# globally; one run against a global prefix holding the package leaves
+	@# that answer in a cache the base image carries (pods have no network).
+	if [[ ! -d $(E2E_DIR)/npm-cache/_cacache ]]; then \
+		rm -rf $(E2E_DIR)/npm-prefix $(E2E_DIR)/npm-cache && mkdir -p $(E2E_DIR)/npm-prefix/lib; \
+		ln -s $(CURDIR)/$(E2E_NPM_DIR)/node_modules $(E2E_DIR)/npm-prefix/lib/node_modules; \
+		NPM_CONFIG_PREFIX=$(CURDIR)/$(E2E_DIR)/npm-prefix NPM_CONFIG_CACHE=$(CURDIR)/$(E2E_DIR)/npm-cache \
+			npx -y $(E2E_NPM_PKG) </dev/null >/dev/null 2>&1 || true; \
+		rm -rf $(E2E_DIR)/npm-cache/_logs $(E2E_DIR)/npm-cache/_npx; \
+		[[ -d $(E2E_DIR)/npm-cache/_cacache ]] || { echo "npm cache for $(E2E_NPM_PKG) not made"; exit 1; }; \
+	fi
+	cd tools/images && $(GO) run . -out $(CURDIR)/$(IMAGES_DIR) -bin $(CURDIR)/bin \
+		-pause $(CURDIR)/$(E2E_DIR)/pause -node-modules $(CURDIR)/$(E2E_NPM_DIR)/node_modules \
+		-npm-cache $(CURDIR)/$(E2E_DIR)/npm-cache \
+		-server stdio-server=$(CURDIR)/$(E2E_DIR)/stdio-server -server http-server=$(CURDIR)/$(E2E_DIR)/http-server
+
+cluster-up: cluster-deps cluster-bins cluster-images ## single-node cluster on this machine (root); KUBECONFIG=bin/cluster/admin.kubeconfig
+	hack/cluster/cluster.sh up
+
+cluster-down: ## stop the cluster and put the host back as it was
+	hack/cluster/cluster.sh down
+
+test-e2e: cluster-deps cluster-bins cluster-images ## end-to-end suite: brings the cluster up, installs the product, tears down
+	$(GO) test -tags e2e -count=1 -timeout 30m -v ./test/e2e/
