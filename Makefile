@@ -27,8 +27,10 @@ build: ## static binaries into bin/
 	@mkdir -p bin
 	for b in $(BINARIES); do CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$$b ./cmd/$$b; done
 
-test: setup lint ## unit + integration tests (what CI runs)
+test: setup lint ## what CI runs: unit + integration tests, the end-to-end suite on a real cluster (root), the run command once
 	HELM=$(HELM_BIN) KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -race -count=1 ./...
+	$(MAKE) test-e2e
+	$(MAKE) run RUN_ARGS=--once
 
 test-unit: ## unit tests only, no apiserver
 	$(GO) test -race -count=1 -short ./...

@@ -7,9 +7,9 @@ IMAGES_DIR     := bin/images
 # installs it with its dependencies into transport/testdata/npm).
 E2E_NPM_DIR    := transport/testdata/npm
 E2E_NPM_PKG    := @modelcontextprotocol/server-everything
-CLUSTER_DEBS   := containerd runc containernetworking-plugins iptables conntrack
+CLUSTER_DEBS   := containerd runc containernetworking-plugins iptables conntrack openssl iproute2
 
-.PHONY: cluster-deps cluster-bins cluster-images cluster-up cluster-down test-e2e
+.PHONY: cluster-deps cluster-bins cluster-images cluster-up cluster-down test-e2e run
 
 cluster-deps: ## Debian packages of the cluster (containerd, runc, CNI plugins, iptables, conntrack)
 	@missing=$$(for p in $(CLUSTER_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -51,3 +51,6 @@ cluster-down: ## stop the cluster and put the host back as it was
 
 test-e2e: cluster-deps cluster-bins cluster-images ## end-to-end suite: brings the cluster up, installs the product, tears down
 	$(GO) test -tags e2e -count=1 -timeout 30m -v ./test/e2e/
+
+run: cluster-deps cluster-bins cluster-images ## the product on the single-node cluster (root): example server, gateway URL, client command; RUN_ARGS=--once tears down after
+	hack/cluster/run.sh $(RUN_ARGS)

@@ -1,4 +1,4 @@
-// Command localrun is `make run`: a local control plane (the kube-apiserver
+// Command localrun is `make run-local`: a local control plane (the kube-apiserver
 // and etcd that `make setup` builds), the mcp-webhook binary registered with
 // it, and the examples applied, so a newcomer sees what users see. No node
 // runs: pods are never started.
@@ -51,12 +51,12 @@ func main() {
 
 func run(ctx context.Context, assets, webhookBin, gatewayBin, dir string, once bool) error {
 	if assets == "" {
-		return errors.New("no -assets (KUBEBUILDER_ASSETS); run `make run`")
+		return errors.New("no -assets (KUBEBUILDER_ASSETS); run `make run-local`")
 	}
 	for _, addr := range []string{"127.0.0.1:8443", "127.0.0.1:8081"} {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("%s is taken (another make run still up?): %w", addr, err)
+			return fmt.Errorf("%s is taken (another make run-local still up?): %w", addr, err)
 		}
 		l.Close()
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The README's run command (`make run`, here with -once so it tears down)
+// `make run-local` (here with -once so it tears down)
 // works from a checkout: its own control plane, the webhook in
 // self-signed mode, the examples, the pull secret controller and the
 // gateway's server list. Not parallel: it takes fixed local ports.

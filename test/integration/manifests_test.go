@@ -22,6 +22,7 @@ func TestOverlaysAreAccepted(t *testing.T) {
 	}{
 		{"self-signed", []string{"- --cert-mode=self-signed", "name: mcp-webhook-cabundle"}},
 		{"cert-manager", []string{"cert-manager.io/inject-ca-from: mcp-system/mcp-webhook-tls", "mountPath: /etc/mcp-webhook/tls", "\nkind: Certificate\n", "\nkind: Issuer\n"}},
+		{"local", []string{"- --cert-mode=self-signed", "replicas: 1"}},
 	} {
 		t.Run(tt.overlay, func(t *testing.T) {
 			t.Parallel()
