@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -156,6 +157,9 @@ func setup() error {
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
+	// The webhook's warnings (a platform pull secret missing in a test
+	// namespace) are expected; the tests assert on what matters.
+	cfg.WarningHandler = rest.NoWarnings{}
 	if client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return fmt.Errorf("client: %w", err)
 	}
