@@ -44,6 +44,22 @@ func createDeployment(t *testing.T, ns, server string, replicas int32) *appsv1.D
 	return d
 }
 
+// createStuckPod creates a pod of ns/server whose server container waits
+// with reason (no kubelet in envtest: the test sets the status).
+func createStuckPod(t *testing.T, ns, server, name string, phase corev1.PodPhase, restarts int32, reason, message string) *corev1.Pod {
+	t.Helper()
+	ctx := context.Background()
+	pod, err := client.CoreV1().Pods(ns).Create(ctx, mcptest.NewBackend(t, "x").Pod(ns, server, name, nil), metav1.CreateOptions{})
+	require.NoError(t, err)
+	pod.Status = corev1.PodStatus{Phase: phase, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: "server", RestartCount: restarts,
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: message}},
+	}}}
+	pod, err = client.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	return pod
+}
+
 func call(t *testing.T, method, url, token string, out any) int {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
@@ -71,15 +87,8 @@ func TestStatusAndRestart(t *testing.T) {
 	createPod(t, mcptest.NewBackend(t, "notes-ok"), ns, "notes", "notes-ok", nil)
 
 	// A second pod stuck in CrashLoopBackOff, with a warning event.
-	stuck, err := client.CoreV1().Pods(ns).Create(ctx, mcptest.NewBackend(t, "x").Pod(ns, "notes", "notes-stuck", nil), metav1.CreateOptions{})
-	require.NoError(t, err)
-	stuck.Status = corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
-		Name: "server", RestartCount: 7,
-		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 5m0s restarting failed container"}},
-	}}}
-	_, err = client.CoreV1().Pods(ns).UpdateStatus(ctx, stuck, metav1.UpdateOptions{})
-	require.NoError(t, err)
-	_, err = client.CoreV1().Events(ns).Create(ctx, &corev1.Event{
+	stuck := createStuckPod(t, ns, "notes", "notes-stuck", corev1.PodRunning, 7, "CrashLoopBackOff", "back-off 5m0s restarting failed container")
+	_, err := client.CoreV1().Events(ns).Create(ctx, &corev1.Event{
 		ObjectMeta:     metav1.ObjectMeta{Name: "notes-stuck.1"},
 		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: stuck.Name, UID: stuck.UID},
 		Type:           corev1.EventTypeWarning, Reason: "BackOff", Message: "Back-off restarting failed container", Count: 7,

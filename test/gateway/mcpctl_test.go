@@ -40,14 +40,7 @@ func TestMcpctl(t *testing.T) {
 	url, _ := startGateway(t, auth.NewKubernetes(client, nil, time.Second))
 	createDeployment(t, ns, "notes", 2)
 	createPod(t, mcptest.NewBackend(t, "notes-ok"), ns, "notes", "notes-ok", nil)
-	stuck, err := client.CoreV1().Pods(ns).Create(ctx, mcptest.NewBackend(t, "x").Pod(ns, "notes", "notes-stuck", nil), metav1.CreateOptions{})
-	require.NoError(t, err)
-	stuck.Status = corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{
-		Name:  "server",
-		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: `Back-off pulling image "example/mcp:1"`}},
-	}}}
-	_, err = client.CoreV1().Pods(ns).UpdateStatus(ctx, stuck, metav1.UpdateOptions{})
-	require.NoError(t, err)
+	createStuckPod(t, ns, "notes", "notes-stuck", corev1.PodPending, 0, "ImagePullBackOff", `Back-off pulling image "example/mcp:1"`)
 
 	operator := serviceAccountToken(t, ns, "operator")
 	viewer := serviceAccountToken(t, ns, "viewer")
