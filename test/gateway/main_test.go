@@ -82,7 +82,7 @@ func runWithControlPlane(m *testing.M) int {
 var nsSeq atomic.Int64
 
 // namespace creates a fresh namespace for one test.
-func namespace(t *testing.T) string {
+func namespace(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs the apiserver")
@@ -95,7 +95,7 @@ func namespace(t *testing.T) string {
 
 // createPod creates a pod of ns/server for backend b, sets its status to
 // Running + Ready with IP 127.0.0.1 (no kubelet in envtest), and returns it.
-func createPod(t *testing.T, b *mcptest.Backend, ns, server, name string, ann map[string]string) *corev1.Pod {
+func createPod(t testing.TB, b *mcptest.Backend, ns, server, name string, ann map[string]string) *corev1.Pod {
 	t.Helper()
 	ctx := context.Background()
 	want := b.Pod(ns, server, name, ann)

@@ -1,0 +1,97 @@
+package mcptest
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/require"
+)
+
+// ChunkPerSession: in the gateway benchmarks each side makes this many
+// calls per session before the other takes its turn. Alternating in small
+// chunks makes both sides see the same machine load, which on a shared box
+// drifts by 2x within seconds.
+const ChunkPerSession = 20
+
+// OpenSessions opens n SDK client sessions to url over one HTTP client
+// that keeps enough idle connections for n concurrent calls.
+func OpenSessions(tb testing.TB, url string, n int) []*mcp.ClientSession {
+	tb.Helper()
+	ctx := context.Background()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 4 * n, MaxIdleConnsPerHost: 4 * n}}
+	sessions := make([]*mcp.ClientSession, n)
+	for i := range sessions {
+		cs, err := ConnectWith(ctx, url, hc, nil)
+		require.NoError(tb, err)
+		tb.Cleanup(func() { _ = cs.Close() })
+		sessions[i] = cs
+	}
+	return sessions
+}
+
+// CallChunk makes n echo calls spread over the sessions, all concurrently,
+// and returns each call's latency and the wall time.
+func CallChunk(tb testing.TB, sessions []*mcp.ClientSession, n int) ([]time.Duration, time.Duration) {
+	ctx := context.Background()
+	args := map[string]any{"text": "hello"}
+	lat := make([][]time.Duration, len(sessions))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, cs := range sessions {
+		k := n / len(sessions)
+		if i < n%len(sessions) {
+			k++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range k {
+				t := time.Now()
+				if _, err := Call(ctx, cs, "echo", args); err != nil {
+					tb.Error(err)
+					return
+				}
+				lat[i] = append(lat[i], time.Since(t))
+			}
+		}()
+	}
+	wg.Wait()
+	return slices.Concat(lat...), time.Since(start)
+}
+
+// Sides collects the latencies and wall time of the two sides of a
+// benchmark: 0 straight to the backend, 1 through the gateway.
+type Sides struct {
+	Lat     [2][]time.Duration
+	Elapsed [2]time.Duration
+}
+
+// Add records one chunk of a side.
+func (s *Sides) Add(side int, lat []time.Duration, d time.Duration) {
+	s.Lat[side] = append(s.Lat[side], lat...)
+	s.Elapsed[side] += d
+}
+
+// Report reports both throughputs, their ratio and p50/p99 of each.
+func (s *Sides) Report(b *testing.B) {
+	if len(s.Lat[0]) == 0 || len(s.Lat[1]) == 0 {
+		return
+	}
+	rate := func(side int) float64 { return float64(len(s.Lat[side])) / s.Elapsed[side].Seconds() }
+	pct := func(side int, p int) float64 {
+		slices.Sort(s.Lat[side])
+		return float64(s.Lat[side][len(s.Lat[side])*p/100].Microseconds())
+	}
+	b.ReportMetric(rate(0), "direct-calls/s")
+	b.ReportMetric(rate(1), "gateway-calls/s")
+	b.ReportMetric(rate(1)/rate(0), "ratio")
+	b.ReportMetric(pct(0, 50), "direct-p50-µs")
+	b.ReportMetric(pct(1, 50), "gateway-p50-µs")
+	b.ReportMetric(pct(0, 99), "direct-p99-µs")
+	b.ReportMetric(pct(1, 99), "gateway-p99-µs")
+}

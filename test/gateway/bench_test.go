@@ -1,0 +1,293 @@
+//go:build linux
+
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
+	"github.com/archestra-ai/mcp-orchestrator/internal/testutil"
+)
+
+const (
+	// benchClientCPU runs this process: the SDK clients, the SDK backend
+	// and the envtest apiserver and etcd (children, they inherit it).
+	benchClientCPU = 0
+	// benchGatewayCPU runs the mcp-gateway binary and nothing else of ours.
+	benchGatewayCPU = 1
+)
+
+// BenchmarkToolsCallGatewayOwnCore measures tools/call through the gateway
+// on a core of its own, as in a cluster where the gateway is its own pod:
+// the real mcp-gateway binary (--auth=none, envtest kubeconfig, one Ready
+// pod created through the API) pinned to CPU 1 with GOMAXPROCS=1, while
+// this process -- the MCP Go SDK clients and the SDK backend, plus the
+// envtest apiserver and etcd, which are idle during the calls -- is
+// confined to CPU 0. Both paths run on CPU 0's client and backend; the
+// gateway path also gets CPU 1, which the direct path cannot use. So the
+// ratio says whether one extra hop through a gateway with its own core
+// costs throughput and latency; it does not say what the gateway's CPU
+// costs (gateway/proxy's BenchmarkToolsCall, with everything on the same
+// two cores, is closer to that).
+//
+// Method as in gateway/proxy's BenchmarkToolsCall: 64 concurrent client
+// sessions (the target) and 1 (the latency of the hop), straight
+// to the backend and through the gateway, alternating in chunks, b.N calls
+// per side; it reports both throughputs, their ratio and p50/p99 of each.
+// It also reports the CPU time per call on CPU 0 for each side and the
+// gateway's CPU time per call and busy fraction of CPU 1, from the
+// scheduler's counters (no profiler runs on the binary).
+//
+// Confinement: Go sets CPU affinity per thread, and threads the runtime
+// has already started keep their mask, so pinning this process from inside
+// the benchmark is racy; instead the test binary is started under taskset
+// and the benchmark checks every thread of this process and of the gateway,
+// before and after the calls, and fails if either is not confined:
+//
+//	KUBEBUILDER_ASSETS=$(hack/build-envtest-bins.sh) go test -exec 'taskset -c 0' \
+//	    ./test/gateway -run '^$' -bench ToolsCallGatewayOwnCore -benchtime 20000x
+func BenchmarkToolsCallGatewayOwnCore(b *testing.B) {
+	if testing.Short() {
+		b.Skip("needs the apiserver")
+	}
+	require.NoError(b, confinedTo(os.Getpid(), benchClientCPU),
+		"BenchmarkToolsCallGatewayOwnCore needs this process on CPU %d only, so that CPU %d is the gateway's alone: "+
+			"run it with go test -exec 'taskset -c %d' ...", benchClientCPU, benchGatewayCPU, benchClientCPU)
+
+	ns := namespace(b)
+	gatewayURL, gatewayPid := startPinnedGateway(b, ns)
+	backend := mcptest.NewBackend(b, "bench")
+	createPod(b, backend, ns, "srv", "srv-1", nil)
+	endpoint := gatewayURL + "/mcp/" + ns + "/srv"
+	ctx := context.Background()
+	require.Eventually(b, func() bool {
+		cs, err := mcptest.Connect(ctx, endpoint, "", nil)
+		if err != nil {
+			return false
+		}
+		defer cs.Close()
+		got, err := mcptest.Call(ctx, cs, "whoami", nil)
+		return err == nil && got == "bench"
+	}, 10*time.Second, 20*time.Millisecond, "the gateway does not route to the backend")
+
+	for _, sessions := range []int{64, 1} {
+		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) {
+			benchOwnCore(b, backend.URL, endpoint, gatewayPid, sessions)
+		})
+	}
+	// Threads started during the run inherit the mask of the thread that
+	// made them, so this holds unless something changed a mask meanwhile.
+	require.NoError(b, confinedTo(os.Getpid(), benchClientCPU), "this process after the calls")
+	require.NoError(b, confinedTo(gatewayPid, benchGatewayCPU), "the gateway after the calls")
+}
+
+func benchOwnCore(b *testing.B, directURL, gatewayURL string, gatewayPid, sessions int) {
+	direct := mcptest.OpenSessions(b, directURL, sessions)
+	gateway := mcptest.OpenSessions(b, gatewayURL, sessions)
+	chunk := mcptest.ChunkPerSession * sessions
+
+	var sides mcptest.Sides
+	// CPU used by this process (CPU 0) and by the gateway (CPU 1) while
+	// each side ran: no profiler runs on the binary, this shows which core
+	// limits the gateway side.
+	var selfCPU, gatewayCPU [2]time.Duration
+	self := os.Getpid()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += chunk {
+		n := min(chunk, b.N-done)
+		for side, sessions := range [][]*mcp.ClientSession{direct, gateway} {
+			s0, g0 := cpuTime(self), cpuTime(gatewayPid)
+			l, d := mcptest.CallChunk(b, sessions, n)
+			selfCPU[side] += cpuTime(self) - s0
+			gatewayCPU[side] += cpuTime(gatewayPid) - g0
+			sides.Add(side, l, d)
+		}
+	}
+	b.StopTimer()
+	if len(sides.Lat[0]) == 0 || len(sides.Lat[1]) == 0 {
+		return
+	}
+	sides.Report(b)
+	perCall := func(cpu [2]time.Duration, side int) float64 {
+		return float64(cpu[side].Microseconds()) / float64(len(sides.Lat[side]))
+	}
+	b.ReportMetric(perCall(selfCPU, 0), "cpu0-µs/direct-call")
+	b.ReportMetric(perCall(selfCPU, 1), "cpu0-µs/gateway-call")
+	b.ReportMetric(perCall(gatewayCPU, 1), "gateway-cpu-µs/call")
+	b.ReportMetric(gatewayCPU[1].Seconds()/sides.Elapsed[1].Seconds(), "gateway-cpu-busy")
+}
+
+// cpuTime is the CPU time the threads of process pid have used so far,
+// as the scheduler counts it (ns).
+func cpuTime(pid int) time.Duration {
+	tids, _ := threadsOf(pid)
+	var sum time.Duration
+	for _, tid := range tids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/schedstat", pid, tid))
+		if err != nil {
+			continue // the thread has exited
+		}
+		if f := strings.Fields(string(data)); len(f) > 0 {
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			sum += time.Duration(ns)
+		}
+	}
+	return sum
+}
+
+// startPinnedGateway builds and starts the mcp-gateway binary on CPU 1
+// with GOMAXPROCS=1, serving namespace ns, and returns its URL, once
+// ready, and its pid.
+func startPinnedGateway(b *testing.B, ns string) (string, int) {
+	b.Helper()
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "mcp-gateway")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/archestra-ai/mcp-orchestrator/cmd/mcp-gateway").CombinedOutput()
+	require.NoError(b, err, string(out))
+
+	user, err := env.ControlPlane.AddUser(envtest.User{Name: "mcp-gateway-bench", Groups: []string{"system:masters"}}, nil)
+	require.NoError(b, err)
+	kc, err := user.KubeConfig()
+	require.NoError(b, err)
+	require.NoError(b, os.WriteFile(filepath.Join(dir, "kubeconfig"), kc, 0o600))
+	require.NoError(b, os.WriteFile(filepath.Join(dir, "session-key"), append(sessionKey, '\n'), 0o600))
+	addr, metricsAddr := freeAddr(b), freeAddr(b)
+	args := []string{"--listen=" + addr, "--metrics-listen=" + metricsAddr, "--kubeconfig=" + filepath.Join(dir, "kubeconfig"),
+		"--session-key-file=" + filepath.Join(dir, "session-key"), "--auth=none", "--namespaces=" + ns}
+
+	// taskset sets the mask before exec, so every thread the Go runtime
+	// starts inherits it. Without taskset the mask is set on the running
+	// child's threads below, before it serves anything.
+	taskset, lookErr := exec.LookPath("taskset")
+	var cmd *exec.Cmd
+	if lookErr == nil {
+		cmd = exec.Command(taskset, append([]string{"-c", strconv.Itoa(benchGatewayCPU), bin}, args...)...)
+	} else {
+		cmd = exec.Command(bin, args...)
+	}
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1") // the last value wins
+	var stderr testutil.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(b, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	b.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if b.Failed() {
+			b.Logf("gateway log:\n%s", stderr.String())
+		}
+	})
+	how := "taskset"
+	if lookErr != nil {
+		how = "sched_setaffinity on its threads (no taskset)"
+		require.NoError(b, pinThreads(cmd.Process.Pid, benchGatewayCPU))
+	}
+	b.Logf("gateway pid %d on CPU %d by %s, GOMAXPROCS=1; this process on CPU %d", cmd.Process.Pid, benchGatewayCPU, how, benchClientCPU)
+
+	base := "http://" + addr
+	require.Eventually(b, func() bool {
+		select {
+		case err := <-exited:
+			exited <- err
+			b.Fatalf("the gateway exited: %v\n%s", err, stderr.String())
+		default:
+		}
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 20*time.Millisecond, "the gateway did not become ready")
+	require.NoError(b, confinedTo(cmd.Process.Pid, benchGatewayCPU), "the gateway")
+	return base, cmd.Process.Pid
+}
+
+// confinedTo reports an error unless every thread of process pid may run
+// on cpu only.
+func confinedTo(pid, cpu int) error {
+	var want unix.CPUSet
+	want.Set(cpu)
+	tids, err := threadsOf(pid)
+	if err != nil {
+		return err
+	}
+	for _, tid := range tids {
+		var got unix.CPUSet
+		if err := unix.SchedGetaffinity(tid, &got); err != nil {
+			if errors.Is(err, unix.ESRCH) { // the thread has exited
+				continue
+			}
+			return fmt.Errorf("affinity of thread %d of %d: %w", tid, pid, err)
+		}
+		if got != want {
+			return fmt.Errorf("thread %d of process %d may run on %d CPUs, want CPU %d only", tid, pid, got.Count(), cpu)
+		}
+	}
+	return nil
+}
+
+// pinThreads sets the mask of every thread of process pid to cpu, until a
+// pass over the threads changes none: then every thread has the mask, and
+// every thread started later inherits it from one that had it.
+func pinThreads(pid, cpu int) error {
+	var want unix.CPUSet
+	want.Set(cpu)
+	for range 100 {
+		tids, err := threadsOf(pid)
+		if err != nil {
+			return err
+		}
+		changed := false
+		for _, tid := range tids {
+			var got unix.CPUSet
+			if err := unix.SchedGetaffinity(tid, &got); err != nil {
+				if errors.Is(err, unix.ESRCH) {
+					continue
+				}
+				return err
+			}
+			if got == want {
+				continue
+			}
+			if err := unix.SchedSetaffinity(tid, &want); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("pinning thread %d of %d to CPU %d: %w", tid, pid, cpu, err)
+			}
+			changed = true
+		}
+		if !changed {
+			return nil
+		}
+	}
+	return fmt.Errorf("the threads of %d did not settle on CPU %d", pid, cpu)
+}
+
+func threadsOf(pid int) ([]int, error) {
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil, err
+	}
+	tids := make([]int, 0, len(entries))
+	for _, e := range entries {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	return tids, nil
+}
