@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,7 +17,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
 	"github.com/archestra-ai/mcp-orchestrator/internal/testutil"
@@ -155,20 +153,8 @@ func cpuTime(pid int) time.Duration {
 // ready, and its pid.
 func startPinnedGateway(b *testing.B, ns string) (string, int) {
 	b.Helper()
-	dir := b.TempDir()
-	bin := filepath.Join(dir, "mcp-gateway")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/archestra-ai/mcp-orchestrator/cmd/mcp-gateway").CombinedOutput()
-	require.NoError(b, err, string(out))
-
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "mcp-gateway-bench", Groups: []string{"system:masters"}}, nil)
-	require.NoError(b, err)
-	kc, err := user.KubeConfig()
-	require.NoError(b, err)
-	require.NoError(b, os.WriteFile(filepath.Join(dir, "kubeconfig"), kc, 0o600))
-	require.NoError(b, os.WriteFile(filepath.Join(dir, "session-key"), append(sessionKey, '\n'), 0o600))
-	addr, metricsAddr := freeAddr(b), freeAddr(b)
-	args := []string{"--listen=" + addr, "--metrics-listen=" + metricsAddr, "--kubeconfig=" + filepath.Join(dir, "kubeconfig"),
-		"--session-key-file=" + filepath.Join(dir, "session-key"), "--auth=none", "--namespaces=" + ns}
+	bin, args := gatewayCommand(b, "mcp-gateway-bench", ns)
+	addr := args[0][len("--listen="):]
 
 	// taskset sets the mask before exec, so every thread the Go runtime
 	// starts inherits it. Without taskset the mask is set on the running

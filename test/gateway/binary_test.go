@@ -28,20 +28,11 @@ import (
 func TestBinary(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t)
-	dir := t.TempDir()
-	bin := goBuild(t, "mcp-gateway")
-
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "mcp-gateway", Groups: []string{"system:masters"}}, nil)
-	require.NoError(t, err)
-	kc, err := user.KubeConfig()
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "kubeconfig"), kc, 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "session-key"), append(sessionKey, '\n'), 0o600))
-	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	bin, args := gatewayCommand(t, "mcp-gateway", ns)
+	addr, metricsAddr := args[0][len("--listen="):], args[1][len("--metrics-listen="):]
 
 	var stderr testutil.Buffer
-	cmd := exec.Command(bin, "--listen="+addr, "--metrics-listen="+metricsAddr, "--kubeconfig="+filepath.Join(dir, "kubeconfig"),
-		"--session-key-file="+filepath.Join(dir, "session-key"), "--auth=none", "--namespaces="+ns)
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
@@ -128,6 +119,23 @@ current-context: x
 		require.Error(t, err, fmt.Sprint(tt.args))
 		assert.Contains(t, stderr.String(), tt.want)
 	}
+}
+
+// gatewayCommand builds mcp-gateway and returns it with the arguments of a
+// replica serving ns with --auth=none, as user (in system:masters): first
+// --listen, then --metrics-listen, on free loopback ports.
+func gatewayCommand(t testing.TB, user, ns string) (string, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := goBuild(t, "mcp-gateway")
+	u, err := env.ControlPlane.AddUser(envtest.User{Name: user, Groups: []string{"system:masters"}}, nil)
+	require.NoError(t, err)
+	kc, err := u.KubeConfig()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "kubeconfig"), kc, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "session-key"), append(sessionKey, '\n'), 0o600))
+	return bin, []string{"--listen=" + freeAddr(t), "--metrics-listen=" + freeAddr(t), "--kubeconfig=" + filepath.Join(dir, "kubeconfig"),
+		"--session-key-file=" + filepath.Join(dir, "session-key"), "--auth=none", "--namespaces=" + ns}
 }
 
 // freeAddr is a loopback address nothing listens on right now.

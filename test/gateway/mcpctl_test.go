@@ -22,7 +22,7 @@ import (
 )
 
 // goBuild builds a command of this module into a temporary directory.
-func goBuild(t *testing.T, name string) string {
+func goBuild(t testing.TB, name string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), name)
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/archestra-ai/mcp-orchestrator/cmd/"+name).CombinedOutput()
