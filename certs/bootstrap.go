@@ -132,7 +132,9 @@ func (s *SelfSigned) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-secretChanged:
-		case <-time.After(max(wait, 50*time.Millisecond)):
+		// At most 10 minutes: the monotonic clock stops while a VM is
+		// suspended, so a long sleep could wake past a due renewal.
+		case <-time.After(min(max(wait, 50*time.Millisecond), 10*time.Minute)):
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
@@ -41,7 +42,13 @@ func (s *SelfSigned) patchCABundles(ctx context.Context, ca []byte) error {
 	mw := s.Client.AdmissionregistrationV1().MutatingWebhookConfigurations()
 	for _, name := range s.MutatingWebhooks {
 		cfg, err := mw.Get(ctx, name, metav1.GetOptions{})
-		if err != nil || !setCABundles(cfg.Webhooks, func(w *admissionregistrationv1.MutatingWebhook) *admissionregistrationv1.WebhookClientConfig {
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading MutatingWebhookConfiguration %s: %w", name, err)
+		}
+		if !setCABundles(cfg.Webhooks, func(w *admissionregistrationv1.MutatingWebhook) *admissionregistrationv1.WebhookClientConfig {
 			return &w.ClientConfig
 		}, ca) {
 			continue
@@ -54,7 +61,13 @@ func (s *SelfSigned) patchCABundles(ctx context.Context, ca []byte) error {
 	vw := s.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations()
 	for _, name := range s.ValidatingWebhooks {
 		cfg, err := vw.Get(ctx, name, metav1.GetOptions{})
-		if err != nil || !setCABundles(cfg.Webhooks, func(w *admissionregistrationv1.ValidatingWebhook) *admissionregistrationv1.WebhookClientConfig {
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading ValidatingWebhookConfiguration %s: %w", name, err)
+		}
+		if !setCABundles(cfg.Webhooks, func(w *admissionregistrationv1.ValidatingWebhook) *admissionregistrationv1.WebhookClientConfig {
 			return &w.ClientConfig
 		}, ca) {
 			continue

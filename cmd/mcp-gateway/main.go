@@ -47,7 +47,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.listen, "listen", ":8080", "HTTP address of /mcp, /api/v1, /healthz, /readyz and /metrics")
+	flag.StringVar(&o.listen, "listen", ":8080", "HTTP address of /mcp, /api/v1, /healthz and /readyz (and /metrics when --metrics-listen is empty)")
 	flag.StringVar(&o.metricsListen, "metrics-listen", ":9090", "HTTP address of /metrics (server and tool names: keep it off the clients' network); empty: on --listen")
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig (out of cluster); in-cluster config when empty")
 	flag.StringVar(&o.namespaces, "namespaces", "", "comma list of namespaces to serve; all when empty")

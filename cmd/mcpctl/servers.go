@@ -49,7 +49,7 @@ func (a *apiFlags) client() (*admin.Client, error) {
 	if a.gateway == "" {
 		return nil, fmt.Errorf("no gateway address: set --gateway or %s", envGateway)
 	}
-	c := &admin.Client{BaseURL: a.gateway, Token: os.Getenv(envToken)}
+	c := &admin.Client{BaseURL: a.gateway, Token: strings.TrimSpace(os.Getenv(envToken))}
 	if a.tokenFile != "" {
 		b, err := os.ReadFile(a.tokenFile)
 		if err != nil {
@@ -174,7 +174,7 @@ func runLogs(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Pod, "pod", "", "pod of the server (default: a ready one)")
 	fs.StringVar(&o.Container, "c", "", "container (default: the MCP server's)")
 	fs.BoolVar(&o.Previous, "previous", false, "the previous, terminated container's log")
-	fs.BoolVar(&o.Follow, "f", false, "follow the log until Ctrl-C")
+	fs.BoolVar(&o.Follow, "f", false, "follow the log until Ctrl-C, the container ends, or the gateway ends the stream (after an hour)")
 	fs.BoolVar(&o.Timestamps, "timestamps", false, "prefix each line with its time")
 	fs.Int64Var(&o.TailLines, "tail", -1, "only the last N lines; -1 for all")
 	name, c, err := a.prepare(fs, args, false)
@@ -185,6 +185,9 @@ func runLogs(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	if err := c.Logs(ctx, a.namespace, name, o, stdout); err != nil {
 		return fail(stderr, "logs", err)
+	}
+	if o.Follow && ctx.Err() == nil {
+		fmt.Fprintln(stderr, "mcpctl logs: the stream ended (the container stopped, or the gateway ends followed streams after an hour)")
 	}
 	return 0
 }

@@ -89,6 +89,10 @@ func (a *API) apiError(w http.ResponseWriter, r *http.Request, what string, err 
 		status = http.StatusNotFound
 	case apierrors.IsForbidden(err):
 		status = http.StatusForbidden // the gateway's own RBAC lacks a grant
+	case apierrors.IsBadRequest(err):
+		// The caller's request as the API server judged it: no previous
+		// container, no such container, a pod still starting.
+		status = http.StatusBadRequest
 	case errors.Is(err, context.Canceled):
 		return
 	}
@@ -233,7 +237,11 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) {
 	}
 	pod := pickPod(pods, q.Get("pod"))
 	if pod == nil {
-		writeError(w, r, http.StatusNotFound, fmt.Sprintf("server %s/%s has no pod %q", v["namespace"], v["name"], q.Get("pod")))
+		msg := fmt.Sprintf("server %s/%s has no pod %q", v["namespace"], v["name"], q.Get("pod"))
+		if q.Get("pod") == "" {
+			msg = fmt.Sprintf("server %s/%s has no pods", v["namespace"], v["name"])
+		}
+		writeError(w, r, http.StatusNotFound, msg)
 		return
 	}
 	opts := &corev1.PodLogOptions{Container: q.Get("container")}

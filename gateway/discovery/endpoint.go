@@ -69,7 +69,16 @@ func (e *Endpoint) InFlight() int64 { return e.load.inflight.Load() }
 func (e *Endpoint) SessionStarted() { e.load.sessions.Add(1) }
 
 // SessionEnded: see SessionStarted.
-func (e *Endpoint) SessionEnded() { e.load.sessions.Add(-1) }
+// It never goes below zero: a session placed by another replica, or ended
+// twice (a POST and a GET stream both told 404), is not ours to subtract.
+func (e *Endpoint) SessionEnded() {
+	for {
+		n := e.load.sessions.Load()
+		if n <= 0 || e.load.sessions.CompareAndSwap(n, n-1) {
+			return
+		}
+	}
+}
 
 // Sessions is the number of sessions this replica placed on the pod.
 func (e *Endpoint) Sessions() int64 { return e.load.sessions.Load() }

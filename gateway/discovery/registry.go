@@ -216,7 +216,7 @@ func (r *Registry) Sessions() map[string]int64 {
 	for key, eps := range r.byServer {
 		var n int64
 		for _, e := range eps {
-			n += max(e.Sessions(), 0) // ended through this replica, placed by another
+			n += e.Sessions()
 		}
 		out[key] = n
 	}

@@ -123,6 +123,7 @@ func TestRegistryFollowsPods(t *testing.T) {
 	r.Lookup("ns", "s", "uid-a").SessionStarted()
 	r.Lookup("ns", "s", "uid-b").SessionEnded()
 	assert.Equal(t, map[string]int64{"ns/s": 2}, r.Sessions())
+	assert.Zero(t, r.Lookup("ns", "s", "uid-b").Sessions(), "never below zero, so b does not look lighter than it is")
 
 	require.NoError(t, pods.Delete(ctx, "a", metav1.DeleteOptions{}))
 	require.Eventually(t, func() bool { return r.Lookup("ns", "s", "uid-a") == nil }, 5*time.Second, 10*time.Millisecond)

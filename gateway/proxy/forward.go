@@ -78,7 +78,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 	switch {
 	case hasSession && resp.StatusCode == http.StatusNotFound: // expired or forgotten by the pod
 		p.Metrics.LostSessions.WithLabelValues(req.label, "upstream").Inc()
-		ep.SessionEnded()
+		if r.Method != http.MethodGet { // a GET stream's 404 comes with a POST's
+			ep.SessionEnded()
+		}
 	case req.initialize && ok && resp.Header.Get(SessionHeader) != "":
 		ep.SessionStarted()
 	case r.Method == http.MethodDelete && hasSession && ok:

@@ -42,12 +42,16 @@ func (m *Manager) versionAccepted(r *http.Request) bool {
 	if _, ok := mcp.HeaderVersion(h); ok {
 		return true
 	}
-	if s := m.lookup(r.Header.Get(mcp.HeaderSessionID)); s != nil {
-		if v := s.negotiated.Load(); v != nil && *v == h {
-			return true
-		}
+	sid := r.Header.Get(mcp.HeaderSessionID)
+	if sid == "" {
+		return false
 	}
-	return false
+	s := m.lookup(sid)
+	if s == nil {
+		return true // gone: the 404 that follows tells the client to start over
+	}
+	v := s.negotiated.Load()
+	return v != nil && *v == h
 }
 
 func (m *Manager) httpError(w http.ResponseWriter, status int, msg string) {

@@ -108,12 +108,16 @@ func TestSessionPrunesFinishedStreamsByBytes(t *testing.T) {
 	for id := 1; id <= 10; id++ {
 		st := newStream(id, 1, true)
 		require.True(t, st.push(big, true), "the result finishes the stream")
+		if id != 2 { // stream 2's client lost its connection mid-result
+			st.markSent(1)
+		}
 		s.streams[id] = st
 		s.order = append(s.order, id)
 		s.pruneLocked()
 	}
-	assert.Equal(t, []int{7, 8, 9, 10}, s.order, "at most maxDoneBytes of finished streams, newest kept")
-	for id := 1; id <= 6; id++ {
+	assert.Equal(t, []int{2, 7, 8, 9, 10}, s.order,
+		"at most maxDoneBytes of delivered streams, newest kept; an undelivered result stays for resumption")
+	for _, id := range []int{1, 3, 4, 5, 6} {
 		assert.NotContains(t, s.streams, id)
 	}
 }

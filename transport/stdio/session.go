@@ -161,13 +161,15 @@ func (s *session) cancel(id json.RawMessage) {
 	}
 }
 
-// pruneLocked forgets the oldest finished streams beyond maxDoneStreams
-// and maxDoneBytes (a stream stuck open, its request never answered, does
-// not block this and is not counted).
+// pruneLocked forgets the oldest finished streams beyond maxDoneStreams,
+// and the oldest delivered ones beyond maxDoneBytes: a result the client
+// has not fully received (its connection dropped) stays for the resumption
+// it needs. A stream stuck open, its request never answered, is neither
+// pruned nor counted.
 func (s *session) pruneLocked() {
 	excess, size := len(s.order)-maxDoneStreams, 0
 	for _, id := range s.order {
-		if st := s.streams[id]; st != nil && !st.isOpen() {
+		if st := s.streams[id]; st != nil && st.fullySent() {
 			size += st.retained()
 		}
 	}
@@ -176,17 +178,22 @@ func (s *session) pruneLocked() {
 	}
 	kept := s.order[:0]
 	for _, id := range s.order {
-		if excess > 0 || size > maxDoneBytes {
-			if st := s.streams[id]; st == nil || !st.isOpen() {
-				if st != nil {
-					size -= st.retained()
-				}
-				delete(s.streams, id)
-				excess--
-				continue
+		st := s.streams[id]
+		switch {
+		case st == nil:
+			continue
+		case size > maxDoneBytes && st.fullySent():
+			size -= st.retained()
+		case excess > 0 && !st.isOpen():
+			if st.fullySent() {
+				size -= st.retained()
 			}
+		default:
+			kept = append(kept, id)
+			continue
 		}
-		kept = append(kept, id)
+		delete(s.streams, id)
+		excess--
 	}
 	s.order = kept
 }

@@ -45,6 +45,8 @@ func TestNegotiatedVersionUnknownToTheBridge(t *testing.T) {
 			other := rawPost(t, b.URL, sid, "2098-01-01", `{"jsonrpc":"2.0","id":8,"method":"ping"}`)
 			assert.Equal(t, http.StatusBadRequest, other.status)
 			assert.Contains(t, other.body, "unsupported MCP-Protocol-Version; supported: ")
+			gone := rawPost(t, b.URL, "0123456789abcdef0123456789abcdef", future, `{"jsonrpc":"2.0","id":9,"method":"ping"}`)
+			assert.Equal(t, http.StatusNotFound, gone.status, "a session that is gone gets 404 (start over), whatever its version")
 			noSession := rawPost(t, b.URL, "", future, initBody(future))
 			assert.Equal(t, http.StatusBadRequest, noSession.status, "an unknown version needs the session that negotiated it")
 		})
