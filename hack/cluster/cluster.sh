@@ -28,6 +28,8 @@
 # recorded in $RUN/host-state before anything changes, and `down` restores
 # them even after a failed `up`.
 set -euo pipefail
+# A closed output (Ctrl-C took the reader too) must not kill a teardown.
+trap '' PIPE
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 RUN=${CLUSTER_DIR:-$root/bin/cluster}
@@ -50,7 +52,7 @@ SYSCTLS=(kernel/panic kernel/panic_on_oops vm/overcommit_memory vm/panic_on_oom
 SHARED_DIRS=(/var/run/netns /var/lib/cni /run/containerd /var/log/containers /var/log/pods
 	/var/lib/kubelet) # device-plugins socket: a fixed path in the kubelet
 
-log() { printf '%s cluster: %s\n' "$(date +%T)" "$*" >&2; }
+log() { printf '%s cluster: %s\n' "$(date +%T)" "$*" >&2 || true; }
 die() { log "error: $*"; exit 1; }
 
 preflight() {
@@ -86,6 +88,9 @@ record_host_state() {
 		iptables-save -t "$t" 2>/dev/null | awk -v t="$t" '/^:/{print "chain4", t, substr($1, 2)}' >>"$f.tmp"
 		ip6tables-save -t "$t" 2>/dev/null | awk -v t="$t" '/^:/{print "chain6", t, substr($1, 2)}' >>"$f.tmp"
 	done
+	# A reboot resets processes, links, chains and sysctls: `down` after
+	# one must not act on this record (PIDs and chains may be others' now).
+	echo "boot $(cat /proc/sys/kernel/random/boot_id)" >>"$f.tmp"
 	mv "$f.tmp" "$f"
 }
 
@@ -147,8 +152,14 @@ start() {
 	local name=$1; shift
 	mkdir -p "$RUN/pids" "$RUN/logs"
 	setsid "$@" >"$RUN/logs/$name.log" 2>&1 </dev/null &
-	echo $! >"$RUN/pids/$name"
+	# With its start time: `down` signals the PID only while it is still
+	# this process (the start time survives exec, not PID reuse).
+	echo "$! $(starttime $!)" >"$RUN/pids/$name"
 }
+
+# starttime pid: field 22 of /proc/PID/stat, counted after the command
+# name (which may hold spaces).
+starttime() { local st; st=$(cat "/proc/$1/stat" 2>/dev/null) && awk '{print $20}' <<<"${st##*) }"; }
 
 wait_for() { # what seconds cmd...
 	local what=$1 secs=$2 i; shift 2
@@ -182,6 +193,15 @@ network() {
 	iptables -A MCP-E2E-OUT -o lo -j RETURN
 	iptables -A MCP-E2E-OUT -d "$POD_RANGE" ! -o "$BRIDGE" -j DROP
 	iptables -I OUTPUT -j MCP-E2E-OUT
+	# The last word on anything leaving the host, before any SNAT and where
+	# kube-proxy inserts nothing ahead of it (it does in FORWARD): a packet
+	# from or to the pod range leaves by the bridge or loopback, or not at all.
+	iptables -t mangle -N MCP-E2E-EGRESS
+	iptables -t mangle -A MCP-E2E-EGRESS -o lo -j RETURN
+	iptables -t mangle -A MCP-E2E-EGRESS -o "$BRIDGE" -j RETURN
+	iptables -t mangle -A MCP-E2E-EGRESS -s "$POD_RANGE" -j DROP
+	iptables -t mangle -A MCP-E2E-EGRESS -d "$POD_RANGE" -j DROP
+	iptables -t mangle -I POSTROUTING -j MCP-E2E-EGRESS
 	# Service traffic between pods on one bridge is DNATed by the host:
 	# forwarding on, bridged packets through iptables.
 	echo 1 >/proc/sys/net/ipv4/ip_forward
@@ -346,10 +366,10 @@ up() {
 alive() { [[ -e /proc/$1 && $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 
 stop() { # name: SIGTERM its process group, SIGKILL after 10 s
-	local f=$RUN/pids/$1 pid i
+	local f=$RUN/pids/$1 pid started i
 	[[ -f $f ]] || return 0
-	pid=$(cat "$f")
-	if alive "$pid"; then
+	read -r pid started <"$f"
+	if alive "$pid" && [[ $(starttime "$pid") == "$started" ]]; then
 		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
 		for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.1; done
 		alive "$pid" && kill -KILL -- "-$pid" 2>/dev/null
@@ -359,8 +379,14 @@ stop() { # name: SIGTERM its process group, SIGKILL after 10 s
 
 down() {
 	set +e
-	local t0=$SECONDS state=$RUN/host-state
+	local t0=$SECONDS state=$RUN/host-state i
 	[[ -f $state ]] || { log "nothing to tear down ($state missing)"; return 0; }
+	if ! grep -qx "boot $(cat /proc/sys/kernel/random/boot_id)" "$state"; then
+		log "the host rebooted since up: removing $RUN only"
+		find "$RUN" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} + 2>/dev/null
+		set -e
+		return 0
+	fi
 	stop kube-controller-manager
 	stop kube-scheduler
 	stop kubelet
@@ -384,31 +410,29 @@ down() {
 	stop kube-proxy
 	stop kube-apiserver
 	stop etcd
-	# kube-proxy removes its own chains and rules.
-	local bins
-	bins=$("$root/hack/build-envtest-bins.sh" cluster 2>/dev/null) && "$bins/kube-proxy" --cleanup >/dev/null 2>&1
+	# kube-proxy's chains go with the other new KUBE-* chains below (its
+	# --cleanup would touch host-wide IPVS and ipsets too).
 	# Mounts under the run dir (pod volumes, rootfs, shm) and our netns,
 	# deepest first.
 	local m
+	# (containerd keeps the pods' netns under its state dir, in $RUN.)
 	awk -v r="$RUN/" 'index($2, r) == 1 {print $2}' /proc/self/mounts | sort -r | while read -r m; do
 		umount "$m" 2>/dev/null || umount -l "$m"
-	done
-	for m in /var/run/netns/*; do
-		[[ -e $m ]] || continue
-		grep -qx "netns ${m##*/}" "$state" && continue
-		umount "$m" 2>/dev/null || umount -l "$m"
-		rm -f "$m"
 	done
 	# Cgroups the kubelet and runc made (all under kubepods, which did not
 	# exist before `up`): kill what still runs in them, then rmdir deepest first.
 	local cg
-	for pid in $(cat /sys/fs/cgroup/memory/kubepods/cgroup.procs $(find /sys/fs/cgroup/memory/kubepods -mindepth 1 -name cgroup.procs 2>/dev/null) 2>/dev/null); do
-		kill -KILL "$pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		for pid in $(find /sys/fs/cgroup/*/kubepods -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+		for cg in /sys/fs/cgroup/*/kubepods; do
+			[[ -d $cg ]] && find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null
+		done
+		compgen -G '/sys/fs/cgroup/*/kubepods' >/dev/null || break
+		sleep 0.2
 	done
-	sleep 0.2
-	for cg in /sys/fs/cgroup/*/kubepods; do
-		[[ -d $cg ]] && find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
+	compgen -G '/sys/fs/cgroup/*/kubepods' >/dev/null && log "error: cgroups left behind: $(echo /sys/fs/cgroup/*/kubepods)"
 	# iptables: our chains, and every chain that appeared since `up` (the
 	# kubelet's canaries, leftovers of kube-proxy), with the rules jumping to them.
 	iptables_restore 4 iptables
@@ -439,12 +463,16 @@ iptables_restore() { # 4|6 command
 	local v=$1 cmd=$2 t chain rule
 	for t in filter nat mangle raw; do
 		local new=()
+		# Only chains of ours (MCP-E2E-*) and of the kubelet and kube-proxy
+		# (KUBE-*) that appeared since `up`: someone else's are not ours to
+		# remove, and a built-in chain is never flushed.
 		while read -r chain; do
+			[[ $chain =~ ^(MCP-E2E-|KUBE-) ]] || continue
 			grep -qx "chain$v $t $chain" "$RUN/host-state" || new+=("$chain")
 		done < <("$cmd-save" -t "$t" 2>/dev/null | awk '/^:/{print substr($1, 2)}')
 		((${#new[@]})) || continue
 		for chain in "${new[@]}"; do
-			# Rules in older chains that jump to a new one.
+			# Rules in other chains that jump to a new one.
 			"$cmd-save" -t "$t" | grep -E -- "^-A .* -j $chain( |\$)" | while read -r rule; do
 				eval "$cmd -t $t -D ${rule#-A }" 2>/dev/null
 			done

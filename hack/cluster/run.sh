@@ -60,7 +60,7 @@ cluster_up() {
 	ip link show "$BRIDGE" >/dev/null 2>&1 || return 1
 	local c pid
 	for c in containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
-		pid=$(cat "$RUN/pids/$c" 2>/dev/null) || return 1
+		read -r pid _ <"$RUN/pids/$c" 2>/dev/null || return 1
 		alive "$c" "$pid" || return 1
 	done
 	kubectl get --raw /readyz --request-timeout=5s >/dev/null 2>&1 || return 1
@@ -170,7 +170,7 @@ ip=$(kubectl -n mcp-system get service mcp-gateway -o 'jsonpath={.spec.clusterIP
 [[ -n $ip ]] || die "the mcp-gateway Service has no ClusterIP"
 GATEWAY=http://$ip
 for ((i = 0; ; i++)); do
-	curl -fsS --max-time 2 "$GATEWAY/readyz" >/dev/null 2>&1 && break
+	curl --noproxy '*' -fsS --max-time 2 "$GATEWAY/readyz" >/dev/null 2>&1 && break
 	((i < 60)) || die "the gateway does not answer at $GATEWAY/readyz"
 	sleep 0.5
 done
@@ -182,7 +182,7 @@ kubectl get pods -A -o wide 2>&1 | indent
 # The exact commands printed below are the ones run here.
 mcpctl_cmd="MCP_GATEWAY=$GATEWAY MCP_GATEWAY_TOKEN=\$(cat $TOKEN_FILE) $root/bin/mcpctl status -A"
 init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1.0"}}}'
-curl_cmd="curl -sS -i --max-time 60 -X POST $GATEWAY/mcp/$NS/$SERVER \\
+curl_cmd="curl --noproxy '*' -sS -i --max-time 60 -X POST $GATEWAY/mcp/$NS/$SERVER \\
   -H \"Authorization: Bearer \$(cat $TOKEN_FILE)\" \\
   -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \\
   -d '$init'"
