@@ -79,7 +79,15 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return b.base.RoundTrip(r)
 }
 
-var httpClient = &http.Client{Transport: bearer{http.DefaultTransport}, Timeout: 60 * time.Second}
+// httpClient never uses a proxy from the environment: the bearer token and
+// the traffic stay on this host.
+var httpClient = &http.Client{Transport: bearer{noProxy()}, Timeout: 60 * time.Second}
+
+func noProxy() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	return t
+}
 
 // connect opens an MCP session to ns/server through the gateway.
 func connect(t *testing.T, ns, server string) *mcp.ClientSession {

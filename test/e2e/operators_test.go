@@ -68,7 +68,7 @@ func TestOperators(t *testing.T) {
 	require.NoError(t, err, string(out))
 	run := func(args ...string) (string, string, error) {
 		cmd := exec.Command(mcpctl, append(args, "-n", ns)...)
-		cmd.Env = append(os.Environ(), "MCP_GATEWAY="+gatewayURL, "MCP_GATEWAY_TOKEN="+clientToken)
+		cmd.Env = append(os.Environ(), "MCP_GATEWAY="+gatewayURL, "MCP_GATEWAY_TOKEN="+clientToken, "NO_PROXY=*", "no_proxy=*")
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
