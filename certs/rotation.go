@@ -169,7 +169,16 @@ func (s *SelfSigned) servingLeaf(data map[string][]byte, ca *CA, now time.Time) 
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.cert)
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now}); err != nil {
+	// A certificate that is not valid yet was made by a replica whose clock
+	// is ahead of ours (by more than clockSkew): it is still the right one,
+	// and replacing it would start a fight between the two replicas.
+	at := now
+	for _, nb := range []time.Time{leaf.NotBefore, ca.cert.NotBefore} {
+		if at.Before(nb) {
+			at = nb
+		}
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: at}); err != nil {
 		return nil, errors.New("serving certificate does not chain to the CA")
 	}
 	return leaf, nil

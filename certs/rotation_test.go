@@ -119,6 +119,7 @@ func TestPlanRepairs(t *testing.T) {
 		{"serving certificate lost", without(KeyCert), now, "serving certificate renewed: no usable serving certificate: tls: failed to find any PEM data in certificate input"},
 		{"serving certificate of another CA or host", wrongHost, now, "serving certificate renewed: serving certificate is not valid for mcp-webhook.mcp-system.svc"},
 		{"nothing to do", good, now.Add(time.Minute), ""},
+		{"made by a replica whose clock is 10 minutes ahead", good, now.Add(-10 * time.Minute), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,14 +127,14 @@ func TestPlanRepairs(t *testing.T) {
 			st, _, err := s.plan(tt.data, tt.at)
 			require.NoError(t, err)
 			if tt.reason == "" {
-				assert.Nil(t, st)
+				assert.Empty(t, reason(st), "no step") // never print the step: it holds keys
 				return
 			}
 			require.NotNil(t, st)
 			assert.Equal(t, tt.reason, st.reason)
 			again, _, err := s.plan(st.data, tt.at)
 			require.NoError(t, err)
-			assert.Nil(t, again, "one step repairs it")
+			assert.Empty(t, reason(again), "one step repairs it")
 		})
 	}
 }
@@ -151,4 +152,13 @@ func TestServingCertificateEndsWithItsCA(t *testing.T) {
 	cert, err := x509.ParseCertificate(leaf.Certificate[0])
 	require.NoError(t, err)
 	assert.Equal(t, now.Add(s.CAValidity), cert.NotAfter.UTC())
+}
+
+// reason of a step, "" for none: tests compare this, never the step, whose
+// data holds private keys that a failure would print.
+func reason(st *step) string {
+	if st == nil {
+		return ""
+	}
+	return st.reason
 }
