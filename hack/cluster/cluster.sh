@@ -8,6 +8,7 @@
 #   hack/cluster/cluster.sh up      bring the cluster up (tears down first)
 #   hack/cluster/cluster.sh down    stop it and put the host back as it was
 #   hack/cluster/cluster.sh env     print KUBECONFIG=... for a shell
+#   hack/cluster/cluster.sh running exit 0 if every process `up` started still runs
 #
 # Networking (all of it on this host, nothing routed out):
 #   pods 198.18.0.0/24 on the bridge mcpe2e0 (host side 198.18.0.1),
@@ -365,11 +366,27 @@ up() {
 # alive: the process exists and is not a zombie waiting for init to reap it.
 alive() { [[ -e /proc/$1 && $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 
+# ours name: the process recorded for name runs and is still that process
+# (not a PID reused since), and its PID is in $pid.
+ours() {
+	local started
+	read -r pid started <"$RUN/pids/$1" 2>/dev/null || return 1
+	alive "$pid" && [[ $(starttime "$pid") == "$started" ]]
+}
+
+# running: the cluster `up` made is all there (its processes and bridge).
+running() {
+	[[ -f $RUN/host-state ]] && ip link show "$BRIDGE" >/dev/null 2>&1 || return 1
+	local c pid
+	for c in containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+		ours "$c" || return 1
+	done
+}
+
 stop() { # name: SIGTERM its process group, SIGKILL after 10 s
-	local f=$RUN/pids/$1 pid started i
+	local f=$RUN/pids/$1 pid i
 	[[ -f $f ]] || return 0
-	read -r pid started <"$f"
-	if alive "$pid" && [[ $(starttime "$pid") == "$started" ]]; then
+	if ours "$1"; then
 		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
 		for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.1; done
 		alive "$pid" && kill -KILL -- "-$pid" 2>/dev/null
@@ -486,5 +503,6 @@ case "${1:-}" in
 up) up ;;
 down) down ;;
 env) echo "KUBECONFIG=$RUN/admin.kubeconfig" ;;
-*) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+running) running ;;
+*) echo "usage: $0 up|down|env|running" >&2; exit 2 ;;
 esac

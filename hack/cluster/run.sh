@@ -17,7 +17,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 RUN=${CLUSTER_DIR:-$root/bin/cluster} # as cluster.sh
 NODE=mcp-e2e
-BRIDGE=mcpe2e0
 KUBECONFIG=$RUN/admin.kubeconfig
 export KUBECONFIG
 NS=default                # where the example server runs
@@ -45,24 +44,11 @@ bins=$("$root/hack/build-envtest-bins.sh" cluster)
 kubectl() { "$bins/kubectl" "$@"; }
 
 # --- the cluster ---------------------------------------------------------------
-# alive: the PID runs (not a zombie) and is the named program, so a stale
-# pid file whose number was reused after a reboot does not count.
-alive() { # name pid
-	[[ -e /proc/$2 && $(awk '{print $3}' "/proc/$2/stat" 2>/dev/null) != Z ]] &&
-		tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null | grep -q -- "$1"
-}
-
 # cluster_up: every process cluster.sh started still runs, the apiserver is
 # ready and the node Ready. Anything less is not up: cluster.sh up then tears
 # the remains down first (it does whenever $RUN/host-state exists).
 cluster_up() {
-	[[ -f $RUN/host-state && -f $KUBECONFIG ]] || return 1
-	ip link show "$BRIDGE" >/dev/null 2>&1 || return 1
-	local c pid
-	for c in containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
-		read -r pid _ <"$RUN/pids/$c" 2>/dev/null || return 1
-		alive "$c" "$pid" || return 1
-	done
+	[[ -f $KUBECONFIG ]] && "$root/hack/cluster/cluster.sh" running || return 1
 	kubectl get --raw /readyz --request-timeout=5s >/dev/null 2>&1 || return 1
 	kubectl wait --for=condition=Ready "node/$NODE" --timeout=5s >/dev/null 2>&1
 }
