@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -41,9 +42,8 @@ func (s *SelfSigned) plan(data map[string][]byte, now time.Time) (*step, time.Du
 		fresh, err := s.fresh(now)
 		return &step{fresh, "no valid CA"}, 0, err
 	}
-	out := clone(data)
+	out := maps.Clone(data)
 	next, nextErr := parseCA(data[KeyCANextCert], data[KeyCANextKey])
-	issued := func(c *x509.Certificate) time.Time { return c.NotBefore.Add(clockSkew) }
 	leaf, leafErr := s.servingLeaf(data, ca, now)
 
 	switch {
@@ -101,15 +101,18 @@ func (s *SelfSigned) wake(data map[string][]byte, ca, next *CA, leaf *x509.Certi
 		}
 	}
 	if next != nil {
-		consider(next.cert.NotBefore.Add(clockSkew + s.CAOverlap))
+		consider(issued(next.cert).Add(s.CAOverlap))
 	} else {
 		consider(ca.cert.NotAfter.Add(-s.CARenewBefore))
 	}
 	if _, ok := data[KeyCAPreviousCert]; ok {
-		consider(leaf.NotBefore.Add(clockSkew + s.CAOverlap))
+		consider(issued(leaf).Add(s.CAOverlap))
 	}
 	return max(at.Sub(now), 0)
 }
+
+// issued is when c was made: every certificate is backdated by clockSkew.
+func issued(c *x509.Certificate) time.Time { return c.NotBefore.Add(clockSkew) }
 
 // bundle is the signing CA, the staged one and the previous one, those
 // that are still valid at now.
@@ -190,12 +193,4 @@ func marshalKey(ca *CA) []byte {
 		panic(err) // a P-256 key we generated always marshals
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
-}
-
-func clone(m map[string][]byte) map[string][]byte {
-	out := make(map[string][]byte, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"maps"
 	"testing"
 	"time"
 
@@ -95,7 +96,7 @@ func TestPlanRepairs(t *testing.T) {
 	good, err := s.fresh(now)
 	require.NoError(t, err)
 	without := func(keys ...string) map[string][]byte {
-		d := clone(good)
+		d := maps.Clone(good)
 		for _, k := range keys {
 			delete(d, k)
 		}

@@ -124,6 +124,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return fmt.Errorf("discovery did not sync before shutdown")
 	}
 
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	servers := []*http.Server{{
 		Addr:              o.listen,
 		Handler:           gw,
@@ -132,13 +133,12 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		// No ReadTimeout/WriteTimeout: MCP event streams stay open for as
 		// long as the session lives.
 		BaseContext: func(net.Listener) context.Context { return runCtx },
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:    errorLog,
 	}}
 	if o.metricsListen != "" {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", gw.MetricsHandler())
-		servers = append(servers, &http.Server{Addr: o.metricsListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
+		servers = append(servers, &http.Server{Addr: o.metricsListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog})
 	}
 	errc := make(chan error, len(servers))
 	for _, srv := range servers {

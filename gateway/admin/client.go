@@ -47,7 +47,10 @@ func (c *Client) List(ctx context.Context, ns string) ([]ServerSummary, error) {
 		p = "/api/v1/namespaces/" + url.PathEscape(ns) + "/servers"
 	}
 	var out []ServerSummary
-	return out, c.do(ctx, http.MethodGet, p, nil, &out)
+	if err := c.do(ctx, http.MethodGet, p, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Status returns one server's status with its pods.
