@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/admin"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/credentials"
@@ -100,7 +101,7 @@ func New(cfg Config) (*Gateway, error) {
 	r := mux.NewRouter()
 	r.Handle("/mcp/{namespace}/{server}", guard.Handler(func(r *http.Request) auth.Attributes {
 		v := mux.Vars(r)
-		return auth.Attributes{Verb: auth.VerbUse, Namespace: v["namespace"], Name: v["server"]}
+		return auth.Attributes{Verb: api.VerbUse, Namespace: v["namespace"], Name: v["server"]}
 	}, writeRPCError, px))
 	(&admin.API{Client: cfg.Client, Namespaces: cfg.Namespaces, Guard: guard, Log: cfg.Log}).Register(r)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -149,5 +150,5 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.
 func writeRPCError(w http.ResponseWriter, _ *http.Request, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(mcp.ErrorResponse(nil, mcp.CodeServerError, msg, nil))
+	_, _ = w.Write(mcp.ErrorResponse(nil, api.CodeServerError, msg, nil))
 }

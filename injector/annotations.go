@@ -9,55 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-)
-
-// Prefix is the prefix of every label and annotation key of MCP Orchestrator.
-const Prefix = "mcp.archestra.io/"
-
-// Keys of the public contract (DESIGN.md). ServerLabel is a label on the
-// Deployment; the others are Deployment annotations written by users.
-const (
-	ServerLabel = Prefix + "server"
-
-	AnnTransport            = Prefix + "transport"
-	AnnContainer            = Prefix + "container"
-	AnnCommand              = Prefix + "command"
-	AnnArgs                 = Prefix + "args"
-	AnnSecretEnv            = Prefix + "secret-env"
-	AnnSecretEnvFrom        = Prefix + "secret-env-from"
-	AnnSecretFiles          = Prefix + "secret-files"
-	AnnImagePullSecrets     = Prefix + "image-pull-secrets"
-	AnnRegistryCredentials  = Prefix + "registry-credentials"
-	AnnInheritScheduling    = Prefix + "inherit-scheduling"
-	AnnPort                 = Prefix + "port"
-	AnnPath                 = Prefix + "path"
-	AnnSessions             = Prefix + "sessions"
-	AnnMaxSessions          = Prefix + "max-sessions"
-	AnnRequestHeadersSecret = Prefix + "request-headers-secret"
-	AnnAllowedTools         = Prefix + "allowed-tools"
-
-	// AnnInjected is written by the webhook only: what it added, so a second
-	// pass is a no-op, removal is exact and an upgrade is detectable.
-	AnnInjected = Prefix + "injected"
-)
-
-// Pod template annotations written for the gateway. They describe the
-// sidecar endpoint the gateway talks to, not the server's own port.
-const (
-	PodAnnEndpointPort = Prefix + "endpoint-port"
-	PodAnnEndpointPath = Prefix + "endpoint-path"
-	PodAnnTransport    = AnnTransport
-	PodAnnAllowedTools = AnnAllowedTools
-)
-
-// Values of the transport and sessions annotations.
-const (
-	TransportStdio          = "stdio"
-	TransportStreamableHTTP = "streamable-http"
-	SessionsPerSession      = "per-session"
-	SessionsShared          = "shared"
 )
 
 // Spec is the parsed, validated set of annotations of one Deployment.
@@ -100,32 +54,32 @@ type annotation struct {
 
 // registry is the one place that knows every user annotation.
 var registry = []annotation{
-	{AnnTransport, func(v string, fp *field.Path, s *Spec) field.ErrorList {
-		return oneOf(v, fp, &s.Transport, TransportStdio, TransportStreamableHTTP)
+	{api.AnnTransport, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+		return oneOf(v, fp, &s.Transport, api.TransportStdio, api.TransportStreamableHTTP)
 	}},
-	{AnnContainer, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+	{api.AnnContainer, func(v string, fp *field.Path, s *Spec) field.ErrorList {
 		s.Container = v
 		return dns1123Label(v, fp)
 	}},
-	{AnnCommand, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+	{api.AnnCommand, func(v string, fp *field.Path, s *Spec) field.ErrorList {
 		return words(v, fp, &s.Command)
 	}},
-	{AnnArgs, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+	{api.AnnArgs, func(v string, fp *field.Path, s *Spec) field.ErrorList {
 		return words(v, fp, &s.Args)
 	}},
-	{AnnSecretEnv, parseSecretEnv},
-	{AnnSecretEnvFrom, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+	{api.AnnSecretEnv, parseSecretEnv},
+	{api.AnnSecretEnvFrom, func(v string, fp *field.Path, s *Spec) field.ErrorList {
 		return secretNames(v, fp, &s.SecretEnvFrom)
 	}},
-	{AnnSecretFiles, parseSecretFiles},
-	{AnnImagePullSecrets, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+	{api.AnnSecretFiles, parseSecretFiles},
+	{api.AnnImagePullSecrets, func(v string, fp *field.Path, s *Spec) field.ErrorList {
 		return secretNames(v, fp, &s.ImagePullSecrets)
 	}},
-	{AnnRegistryCredentials, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+	{api.AnnRegistryCredentials, func(v string, fp *field.Path, s *Spec) field.ErrorList {
 		s.RegistryCredentials = v
 		return secretName(v, fp)
 	}},
-	{AnnInheritScheduling, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+	{api.AnnInheritScheduling, func(v string, fp *field.Path, s *Spec) field.ErrorList {
 		switch v {
 		case "true":
 			s.InheritScheduling = true
@@ -136,7 +90,7 @@ var registry = []annotation{
 		}
 		return nil
 	}},
-	{AnnPort, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+	{api.AnnPort, func(v string, fp *field.Path, s *Spec) field.ErrorList {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 65535 {
 			return field.ErrorList{field.Invalid(fp, v, "must be a port number between 1 and 65535")}
@@ -144,7 +98,7 @@ var registry = []annotation{
 		s.Port, s.PortSet = int32(n), true
 		return nil
 	}},
-	{AnnPath, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+	{api.AnnPath, func(v string, fp *field.Path, s *Spec) field.ErrorList {
 		s.Path = v
 		u, err := url.Parse(v)
 		if err != nil || !strings.HasPrefix(v, "/") || u.Path != v || u.RawQuery != "" || u.Fragment != "" {
@@ -152,10 +106,10 @@ var registry = []annotation{
 		}
 		return nil
 	}},
-	{AnnSessions, func(v string, fp *field.Path, s *Spec) field.ErrorList {
-		return oneOf(v, fp, &s.Sessions, SessionsPerSession, SessionsShared)
+	{api.AnnSessions, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+		return oneOf(v, fp, &s.Sessions, api.SessionsPerSession, api.SessionsShared)
 	}},
-	{AnnMaxSessions, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+	{api.AnnMaxSessions, func(v string, fp *field.Path, s *Spec) field.ErrorList {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100000 {
 			return field.ErrorList{field.Invalid(fp, v, "must be an integer between 1 and 100000")}
@@ -163,11 +117,11 @@ var registry = []annotation{
 		s.MaxSessions = n
 		return nil
 	}},
-	{AnnRequestHeadersSecret, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+	{api.AnnRequestHeadersSecret, func(v string, fp *field.Path, s *Spec) field.ErrorList {
 		s.RequestHeadersSecret = v
 		return secretName(v, fp)
 	}},
-	{AnnAllowedTools, parseAllowedTools},
+	{api.AnnAllowedTools, parseAllowedTools},
 }
 
 // Parse reads the server label and every annotation of the registry. It
@@ -176,21 +130,21 @@ var registry = []annotation{
 // they are nearly always typos that would otherwise be silently ignored.
 func Parse(labels, annotations map[string]string) (*Spec, field.ErrorList, []string) {
 	s := &Spec{
-		Server:            labels[ServerLabel],
-		Transport:         TransportStdio,
+		Server:            labels[api.ServerLabel],
+		Transport:         api.TransportStdio,
 		InheritScheduling: true,
 		Port:              8080,
 		Path:              "/mcp",
-		Sessions:          SessionsPerSession,
+		Sessions:          api.SessionsPerSession,
 		set:               map[string]bool{},
 	}
 	var errs field.ErrorList
-	labelPath := field.NewPath("metadata", "labels").Key(ServerLabel)
+	labelPath := field.NewPath("metadata", "labels").Key(api.ServerLabel)
 	for _, msg := range validation.IsDNS1123Label(s.Server) {
 		errs = append(errs, field.Invalid(labelPath, s.Server, msg))
 	}
 	annPath := field.NewPath("metadata", "annotations")
-	known := map[string]bool{AnnInjected: true}
+	known := map[string]bool{api.AnnInjected: true}
 	for _, a := range registry {
 		known[a.key] = true
 		v, ok := annotations[a.key]
@@ -201,7 +155,7 @@ func Parse(labels, annotations map[string]string) (*Spec, field.ErrorList, []str
 		errs = append(errs, a.parse(v, annPath.Key(a.key), s)...)
 	}
 	for _, k := range sortedKeys(annotations) {
-		if strings.HasPrefix(k, Prefix) && !known[k] {
+		if strings.HasPrefix(k, api.Prefix) && !known[k] {
 			msg := "unknown annotation"
 			if hint := closestKey(k); hint != "" {
 				msg += fmt.Sprintf("; did you mean %s?", hint)
@@ -215,10 +169,10 @@ func Parse(labels, annotations map[string]string) (*Spec, field.ErrorList, []str
 // transportWarnings flags annotations that the chosen transport ignores.
 func (s *Spec) transportWarnings() []string {
 	var ignored []string
-	if s.Transport == TransportStdio {
-		ignored = []string{AnnPort, AnnPath, AnnRequestHeadersSecret}
+	if s.Transport == api.TransportStdio {
+		ignored = []string{api.AnnPort, api.AnnPath, api.AnnRequestHeadersSecret}
 	} else {
-		ignored = []string{AnnSessions, AnnMaxSessions}
+		ignored = []string{api.AnnSessions, api.AnnMaxSessions}
 	}
 	var warnings []string
 	for _, k := range ignored {
@@ -319,7 +273,7 @@ func parseSecretEnv(v string, fp *field.Path, s *Spec) field.ErrorList {
 }
 
 // reservedPaths are mounted by the injection itself.
-var reservedPaths = []string{"/tmp", SharedDir}
+var reservedPaths = []string{"/tmp", api.SharedDir}
 
 func parseSecretFiles(v string, fp *field.Path, s *Spec) field.ErrorList {
 	items, err := splitList(v)
@@ -438,18 +392,18 @@ func (s *Spec) secretRefs() []SecretRef {
 		}
 	}
 	for _, e := range s.SecretEnv {
-		add(AnnSecretEnv, e.Secret)
+		add(api.AnnSecretEnv, e.Secret)
 	}
-	add(AnnSecretEnvFrom, s.SecretEnvFrom...)
+	add(api.AnnSecretEnvFrom, s.SecretEnvFrom...)
 	for _, f := range s.SecretFiles {
-		add(AnnSecretFiles, f.Secret)
+		add(api.AnnSecretFiles, f.Secret)
 	}
-	add(AnnImagePullSecrets, s.ImagePullSecrets...)
+	add(api.AnnImagePullSecrets, s.ImagePullSecrets...)
 	if s.RegistryCredentials != "" {
-		add(AnnRegistryCredentials, s.RegistryCredentials)
+		add(api.AnnRegistryCredentials, s.RegistryCredentials)
 	}
-	if s.RequestHeadersSecret != "" && s.Transport == TransportStreamableHTTP {
-		add(AnnRequestHeadersSecret, s.RequestHeadersSecret)
+	if s.RequestHeadersSecret != "" && s.Transport == api.TransportStreamableHTTP {
+		add(api.AnnRequestHeadersSecret, s.RequestHeadersSecret)
 	}
 	return refs
 }

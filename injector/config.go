@@ -35,6 +35,10 @@ type Config struct {
 	// the webhook's controller may copy into a server's namespace when its
 	// image-pull-secrets annotation names them. Empty: nothing is copied.
 	CopyPullSecrets []string `json:"copyPullSecrets,omitempty"`
+	// Version is the build version of the caller (the webhook, mcpctl),
+	// recorded in the injection marker so an upgrade is visible. It is not
+	// read from the file and not part of Hash; empty leaves it out.
+	Version string `json:"-"`
 }
 
 // SidecarConfig configures the injected mcp-transport containers.

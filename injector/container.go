@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"slices"
 
+	"k8s.io/utils/ptr"
+
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -12,7 +15,7 @@ const secretVolumePrefix = "mcp-secret-"
 
 // launcherPrefix is what a wrapped stdio command starts with; the original
 // command follows and the container's args are appended by Kubernetes.
-var launcherPrefix = []string{LauncherPath, "launch", "--socket", LauncherSocket, "--"}
+var launcherPrefix = []string{api.LauncherPath, "launch", "--socket", api.LauncherSocket, "--"}
 
 func (in *Injector) applyImageAndCommand(s *Spec, c *corev1.Container, rec *Record) []string {
 	var warnings []string
@@ -25,7 +28,7 @@ func (in *Injector) applyImageAndCommand(s *Spec, c *corev1.Container, rec *Reco
 			c.Command = slices.Clone(s.Command)
 			rec.Command = fingerprint(c.Command)
 		} else {
-			warnings = append(warnings, fmt.Sprintf("%s is ignored: container %q sets its own command", AnnCommand, c.Name))
+			warnings = append(warnings, fmt.Sprintf("%s is ignored: container %q sets its own command", api.AnnCommand, c.Name))
 		}
 	}
 	if s.Args != nil {
@@ -33,7 +36,7 @@ func (in *Injector) applyImageAndCommand(s *Spec, c *corev1.Container, rec *Reco
 			c.Args = slices.Clone(s.Args)
 			rec.Args = fingerprint(c.Args)
 		} else {
-			warnings = append(warnings, fmt.Sprintf("%s is ignored: container %q sets its own args", AnnArgs, c.Name))
+			warnings = append(warnings, fmt.Sprintf("%s is ignored: container %q sets its own args", api.AnnArgs, c.Name))
 		}
 	}
 	return warnings
@@ -43,14 +46,14 @@ func (in *Injector) applyImageAndCommand(s *Spec, c *corev1.Container, rec *Reco
 // (stdio), secrets, writable /tmp and HOME, security and resource defaults.
 func (in *Injector) applyServerContainer(s *Spec, p *corev1.PodSpec, c *corev1.Container, rec *Record) []string {
 	var warnings []string
-	if s.Transport == TransportStdio {
+	if s.Transport == api.TransportStdio {
 		c.Command = append(slices.Clone(launcherPrefix), c.Command...)
 		rec.Wrapped = true
-		addMount(p, c, rec, corev1.VolumeMount{Name: SharedVolume, MountPath: SharedDir}, emptyDir(SharedVolume))
+		addMount(p, c, rec, corev1.VolumeMount{Name: api.SharedVolume, MountPath: api.SharedDir}, emptyDir(api.SharedVolume))
 	}
 	for _, e := range s.SecretEnv {
 		if hasEnv(c, e.Var) {
-			warnings = append(warnings, fmt.Sprintf("%s: container %q already sets %s; its own value is kept", AnnSecretEnv, c.Name, e.Var))
+			warnings = append(warnings, fmt.Sprintf("%s: container %q already sets %s; its own value is kept", api.AnnSecretEnv, c.Name, e.Var))
 			continue
 		}
 		addEnv(c, rec, corev1.EnvVar{Name: e.Var, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
@@ -66,15 +69,15 @@ func (in *Injector) applyServerContainer(s *Spec, p *corev1.PodSpec, c *corev1.C
 	}
 	for _, f := range s.SecretFiles {
 		if hasMountAt(c, f.Path) {
-			warnings = append(warnings, fmt.Sprintf("%s: container %q already mounts %s; secret %s is not mounted there", AnnSecretFiles, c.Name, f.Path, f.Secret))
+			warnings = append(warnings, fmt.Sprintf("%s: container %q already mounts %s; secret %s is not mounted there", api.AnnSecretFiles, c.Name, f.Path, f.Secret))
 			continue
 		}
 		name := secretVolumePrefix + fingerprint(f)
 		addMount(p, c, rec, corev1.VolumeMount{Name: name, MountPath: f.Path, ReadOnly: true},
-			corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: f.Secret, DefaultMode: ptr(corev1.SecretVolumeSourceDefaultMode)}}})
+			corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: f.Secret, DefaultMode: ptr.To(corev1.SecretVolumeSourceDefaultMode)}}})
 	}
 	if !hasMountAt(c, "/tmp") {
-		addMount(p, c, rec, corev1.VolumeMount{Name: TmpVolume, MountPath: "/tmp"}, emptyDir(TmpVolume))
+		addMount(p, c, rec, corev1.VolumeMount{Name: api.TmpVolume, MountPath: "/tmp"}, emptyDir(api.TmpVolume))
 	}
 	in.applyHome(c, p, rec)
 	applyDrain(c, rec)
@@ -95,7 +98,7 @@ func applyDrain(c *corev1.Container, rec *Record) {
 		c.Lifecycle = &corev1.Lifecycle{}
 	}
 	c.Lifecycle.PreStop = &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{
-		Path: DrainPath, Port: intstr.FromInt32(SidecarPort), Scheme: corev1.URISchemeHTTP,
+		Path: api.DrainPath, Port: intstr.FromInt32(api.SidecarPort), Scheme: corev1.URISchemeHTTP,
 	}}
 	rec.PreStop = fingerprint(c.Lifecycle.PreStop)
 }
@@ -112,7 +115,7 @@ func (in *Injector) applyHome(c *corev1.Container, p *corev1.PodSpec, rec *Recor
 		return
 	}
 	addEnv(c, rec, corev1.EnvVar{Name: "HOME", Value: in.cfg.Home})
-	addMount(p, c, rec, corev1.VolumeMount{Name: HomeVolume, MountPath: in.cfg.Home}, emptyDir(HomeVolume))
+	addMount(p, c, rec, corev1.VolumeMount{Name: api.HomeVolume, MountPath: in.cfg.Home}, emptyDir(api.HomeVolume))
 }
 
 // applySecurity fills the server container's securityContext field by field
@@ -131,7 +134,7 @@ func (in *Injector) applySecurity(c *corev1.Container, p *corev1.PodSpec, rec *R
 		privileged = true
 	}
 	if sc.AllowPrivilegeEscalation == nil && !privileged {
-		sc.AllowPrivilegeEscalation = ptr(false)
+		sc.AllowPrivilegeEscalation = ptr.To(false)
 		rec.Security = append(rec.Security, keyed("allowPrivilegeEscalation", sc.AllowPrivilegeEscalation))
 	}
 	if sc.Capabilities == nil && !privileged {
@@ -143,7 +146,7 @@ func (in *Injector) applySecurity(c *corev1.Container, p *corev1.PodSpec, rec *R
 		rec.Security = append(rec.Security, keyed("seccompProfile", sc.SeccompProfile))
 	}
 	if sc.ReadOnlyRootFilesystem == nil && in.cfg.Security.ReadOnlyRootFilesystem {
-		sc.ReadOnlyRootFilesystem = ptr(true)
+		sc.ReadOnlyRootFilesystem = ptr.To(true)
 		rec.Security = append(rec.Security, keyed("readOnlyRootFilesystem", sc.ReadOnlyRootFilesystem))
 	}
 }
@@ -220,5 +223,3 @@ func hasEnv(c *corev1.Container, name string) bool {
 func hasMountAt(c *corev1.Container, path string) bool {
 	return slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == path })
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -11,6 +11,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/yaml"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
@@ -24,17 +25,17 @@ func FuzzParse(f *testing.F) {
 	in := testInjector(f)
 	f.Fuzz(func(t *testing.T, transport, command, args, secretEnv, envFrom, files, port, path, sessions, maxSessions, tools string) {
 		d := fuzzDeployment(map[string]string{
-			injector.AnnTransport:     transport,
-			injector.AnnCommand:       command,
-			injector.AnnArgs:          args,
-			injector.AnnSecretEnv:     secretEnv,
-			injector.AnnSecretEnvFrom: envFrom,
-			injector.AnnSecretFiles:   files,
-			injector.AnnPort:          port,
-			injector.AnnPath:          path,
-			injector.AnnSessions:      sessions,
-			injector.AnnMaxSessions:   maxSessions,
-			injector.AnnAllowedTools:  tools,
+			api.AnnTransport:     transport,
+			api.AnnCommand:       command,
+			api.AnnArgs:          args,
+			api.AnnSecretEnv:     secretEnv,
+			api.AnnSecretEnvFrom: envFrom,
+			api.AnnSecretFiles:   files,
+			api.AnnPort:          port,
+			api.AnnPath:          path,
+			api.AnnSessions:      sessions,
+			api.AnnMaxSessions:   maxSessions,
+			api.AnnAllowedTools:  tools,
 		})
 		checkInjection(t, in, d)
 	})
@@ -65,7 +66,7 @@ func FuzzInject(f *testing.F) {
 func fuzzDeployment(annotations map[string]string) *appsv1.Deployment {
 	var d appsv1.Deployment
 	d.Name = "fuzz"
-	d.Labels = map[string]string{injector.ServerLabel: "fuzz"}
+	d.Labels = map[string]string{api.ServerLabel: "fuzz"}
 	d.Annotations = annotations
 	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "server"}}
 	return &d
@@ -92,14 +93,14 @@ func checkInjection(t *testing.T, in *injector.Injector, d *appsv1.Deployment) {
 	if !apiequality.Semantic.DeepEqual(d, again) {
 		t.Fatal("injection is not idempotent")
 	}
-	if _, labelled := original.Labels[injector.ServerLabel]; !labelled {
+	if _, labelled := original.Labels[api.ServerLabel]; !labelled {
 		return
 	}
-	delete(again.Labels, injector.ServerLabel)
+	delete(again.Labels, api.ServerLabel)
 	if _, errs := in.Inject(again); len(errs) > 0 {
 		t.Fatalf("removing the label failed: %v", errs)
 	}
-	delete(original.Labels, injector.ServerLabel)
+	delete(original.Labels, api.ServerLabel)
 	if !apiequality.Semantic.DeepEqual(original, again) {
 		t.Fatal("removing the label did not remove exactly what was injected")
 	}

@@ -14,6 +14,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/yaml"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
@@ -100,11 +101,11 @@ func TestGolden(t *testing.T) {
 			})
 			t.Run("reversible", func(t *testing.T) {
 				removed := d.DeepCopy()
-				delete(removed.Labels, injector.ServerLabel)
+				delete(removed.Labels, api.ServerLabel)
 				_, errs := in.Inject(removed)
 				require.Empty(t, errs)
 				want := original.DeepCopy()
-				delete(want.Labels, injector.ServerLabel)
+				delete(want.Labels, api.ServerLabel)
 				assert.True(t, apiequality.Semantic.DeepEqual(want, removed),
 					"removing the label must remove every addition:\nwant:\n%s\ngot:\n%s", render(t, want, nil, nil), render(t, removed, nil, nil))
 			})

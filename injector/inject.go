@@ -10,27 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/archestra-ai/mcp-orchestrator/internal/version"
-)
-
-// Names and paths of what the injection adds. They are part of the contract
-// with the mcp-transport binary and the gateway.
-const (
-	SidecarName     = "mcp-transport"
-	InstallName     = "mcp-transport-install"
-	SharedVolume    = "mcp-transport"
-	SharedDir       = "/mcp-transport"
-	LauncherPath    = SharedDir + "/bin/mcp-transport"
-	LauncherSocket  = SharedDir + "/run/launcher.sock"
-	SidecarBinary   = "/usr/local/bin/mcp-transport"
-	SidecarPort     = 8080
-	SidecarPortName = "mcp"
-	SidecarPath     = "/mcp"
-	DrainPath       = "/drain"
-	TmpVolume       = "mcp-tmp"
-	HomeVolume      = "mcp-home"
-	HeadersVolume   = "mcp-request-headers"
-	HeadersDir      = "/etc/mcp-transport/request-headers"
+	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
 // Injector applies one Config to Deployments.
@@ -52,19 +32,19 @@ func (in *Injector) Config() Config { return in.cfg }
 // returned all at once as a field.ErrorList; d must then be discarded.
 func (in *Injector) Inject(d *appsv1.Deployment) ([]string, field.ErrorList) {
 	var warnings []string
-	if raw, ok := d.Annotations[AnnInjected]; ok {
+	if raw, ok := d.Annotations[api.AnnInjected]; ok {
 		rec, err := decodeRecord(raw)
 		if err != nil {
-			return nil, field.ErrorList{field.Invalid(field.NewPath("metadata", "annotations").Key(AnnInjected),
+			return nil, field.ErrorList{field.Invalid(field.NewPath("metadata", "annotations").Key(api.AnnInjected),
 				field.OmitValueType{}, fmt.Sprintf("%v; this annotation is written by the webhook only, remove it", err))}
 		}
 		strip(&d.Spec.Template, rec)
-		delete(d.Annotations, AnnInjected)
+		delete(d.Annotations, api.AnnInjected)
 		if len(d.Annotations) == 0 {
 			d.Annotations = nil
 		}
 	}
-	if _, labelled := d.Labels[ServerLabel]; !labelled {
+	if _, labelled := d.Labels[api.ServerLabel]; !labelled {
 		return warnings, nil
 	}
 	spec, errs, warns := Parse(d.Labels, d.Annotations)
@@ -80,7 +60,7 @@ func (in *Injector) Inject(d *appsv1.Deployment) ([]string, field.ErrorList) {
 	if d.Annotations == nil {
 		d.Annotations = map[string]string{}
 	}
-	d.Annotations[AnnInjected] = rec.encode()
+	d.Annotations[api.AnnInjected] = rec.encode()
 	return warnings, nil
 }
 
@@ -95,9 +75,9 @@ func (in *Injector) apply(s *Spec, t *corev1.PodTemplateSpec) (*Record, []string
 	podPath := field.NewPath("spec", "template", "spec")
 	idx, errs := serverContainer(s, &t.Spec, podPath)
 	errs = append(errs, reservedNames(&t.Spec, podPath)...)
-	if v, ok := t.Labels[ServerLabel]; ok && v != s.Server {
-		errs = append(errs, field.Invalid(field.NewPath("spec", "template", "metadata", "labels").Key(ServerLabel), v,
-			"must equal the Deployment's "+ServerLabel+" label, or be left out (the webhook copies it)"))
+	if v, ok := t.Labels[api.ServerLabel]; ok && v != s.Server {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "template", "metadata", "labels").Key(api.ServerLabel), v,
+			"must equal the Deployment's "+api.ServerLabel+" label, or be left out (the webhook copies it)"))
 	}
 	if len(errs) == 0 && t.Spec.Containers[idx].Name == "" {
 		errs = append(errs, field.Required(podPath.Child("containers").Index(idx).Child("name"), "the MCP server container needs a name"))
@@ -105,14 +85,14 @@ func (in *Injector) apply(s *Spec, t *corev1.PodTemplateSpec) (*Record, []string
 	if len(errs) > 0 {
 		return nil, nil, errs
 	}
-	rec := &Record{Version: version.Version, Config: in.cfgHash, Container: t.Spec.Containers[idx].Name}
+	rec := &Record{Version: in.cfg.Version, Config: in.cfgHash, Container: t.Spec.Containers[idx].Name}
 	c := &t.Spec.Containers[idx]
 	cpath := podPath.Child("containers").Index(idx)
 
 	var warnings []string
 	warnings = append(warnings, in.applyImageAndCommand(s, c, rec)...)
-	if s.Transport == TransportStdio && len(c.Command) == 0 {
-		errs = append(errs, field.Required(field.NewPath("metadata", "annotations").Key(AnnCommand),
+	if s.Transport == api.TransportStdio && len(c.Command) == 0 {
+		errs = append(errs, field.Required(field.NewPath("metadata", "annotations").Key(api.AnnCommand),
 			fmt.Sprintf("a stdio server needs a command: set this annotation or %s (the image's entrypoint is not visible at admission)", cpath.Child("command"))))
 	}
 	port, perrs := serverPort(s, c)
@@ -145,12 +125,12 @@ func serverContainer(s *Spec, p *corev1.PodSpec, podPath *field.Path) (int, fiel
 		}
 	}
 	if s.Container != "" {
-		return 0, field.ErrorList{field.NotFound(field.NewPath("metadata", "annotations").Key(AnnContainer), name)}
+		return 0, field.ErrorList{field.NotFound(field.NewPath("metadata", "annotations").Key(api.AnnContainer), name)}
 	}
 	if len(p.Containers) == 0 {
 		return 0, field.ErrorList{field.Required(podPath.Child("containers"), "a Deployment needs at least one container")}
 	}
-	return 0, field.ErrorList{field.Required(field.NewPath("metadata", "annotations").Key(AnnContainer),
+	return 0, field.ErrorList{field.Required(field.NewPath("metadata", "annotations").Key(api.AnnContainer),
 		"the pod has several containers and none is named mcp-server: name the MCP server container with this annotation")}
 }
 
@@ -158,12 +138,12 @@ func serverContainer(s *Spec, p *corev1.PodSpec, podPath *field.Path) (int, fiel
 func reservedNames(p *corev1.PodSpec, podPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for i, c := range p.InitContainers {
-		if c.Name == SidecarName || c.Name == InstallName {
+		if c.Name == api.SidecarName || c.Name == api.InstallName {
 			errs = append(errs, field.Invalid(podPath.Child("initContainers").Index(i).Child("name"), c.Name, "this name is reserved for the injected sidecar"))
 		}
 	}
 	for i, c := range p.Containers {
-		if c.Name == SidecarName || c.Name == InstallName {
+		if c.Name == api.SidecarName || c.Name == api.InstallName {
 			errs = append(errs, field.Invalid(podPath.Child("containers").Index(i).Child("name"), c.Name, "this name is reserved for the injected sidecar"))
 		}
 	}
@@ -177,7 +157,7 @@ func reservedNames(p *corev1.PodSpec, podPath *field.Path) field.ErrorList {
 
 func isReservedVolume(name string) bool {
 	switch name {
-	case SharedVolume, TmpVolume, HomeVolume, HeadersVolume:
+	case api.SharedVolume, api.TmpVolume, api.HomeVolume, api.HeadersVolume:
 		return true
 	}
 	return len(name) > len(secretVolumePrefix) && name[:len(secretVolumePrefix)] == secretVolumePrefix
@@ -187,16 +167,16 @@ func isReservedVolume(name string) bool {
 // the container's only declared port, else 8080. It must differ from the
 // sidecar's port, which shares the pod's network namespace.
 func serverPort(s *Spec, c *corev1.Container) (int32, field.ErrorList) {
-	if s.Transport != TransportStreamableHTTP {
+	if s.Transport != api.TransportStreamableHTTP {
 		return 0, nil
 	}
-	port, fp := s.Port, field.NewPath("metadata", "annotations").Key(AnnPort)
+	port, fp := s.Port, field.NewPath("metadata", "annotations").Key(api.AnnPort)
 	if !s.PortSet && len(c.Ports) == 1 {
 		port = c.Ports[0].ContainerPort
 	}
-	if port == SidecarPort {
+	if port == api.SidecarPort {
 		return 0, field.ErrorList{field.Invalid(fp, port, fmt.Sprintf(
-			"port %d is where the injected mcp-transport sidecar listens in the same pod; make the server listen on another port and set this annotation to it", SidecarPort))}
+			"port %d is where the injected mcp-transport sidecar listens in the same pod; make the server listen on another port and set this annotation to it", api.SidecarPort))}
 	}
 	return port, nil
 }
@@ -206,7 +186,7 @@ func serverPort(s *Spec, c *corev1.Container) (int32, field.ErrorList) {
 // warns about the ones that do not exist; nil for an unlabelled or invalid
 // Deployment.
 func (in *Injector) SecretRefs(d *appsv1.Deployment) []SecretRef {
-	if _, labelled := d.Labels[ServerLabel]; !labelled {
+	if _, labelled := d.Labels[api.ServerLabel]; !labelled {
 		return nil
 	}
 	spec, errs, _ := Parse(d.Labels, d.Annotations)

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -64,17 +65,17 @@ func TestErrorsNeverEchoPastedSecrets(t *testing.T) {
 	t.Parallel()
 	const token = "ghp_S3cr3tT0kenValue"
 	for key, value := range map[string]string{
-		AnnSecretEnv:            "GITHUB_TOKEN=" + token,
-		AnnSecretEnvFrom:        token,
-		AnnSecretFiles:          token,
-		AnnImagePullSecrets:     "ok," + token,
-		AnnRegistryCredentials:  token,
-		AnnRequestHeadersSecret: "Bearer " + token,
-		AnnCommand:              `npx server --token "` + token,
+		api.AnnSecretEnv:            "GITHUB_TOKEN=" + token,
+		api.AnnSecretEnvFrom:        token,
+		api.AnnSecretFiles:          token,
+		api.AnnImagePullSecrets:     "ok," + token,
+		api.AnnRegistryCredentials:  token,
+		api.AnnRequestHeadersSecret: "Bearer " + token,
+		api.AnnCommand:              `npx server --token "` + token,
 	} {
 		t.Run(key, func(t *testing.T) {
 			t.Parallel()
-			_, errs, warnings := Parse(map[string]string{ServerLabel: "s"}, map[string]string{key: value})
+			_, errs, warnings := Parse(map[string]string{api.ServerLabel: "s"}, map[string]string{key: value})
 			require.NotEmpty(t, errs, "the value must be rejected")
 			for _, e := range errs {
 				assert.NotContains(t, e.Error(), "S3cr3t")
@@ -86,9 +87,9 @@ func TestErrorsNeverEchoPastedSecrets(t *testing.T) {
 
 func TestClosestKey(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, AnnCommand, closestKey(Prefix+"comand"))
-	assert.Equal(t, AnnSecretEnv, closestKey(Prefix+"secret_env"))
-	assert.Empty(t, closestKey(Prefix+"something-else-entirely"))
+	assert.Equal(t, api.AnnCommand, closestKey(api.Prefix+"comand"))
+	assert.Equal(t, api.AnnSecretEnv, closestKey(api.Prefix+"secret_env"))
+	assert.Empty(t, closestKey(api.Prefix+"something-else-entirely"))
 }
 
 func TestPlatformScheduling(t *testing.T) {

@@ -2,21 +2,12 @@ package injector
 
 import (
 	"slices"
-	"strconv"
-	"strings"
 
+	"k8s.io/utils/ptr"
+
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	corev1 "k8s.io/api/core/v1"
 )
-
-// RegistrySecretName is the deterministic name of the dockerconfigjson
-// Secret derived from a registry-credentials Secret.
-func RegistrySecretName(source string) string {
-	name := source + "-mcp-registry"
-	if len(name) > 253 {
-		name = name[:240] + "-" + fingerprint(source)
-	}
-	return name
-}
 
 // applyPod fills pod-level defaults: pull secrets, scheduling and the
 // service account token.
@@ -24,7 +15,7 @@ func (in *Injector) applyPod(s *Spec, p *corev1.PodSpec, rec *Record) []string {
 	var warnings []string
 	pull := append(slices.Clone(in.cfg.ImagePullSecrets), s.ImagePullSecrets...)
 	if s.RegistryCredentials != "" {
-		pull = append(pull, RegistrySecretName(s.RegistryCredentials))
+		pull = append(pull, api.RegistrySecretName(s.RegistryCredentials))
 	}
 	for _, name := range pull {
 		if slices.ContainsFunc(p.ImagePullSecrets, func(r corev1.LocalObjectReference) bool { return r.Name == name }) {
@@ -55,9 +46,9 @@ func (in *Injector) applyPod(s *Spec, p *corev1.PodSpec, rec *Record) []string {
 	if p.AutomountServiceAccountToken == nil {
 		v := in.cfg.Security.AutomountServiceAccountToken
 		if v == nil {
-			v = ptr(false)
+			v = ptr.To(false)
 		}
-		p.AutomountServiceAccountToken = ptr(*v)
+		p.AutomountServiceAccountToken = ptr.To(*v)
 		rec.AutomountToken = fingerprint(*v)
 	}
 	return warnings
@@ -66,21 +57,21 @@ func (in *Injector) applyPod(s *Spec, p *corev1.PodSpec, rec *Record) []string {
 // applyMetadata writes the pod template label the gateway discovers pods by
 // and the annotations it routes with.
 func applyMetadata(s *Spec, t *corev1.PodTemplateSpec, rec *Record) {
-	if t.Labels[ServerLabel] != s.Server {
+	if t.Labels[api.ServerLabel] != s.Server {
 		if t.Labels == nil {
 			t.Labels = map[string]string{}
 		}
-		t.Labels[ServerLabel] = s.Server
-		rec.PodLabels = append(rec.PodLabels, keyed(ServerLabel, s.Server))
+		t.Labels[api.ServerLabel] = s.Server
+		rec.PodLabels = append(rec.PodLabels, keyed(api.ServerLabel, s.Server))
 	}
-	ann := map[string]string{
-		PodAnnEndpointPort: strconv.Itoa(SidecarPort),
-		PodAnnEndpointPath: SidecarPath,
-		PodAnnTransport:    s.Transport,
+	ep := api.PodEndpoint{Port: api.SidecarPort, Path: api.SidecarMCPPath, Transport: s.Transport}
+	if s.Transport == api.TransportStdio {
+		ep.Sessions = s.Sessions
 	}
 	if len(s.AllowedTools) > 0 {
-		ann[PodAnnAllowedTools] = strings.Join(s.AllowedTools, ",")
+		ep.AllowedTools = s.AllowedTools
 	}
+	ann := api.EncodePodEndpoint(ep)
 	for _, k := range sortedKeys(ann) {
 		if t.Annotations[k] == ann[k] {
 			continue

@@ -19,7 +19,7 @@ import (
 // value we wrote; strip only removes an item whose value is still ours, so a
 // user's own edit is never taken away.
 type Record struct {
-	Version   string `json:"version"`
+	Version   string `json:"version,omitempty"`
 	Config    string `json:"config"`
 	Container string `json:"container"`
 	// Image is the base image we set on a container that had none.
@@ -60,8 +60,8 @@ func decodeRecord(s string) (*Record, error) {
 	if err := json.Unmarshal([]byte(s), &r); err != nil {
 		return nil, fmt.Errorf("not written by this webhook: %w", err)
 	}
-	if r.Version == "" || r.Container == "" {
-		return nil, fmt.Errorf("not written by this webhook: version or container missing")
+	if r.Config == "" || r.Container == "" {
+		return nil, fmt.Errorf("not written by this webhook: config or container missing")
 	}
 	return &r, nil
 }

@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"time"
 
+	"k8s.io/utils/ptr"
+
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -15,11 +18,11 @@ import (
 // volume. Both are appended so the user's own init containers keep their
 // positions: the admission patch then never rewrites them.
 func (in *Injector) applySidecar(s *Spec, serverPort int32, p *corev1.PodSpec, rec *Record) {
-	args := []string{"serve", "--listen=:" + strconv.Itoa(SidecarPort), "--path=" + SidecarPath, "--mode=" + s.Transport,
+	args := []string{"serve", "--listen=:" + strconv.Itoa(api.SidecarPort), "--path=" + api.SidecarMCPPath, "--mode=" + s.Transport,
 		"--shutdown-grace=" + drainGrace(p).String()}
 	var mounts []corev1.VolumeMount
-	if s.Transport == TransportStdio {
-		args = append(args, "--launcher-socket="+LauncherSocket, "--sessions="+s.Sessions)
+	if s.Transport == api.TransportStdio {
+		args = append(args, "--launcher-socket="+api.LauncherSocket, "--sessions="+s.Sessions)
 		maxSessions := s.MaxSessions
 		if maxSessions == 0 {
 			maxSessions = in.cfg.MaxSessions
@@ -33,26 +36,26 @@ func (in *Injector) applySidecar(s *Spec, serverPort int32, p *corev1.PodSpec, r
 		if in.cfg.Sidecar.IdleTimeout != "" {
 			args = append(args, "--idle-timeout="+in.cfg.Sidecar.IdleTimeout)
 		}
-		mounts = append(mounts, corev1.VolumeMount{Name: SharedVolume, MountPath: SharedDir})
-		install := in.transportContainer(InstallName, []string{"install", "--dest=" + LauncherPath}, mounts)
+		mounts = append(mounts, corev1.VolumeMount{Name: api.SharedVolume, MountPath: api.SharedDir})
+		install := in.transportContainer(api.InstallName, []string{"install", "--dest=" + api.LauncherPath}, mounts)
 		p.InitContainers = append(p.InitContainers, install)
-		rec.InitContainers = append(rec.InitContainers, InstallName)
+		rec.InitContainers = append(rec.InitContainers, api.InstallName)
 	} else {
 		args = append(args, fmt.Sprintf("--upstream=http://127.0.0.1:%d%s", serverPort, s.Path))
 		if s.RequestHeadersSecret != "" {
-			args = append(args, "--request-headers-dir="+HeadersDir)
-			mounts = append(mounts, corev1.VolumeMount{Name: HeadersVolume, MountPath: HeadersDir, ReadOnly: true})
-			addVolume(p, rec, corev1.Volume{Name: HeadersVolume, VolumeSource: corev1.VolumeSource{
-				Secret: &corev1.SecretVolumeSource{SecretName: s.RequestHeadersSecret, DefaultMode: ptr(corev1.SecretVolumeSourceDefaultMode)}}})
+			args = append(args, "--request-headers-dir="+api.HeadersDir)
+			mounts = append(mounts, corev1.VolumeMount{Name: api.HeadersVolume, MountPath: api.HeadersDir, ReadOnly: true})
+			addVolume(p, rec, corev1.Volume{Name: api.HeadersVolume, VolumeSource: corev1.VolumeSource{
+				Secret: &corev1.SecretVolumeSource{SecretName: s.RequestHeadersSecret, DefaultMode: ptr.To(corev1.SecretVolumeSourceDefaultMode)}}})
 		}
 	}
-	sidecar := in.transportContainer(SidecarName, args, mounts)
-	sidecar.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
-	sidecar.Ports = []corev1.ContainerPort{{Name: SidecarPortName, ContainerPort: SidecarPort, Protocol: corev1.ProtocolTCP}}
+	sidecar := in.transportContainer(api.SidecarName, args, mounts)
+	sidecar.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+	sidecar.Ports = []corev1.ContainerPort{{Name: api.SidecarPortName, ContainerPort: api.SidecarPort, Protocol: corev1.ProtocolTCP}}
 	sidecar.ReadinessProbe = httpProbe("/readyz", 5, 3)
 	sidecar.LivenessProbe = httpProbe("/healthz", 10, 3)
 	p.InitContainers = append(p.InitContainers, sidecar)
-	rec.InitContainers = append(rec.InitContainers, SidecarName)
+	rec.InitContainers = append(rec.InitContainers, api.SidecarName)
 }
 
 func (in *Injector) transportContainer(name string, args []string, mounts []corev1.VolumeMount) corev1.Container {
@@ -60,7 +63,7 @@ func (in *Injector) transportContainer(name string, args []string, mounts []core
 		Name:            name,
 		Image:           in.cfg.Sidecar.Image,
 		ImagePullPolicy: in.cfg.Sidecar.ImagePullPolicy,
-		Command:         []string{SidecarBinary},
+		Command:         []string{api.SidecarBinary},
 		Args:            args,
 		Resources:       *in.cfg.Sidecar.Resources.DeepCopy(),
 		VolumeMounts:    mounts,
@@ -75,11 +78,11 @@ func (in *Injector) transportContainer(name string, args []string, mounts []core
 // restrictedSecurityContext meets the "restricted" Pod Security Standard.
 func restrictedSecurityContext() *corev1.SecurityContext {
 	return &corev1.SecurityContext{
-		RunAsNonRoot:             ptr(true),
-		RunAsUser:                ptr(int64(65532)),
-		RunAsGroup:               ptr(int64(65532)),
-		AllowPrivilegeEscalation: ptr(false),
-		ReadOnlyRootFilesystem:   ptr(true),
+		RunAsNonRoot:             ptr.To(true),
+		RunAsUser:                ptr.To(int64(65532)),
+		RunAsGroup:               ptr.To(int64(65532)),
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}
@@ -88,7 +91,7 @@ func restrictedSecurityContext() *corev1.SecurityContext {
 func httpProbe(path string, period, failures int32) *corev1.Probe {
 	return &corev1.Probe{
 		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-			Path: path, Port: intstr.FromString(SidecarPortName), Scheme: corev1.URISchemeHTTP,
+			Path: path, Port: intstr.FromString(api.SidecarPortName), Scheme: corev1.URISchemeHTTP,
 		}},
 		PeriodSeconds:    period,
 		FailureThreshold: failures,

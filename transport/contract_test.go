@@ -15,10 +15,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
-var sharedRoot = regexp.MustCompile(`(^|=)` + regexp.QuoteMeta(injector.SharedDir))
+var sharedRoot = regexp.MustCompile(`(^|=)` + regexp.QuoteMeta(api.SharedDir))
 
 // TestInjectedPodSpecRuns runs exactly what the webhook injects into a pod:
 // the install init container, the sidecar's args and the server container's
@@ -28,16 +29,16 @@ var sharedRoot = regexp.MustCompile(`(^|=)` + regexp.QuoteMeta(injector.SharedDi
 func TestInjectedPodSpecRuns(t *testing.T) {
 	var d appsv1.Deployment
 	d.Name = "contract"
-	d.Labels = map[string]string{injector.ServerLabel: "contract"}
-	d.Annotations = map[string]string{injector.AnnMaxSessions: "4"}
+	d.Labels = map[string]string{api.ServerLabel: "contract"}
+	d.Annotations = map[string]string{api.AnnMaxSessions: "4"}
 	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "server", Image: "example.com/server:1", Command: []string{stdioServer}}}
 	_, errs := injector.New(injector.DefaultConfig()).Inject(&d)
 	require.Empty(t, errs)
 	pod := d.Spec.Template.Spec
 	require.Len(t, pod.InitContainers, 2)
 	install, sidecar, server := pod.InitContainers[0], pod.InitContainers[1], pod.Containers[0]
-	require.Equal(t, injector.InstallName, install.Name)
-	require.Equal(t, injector.SidecarName, sidecar.Name)
+	require.Equal(t, api.InstallName, install.Name)
+	require.Equal(t, api.SidecarName, sidecar.Name)
 
 	shared := t.TempDir()
 	move := func(args []string) []string {
@@ -65,7 +66,7 @@ func TestInjectedPodSpecRuns(t *testing.T) {
 	defer func() { cancel(); _ = launch.Wait() }()
 
 	p := start(t, move(sidecar.Args)...)
-	endpoint := "http://" + p.addr(t) + injector.SidecarPath
+	endpoint := "http://" + p.addr(t) + api.SidecarMCPPath
 	cs := connect(t, endpoint)
 	callCtx, done := context.WithTimeout(context.Background(), 20*time.Second)
 	defer done()

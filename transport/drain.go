@@ -10,14 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
-
-// DrainPath is the endpoint the server container's preStop hook calls
-// (httpGet on the sidecar's listen port). With a native sidecar, Kubernetes
-// stops the server container (whose PID 1 is `mcp-transport launch`) before
-// the sidecar: the hook holds that until the requests in flight are done.
-const DrainPath = "/drain"
 
 // drainPoll is how often /drain re-checks whether the work in flight is done.
 const drainPoll = 20 * time.Millisecond
@@ -154,7 +149,7 @@ func (d *drainer) wrap(next http.Handler) http.Handler {
 			d.active--
 			d.mu.Unlock()
 		}()
-		if draining && r.Method == http.MethodPost && r.Header.Get(mcp.HeaderSessionID) == "" {
+		if draining && r.Method == http.MethodPost && r.Header.Get(api.HeaderSessionID) == "" {
 			body, err := io.ReadAll(r.Body)
 			if err != nil {
 				var tooBig *http.MaxBytesError
@@ -169,7 +164,7 @@ func (d *drainer) wrap(next http.Handler) http.Handler {
 				w.Header().Set("Retry-After", strconv.Itoa(5))
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusServiceUnavailable)
-				_, _ = w.Write(mcp.ErrorResponse(id, mcp.CodeServerError, "shutting down, retry later", nil))
+				_, _ = w.Write(mcp.ErrorResponse(id, api.CodeServerError, "shutting down, retry later", nil))
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))

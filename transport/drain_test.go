@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 	"github.com/archestra-ai/mcp-orchestrator/transport"
 	"github.com/archestra-ai/mcp-orchestrator/transport/stdio"
@@ -128,16 +129,16 @@ func TestDrainEndpointWaitsForInFlightRequests(t *testing.T) {
 		// releaseFirst: the call finishes before the grace period ends.
 		releaseFirst bool
 	}{
-		{"stdio waits for the call", transport.ModeStdio, 20 * time.Second, true},
-		{"stdio gives up after the grace period", transport.ModeStdio, 300 * time.Millisecond, false},
-		{"streamable-http waits for the call", transport.ModeStreamableHTTP, 20 * time.Second, true},
-		{"streamable-http gives up after the grace period", transport.ModeStreamableHTTP, 300 * time.Millisecond, false},
+		{"stdio waits for the call", api.TransportStdio, 20 * time.Second, true},
+		{"stdio gives up after the grace period", api.TransportStdio, 300 * time.Millisecond, false},
+		{"streamable-http waits for the call", api.TransportStreamableHTTP, 20 * time.Second, true},
+		{"streamable-http gives up after the grace period", api.TransportStreamableHTTP, 300 * time.Millisecond, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			o := transport.Options{Mode: tt.mode, ShutdownGrace: tt.grace}
-			if tt.mode == transport.ModeStdio {
+			if tt.mode == api.TransportStdio {
 				o.Sessions = "per-session"
 				o.Starter = &stdio.ExecStarter{Command: []string{stdioServer}, Stderr: io.Discard}
 			} else {
@@ -183,7 +184,7 @@ func TestDrainEndpointWaitsForInFlightRequests(t *testing.T) {
 				t.Fatal("the tool call never reached the client's sampling handler")
 			}
 
-			first, second := callDrain(base+transport.DrainPath), callDrain(base+transport.DrainPath)
+			first, second := callDrain(base+api.DrainPath), callDrain(base+api.DrainPath)
 			require.Eventually(t, func() bool { c, _ := get(t, base+"/readyz"); return c == http.StatusServiceUnavailable }, 10*time.Second, 10*time.Millisecond)
 			status, hdr := post(t, base+"/mcp", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"`+mcp.LatestVersion+`","capabilities":{},"clientInfo":{"name":"late","version":"1"}}}`)
 			assert.Equal(t, http.StatusServiceUnavailable, status, "no new session while draining")
@@ -221,7 +222,7 @@ func TestDrainEndpointWaitsForInFlightRequests(t *testing.T) {
 				require.NoError(t, (<-callDone).err)
 			}
 			// Called again after the drain: answers at once, the same way.
-			r := awaitDrain(t, callDrain(base+transport.DrainPath))
+			r := awaitDrain(t, callDrain(base+api.DrainPath))
 			assert.Equal(t, http.StatusOK, r.status)
 			// Requests of existing sessions are still served.
 			_, err = cs.ListTools(ctx, nil)

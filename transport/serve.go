@@ -13,18 +13,13 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/transport/health"
 	"github.com/archestra-ai/mcp-orchestrator/transport/httpguard"
 	"github.com/archestra-ai/mcp-orchestrator/transport/launcher"
 	"github.com/archestra-ai/mcp-orchestrator/transport/metrics"
 	"github.com/archestra-ai/mcp-orchestrator/transport/proxy"
 	"github.com/archestra-ai/mcp-orchestrator/transport/stdio"
-)
-
-// Modes of the sidecar.
-const (
-	ModeStdio          = "stdio"
-	ModeStreamableHTTP = "streamable-http"
 )
 
 // Options are the `serve` flags.
@@ -58,8 +53,8 @@ type Options struct {
 func (o *Options) Validate() error {
 	var errs []error
 	switch o.Mode {
-	case ModeStdio:
-		if o.Sessions != "per-session" && o.Sessions != "shared" {
+	case api.TransportStdio:
+		if o.Sessions != api.SessionsPerSession && o.Sessions != api.SessionsShared {
 			errs = append(errs, fmt.Errorf("--sessions must be per-session or shared, not %q", o.Sessions))
 		}
 		if o.MaxSessions < 0 || o.WarmPool < 0 || o.IdleTimeout < 0 {
@@ -68,13 +63,13 @@ func (o *Options) Validate() error {
 		if o.LauncherSocket == "" && o.Starter == nil {
 			errs = append(errs, errors.New("--launcher-socket is required in stdio mode"))
 		}
-	case ModeStreamableHTTP:
+	case api.TransportStreamableHTTP:
 		u, err := url.Parse(o.Upstream)
 		if o.Upstream == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("--upstream must be an http(s) URL, got %q", o.Upstream))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("--mode must be %s or %s, not %q", ModeStdio, ModeStreamableHTTP, o.Mode))
+		errs = append(errs, fmt.Errorf("--mode must be %s or %s, not %q", api.TransportStdio, api.TransportStreamableHTTP, o.Mode))
 	}
 	if o.Path == "" || o.Path[0] != '/' {
 		errs = append(errs, fmt.Errorf("--path must start with /, got %q", o.Path))
@@ -110,7 +105,7 @@ func Serve(ctx context.Context, o Options) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	switch o.Mode {
-	case ModeStdio:
+	case api.TransportStdio:
 		starter := o.Starter
 		if starter == nil {
 			lc := &launcher.Client{Socket: o.LauncherSocket}
@@ -123,11 +118,11 @@ func Serve(ctx context.Context, o Options) error {
 			})
 		}
 		m := stdio.NewManager(stdio.Config{
-			Starter: starter, Shared: o.Sessions == "shared", MaxSessions: o.MaxSessions,
+			Starter: starter, Shared: o.Sessions == api.SessionsShared, MaxSessions: o.MaxSessions,
 			WarmPool: o.WarmPool, IdleTimeout: o.IdleTimeout, Logger: log, Metrics: met, Health: hl,
 		})
 		endpoint, drain, closeAll, busy = m, m.Drain, m.Close, m.InFlight
-	case ModeStreamableHTTP:
+	case api.TransportStreamableHTTP:
 		u, _ := url.Parse(o.Upstream)
 		p := proxy.New(proxy.Config{Upstream: u, HeadersDir: o.RequestHeadersDir, Logger: log, Metrics: met, Health: hl})
 		go p.Run(bg)
@@ -149,10 +144,13 @@ func Serve(ctx context.Context, o Options) error {
 		PassVersions: true,
 		OnReject:     func(status int) { met.Error(fmt.Sprint(status)) },
 	}, dr.wrap(endpoint)))
-	mux.Handle(DrainPath, dr)
-	mux.HandleFunc("/healthz", health.Healthz)
-	mux.Handle("/readyz", hl.ReadyHandler())
-	mux.Handle("/metrics", met.Handler())
+	// The server container's preStop hook (httpGet on this port): Kubernetes
+	// stops the server container (whose PID 1 is the launcher) before the
+	// native sidecar, so the hook holds that until requests in flight end.
+	mux.Handle(api.DrainPath, dr)
+	mux.HandleFunc(api.HealthPath, health.Healthz)
+	mux.Handle(api.ReadyPath, hl.ReadyHandler())
+	mux.Handle(api.MetricsPath, met.Handler())
 
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {

@@ -19,10 +19,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/logging"
 	"github.com/archestra-ai/mcp-orchestrator/transport"
 	"github.com/archestra-ai/mcp-orchestrator/transport/launcher"
@@ -78,7 +80,7 @@ func run(args []string, stderr io.Writer) int {
 func install(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("install", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dest := fs.String("dest", "/mcp-transport/bin/mcp-transport", "where to copy this binary")
+	dest := fs.String("dest", api.LauncherPath, "where to copy this binary")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,11 +94,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := transport.Options{Logger: log}
-	fs.StringVar(&o.Listen, "listen", ":8080", "address of the MCP endpoint, /healthz, /readyz and /metrics")
-	fs.StringVar(&o.Path, "path", "/mcp", "path of the MCP streamable-http endpoint")
-	fs.StringVar(&o.Mode, "mode", transport.ModeStdio, "stdio or streamable-http")
-	fs.StringVar(&o.LauncherSocket, "launcher-socket", "/mcp-transport/run/launcher.sock", "stdio: unix socket of the launcher")
-	fs.StringVar(&o.Sessions, "sessions", "per-session", "stdio: per-session or shared")
+	fs.StringVar(&o.Listen, "listen", ":"+strconv.Itoa(api.SidecarPort), "address of the MCP endpoint, /healthz, /readyz and /metrics")
+	fs.StringVar(&o.Path, "path", api.SidecarMCPPath, "path of the MCP streamable-http endpoint")
+	fs.StringVar(&o.Mode, "mode", api.TransportStdio, "stdio or streamable-http")
+	fs.StringVar(&o.LauncherSocket, "launcher-socket", api.LauncherSocket, "stdio: unix socket of the launcher")
+	fs.StringVar(&o.Sessions, "sessions", api.SessionsPerSession, "stdio: per-session or shared")
 	fs.IntVar(&o.MaxSessions, "max-sessions", 0, "stdio: max concurrent sessions (0 = unlimited)")
 	fs.IntVar(&o.WarmPool, "warm-pool", 1, "stdio: started processes kept ready for new sessions")
 	fs.DurationVar(&o.IdleTimeout, "idle-timeout", 30*time.Minute, "stdio: end sessions idle for this long")
@@ -117,7 +119,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 func launch(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("launch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	socket := fs.String("socket", "/mcp-transport/run/launcher.sock", "unix socket the sidecar connects to")
+	socket := fs.String("socket", api.LauncherSocket, "unix socket the sidecar connects to")
 	grace := fs.Duration("kill-grace", 10*time.Second, "time between SIGTERM and SIGKILL for a child")
 	if err := fs.Parse(args); err != nil {
 		return err

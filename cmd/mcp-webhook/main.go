@@ -92,6 +92,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	cfg.Version = version.Version
 	restCfg, err := restConfig(o.kubeconfig)
 	if err != nil && (o.warnSecret || o.pullCtl || o.certMode == "self-signed" || os.Getenv("POD_NAME") != "") {
 		return err
@@ -208,7 +209,7 @@ func startPullSecrets(ctx context.Context, restCfg *rest.Config, secrets cache.S
 	election := pullsecrets.Election{Client: client, Namespace: ns, LeaseName: "mcp-orchestrator-pull-secrets", Identity: identity, Logger: log}
 	go election.Run(ctx, func(ctx context.Context) {
 		c, err := pullsecrets.New(pullsecrets.Options{Client: client, Secrets: secrets, PlatformNamespace: ns,
-			CopyAllowed: cfg.CopyPullSecrets, DefaultPullSecrets: cfg.ImagePullSecrets, Identity: identity, Logger: log})
+			CopyAllowed: cfg.CopyPullSecrets, Identity: identity, Logger: log})
 		if err != nil {
 			log.Error("pull secret controller", "error", err)
 			return

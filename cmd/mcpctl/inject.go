@@ -44,6 +44,7 @@ func runInject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mcpctl inject: %v\n", err)
 		return 1
 	}
+	cfg.Version = version.Version
 	in := stdin
 	if *file != "-" {
 		f, err := os.Open(*file)

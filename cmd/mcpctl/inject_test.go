@@ -5,12 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/yaml"
-
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 func TestInjectPassesOtherDocumentsThrough(t *testing.T) {
@@ -25,9 +24,9 @@ func TestInjectPassesOtherDocumentsThrough(t *testing.T) {
 
 	var d appsv1.Deployment
 	require.NoError(t, yaml.UnmarshalStrict([]byte(docs[1]), &d))
-	assert.Contains(t, d.Annotations, injector.AnnInjected)
+	assert.Contains(t, d.Annotations, api.AnnInjected)
 	require.Len(t, d.Spec.Template.Spec.InitContainers, 2)
-	assert.Equal(t, injector.SidecarName, d.Spec.Template.Spec.InitContainers[1].Name)
+	assert.Equal(t, api.SidecarName, d.Spec.Template.Spec.InitContainers[1].Name)
 	assert.Equal(t, "registry.example.com/mcp/base:1.0.0", d.Spec.Template.Spec.Containers[0].Image)
 
 	// Injecting the output again changes nothing: safe in a pipeline.

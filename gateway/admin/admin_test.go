@@ -18,8 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 var now = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -94,9 +94,9 @@ func newAPI(t *testing.T, g auth.Authorizer, objs ...any) (*fake.Clientset, stri
 
 func deployment(ns, name, server string) *appsv1.Deployment {
 	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{injector.ServerLabel: server}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{api.ServerLabel: server}},
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{
-			Annotations: map[string]string{injector.PodAnnTransport: "streamable-http", injector.PodAnnAllowedTools: "echo"},
+			Annotations: map[string]string{api.PodAnnTransport: "streamable-http", api.PodAnnAllowedTools: "echo"},
 		}}},
 	}
 }
@@ -119,7 +119,7 @@ func get(t *testing.T, method, url string, out any) int {
 func TestAPI(t *testing.T) {
 	t.Parallel()
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "gh-1", Labels: map[string]string{injector.ServerLabel: "github"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "gh-1", Labels: map[string]string{api.ServerLabel: "github"}},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "mcp-transport"}, {Name: "server"}}},
 	}
 	client, url := newAPI(t, auth.None{}, deployment("a", "gh", "github"), deployment("b", "fs", "files"),

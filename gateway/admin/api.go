@@ -22,8 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 // API is the operators' API under /api/v1.
@@ -46,14 +46,14 @@ func (a *API) Register(r *mux.Router) {
 	}
 	s := r.PathPrefix("/api/v1").Subrouter()
 	s.Handle("/servers", a.guard(func(r *http.Request) auth.Attributes {
-		return auth.Attributes{Verb: auth.VerbList, Namespace: r.URL.Query().Get("namespace")}
+		return auth.Attributes{Verb: api.VerbList, Namespace: r.URL.Query().Get("namespace")}
 	}, a.list)).Methods(http.MethodGet)
 	s.Handle("/namespaces/{namespace}/servers", a.guard(func(r *http.Request) auth.Attributes {
-		return auth.Attributes{Verb: auth.VerbList, Namespace: mux.Vars(r)["namespace"]}
+		return auth.Attributes{Verb: api.VerbList, Namespace: mux.Vars(r)["namespace"]}
 	}, a.list)).Methods(http.MethodGet)
-	s.Handle("/namespaces/{namespace}/servers/{name}", a.guard(attrs(auth.VerbGet, ""), a.status)).Methods(http.MethodGet)
-	s.Handle("/namespaces/{namespace}/servers/{name}/logs", a.guard(attrs(auth.VerbGet, auth.SubLogs), a.logs)).Methods(http.MethodGet)
-	s.Handle("/namespaces/{namespace}/servers/{name}/restart", a.guard(attrs(auth.VerbUpdate, auth.SubRestart), a.restart)).Methods(http.MethodPost)
+	s.Handle("/namespaces/{namespace}/servers/{name}", a.guard(attrs(api.VerbGet, ""), a.status)).Methods(http.MethodGet)
+	s.Handle("/namespaces/{namespace}/servers/{name}/logs", a.guard(attrs(api.VerbGet, api.SubLogs), a.logs)).Methods(http.MethodGet)
+	s.Handle("/namespaces/{namespace}/servers/{name}/restart", a.guard(attrs(api.VerbUpdate, api.SubRestart), a.restart)).Methods(http.MethodPost)
 }
 
 func attrs(verb, sub string) func(*http.Request) auth.Attributes {
@@ -119,7 +119,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []ServerSummary{}
 	for _, n := range namespaces {
-		ds, err := a.Client.AppsV1().Deployments(n).List(r.Context(), metav1.ListOptions{LabelSelector: injector.ServerLabel})
+		ds, err := a.Client.AppsV1().Deployments(n).List(r.Context(), metav1.ListOptions{LabelSelector: api.ServerLabel})
 		if err != nil {
 			a.apiError(w, r, "listing deployments", err)
 			return
@@ -145,14 +145,14 @@ func (a *API) deployment(w http.ResponseWriter, r *http.Request) (*appsv1.Deploy
 		writeError(w, r, http.StatusNotFound, fmt.Sprintf("namespace %s is not served by this gateway", ns))
 		return nil, false
 	}
-	ds, err := a.Client.AppsV1().Deployments(ns).List(r.Context(), metav1.ListOptions{LabelSelector: injector.ServerLabel + "=" + name})
+	ds, err := a.Client.AppsV1().Deployments(ns).List(r.Context(), metav1.ListOptions{LabelSelector: api.ServerLabel + "=" + name})
 	if err != nil {
 		a.apiError(w, r, "listing deployments", err)
 		return nil, false
 	}
 	switch len(ds.Items) {
 	case 0:
-		writeError(w, r, http.StatusNotFound, fmt.Sprintf("no Deployment labelled %s=%s in namespace %s", injector.ServerLabel, name, ns))
+		writeError(w, r, http.StatusNotFound, fmt.Sprintf("no Deployment labelled %s=%s in namespace %s", api.ServerLabel, name, ns))
 		return nil, false
 	case 1:
 	default:
@@ -165,7 +165,7 @@ func (a *API) deployment(w http.ResponseWriter, r *http.Request) (*appsv1.Deploy
 }
 
 func (a *API) pods(ctx context.Context, ns, name string) ([]corev1.Pod, error) {
-	pl, err := a.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: injector.ServerLabel + "=" + name})
+	pl, err := a.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: api.ServerLabel + "=" + name})
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,7 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := ServerStatus{ServerSummary: summary(d), Pods: []PodStatus{}, RestartedAt: d.Spec.Template.Annotations[RestartedAtAnnotation]}
-	if v, ok := d.Spec.Template.Annotations[injector.PodAnnAllowedTools]; ok {
+	if v, ok := d.Spec.Template.Annotations[api.PodAnnAllowedTools]; ok {
 		st.AllowedTools = &v
 	}
 	now := a.Now()
@@ -330,7 +330,7 @@ func defaultContainer(p *corev1.Pod) string {
 		return c
 	}
 	for _, c := range p.Spec.Containers {
-		if c.Name != "mcp-transport" {
+		if c.Name != api.SidecarName {
 			return c.Name
 		}
 	}

@@ -12,14 +12,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 func TestClient(t *testing.T) {
 	t.Parallel()
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "gh-1", Labels: map[string]string{injector.ServerLabel: "github"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "gh-1", Labels: map[string]string{api.ServerLabel: "github"}},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "server"}}},
 	}
 	_, url := newAPI(t, auth.None{}, deployment("a", "gh", "github"), deployment("b", "fs", "files"), pod)

@@ -7,10 +7,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 // ServerSummary is one entry of GET /api/v1/servers.
@@ -70,7 +69,7 @@ const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 func summary(d *appsv1.Deployment) ServerSummary {
 	s := ServerSummary{
 		Namespace:     d.Namespace,
-		Name:          d.Labels[injector.ServerLabel],
+		Name:          d.Labels[api.ServerLabel],
 		Deployment:    d.Name,
 		Transport:     transport(d),
 		ReadyReplicas: d.Status.ReadyReplicas,
@@ -83,10 +82,10 @@ func summary(d *appsv1.Deployment) ServerSummary {
 }
 
 func transport(d *appsv1.Deployment) string {
-	if v := d.Spec.Template.Annotations[injector.PodAnnTransport]; v != "" {
+	if v := d.Spec.Template.Annotations[api.PodAnnTransport]; v != "" {
 		return v
 	}
-	if v := d.Annotations[injector.AnnTransport]; v != "" {
+	if v := d.Annotations[api.AnnTransport]; v != "" {
 		return v
 	}
 	return "stdio"

@@ -12,29 +12,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-)
 
-// Group and Resource name the virtual resource RBAC rules grant on.
-const (
-	Group    = "mcp.archestra.io"
-	Resource = "servers"
-)
-
-// Verbs and subresources the gateway checks.
-const (
-	VerbUse    = "use"    // MCP traffic to a server
-	VerbGet    = "get"    // status; with SubLogs, logs
-	VerbList   = "list"   // the server list
-	VerbUpdate = "update" // with SubRestart, rollout restart
-
-	SubLogs    = "logs"
-	SubRestart = "restart"
+	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
 // ErrUnauthenticated means the token is missing, malformed or not valid.
 var ErrUnauthenticated = errors.New("unauthenticated")
 
-// Attributes is what a request asks to do. Namespace "" with VerbList is
+// Attributes is what a request asks to do. Namespace "" with api.VerbList is
 // the cluster-wide list.
 type Attributes struct {
 	Verb        string
@@ -44,11 +29,11 @@ type Attributes struct {
 }
 
 func (a Attributes) String() string {
-	res := Resource
+	res := api.RBACResource
 	if a.Subresource != "" {
 		res += "/" + a.Subresource
 	}
-	s := fmt.Sprintf("%s %s.%s", a.Verb, res, Group)
+	s := fmt.Sprintf("%s %s.%s", a.Verb, res, api.RBACGroup)
 	if a.Name != "" {
 		s += " " + a.Name
 	}

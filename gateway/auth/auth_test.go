@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	authnv1 "k8s.io/api/authentication/v1"
@@ -63,16 +64,16 @@ func TestTokensAuthorize(t *testing.T) {
 		a     Attributes
 		want  bool
 	}{
-		{"ci-token", Attributes{Verb: VerbUse, Namespace: "team-a", Name: "github"}, true},
-		{"ci-token", Attributes{Verb: VerbUse, Namespace: "team-a", Name: "gitlab"}, false},
-		{"ci-token", Attributes{Verb: VerbUse, Namespace: "team-b", Name: "anything"}, true},
-		{"ci-token", Attributes{Verb: VerbGet, Namespace: "team-a", Name: "github"}, false},
-		{"ops-token", Attributes{Verb: VerbGet, Namespace: "team-a", Name: "github"}, true},
-		{"ops-token", Attributes{Verb: VerbUpdate, Namespace: "team-a", Name: "x", Subresource: SubRestart}, true},
-		{"ops-token", Attributes{Verb: VerbList, Namespace: "team-a"}, true},
-		{"ops-token", Attributes{Verb: VerbList}, false},
-		{"ops-token", Attributes{Verb: VerbUse, Namespace: "team-a", Name: "github"}, false},
-		{"root-token", Attributes{Verb: VerbList}, true},
+		{"ci-token", Attributes{Verb: api.VerbUse, Namespace: "team-a", Name: "github"}, true},
+		{"ci-token", Attributes{Verb: api.VerbUse, Namespace: "team-a", Name: "gitlab"}, false},
+		{"ci-token", Attributes{Verb: api.VerbUse, Namespace: "team-b", Name: "anything"}, true},
+		{"ci-token", Attributes{Verb: api.VerbGet, Namespace: "team-a", Name: "github"}, false},
+		{"ops-token", Attributes{Verb: api.VerbGet, Namespace: "team-a", Name: "github"}, true},
+		{"ops-token", Attributes{Verb: api.VerbUpdate, Namespace: "team-a", Name: "x", Subresource: api.SubRestart}, true},
+		{"ops-token", Attributes{Verb: api.VerbList, Namespace: "team-a"}, true},
+		{"ops-token", Attributes{Verb: api.VerbList}, false},
+		{"ops-token", Attributes{Verb: api.VerbUse, Namespace: "team-a", Name: "github"}, false},
+		{"root-token", Attributes{Verb: api.VerbList}, true},
 	}
 	for _, tt := range tests {
 		u, err := tk.Authenticate(ctx, tt.token)
@@ -101,7 +102,7 @@ func TestKubernetesCaches(t *testing.T) {
 		sars.Add(1)
 		sar := a.(k8stesting.CreateAction).GetObject().(*authzv1.SubjectAccessReview)
 		ra := sar.Spec.ResourceAttributes
-		sar.Status.Allowed = ra.Group == Group && ra.Resource == Resource && ra.Verb == VerbUse && ra.Name == "github"
+		sar.Status.Allowed = ra.Group == api.RBACGroup && ra.Resource == api.RBACResource && ra.Verb == api.VerbUse && ra.Name == "github"
 		return true, sar, nil
 	})
 	k := NewKubernetes(client, nil, time.Minute)
@@ -110,10 +111,10 @@ func TestKubernetesCaches(t *testing.T) {
 		u, err := k.Authenticate(ctx, "good")
 		require.NoError(t, err)
 		assert.Equal(t, "system:serviceaccount:ns:sa", u.Name)
-		ok, err := k.Authorize(ctx, u, Attributes{Verb: VerbUse, Namespace: "ns", Name: "github"})
+		ok, err := k.Authorize(ctx, u, Attributes{Verb: api.VerbUse, Namespace: "ns", Name: "github"})
 		require.NoError(t, err)
 		assert.True(t, ok)
-		ok, err = k.Authorize(ctx, u, Attributes{Verb: VerbUse, Namespace: "ns", Name: "other"})
+		ok, err = k.Authorize(ctx, u, Attributes{Verb: api.VerbUse, Namespace: "ns", Name: "other"})
 		require.NoError(t, err)
 		assert.False(t, ok)
 		_, err = k.Authenticate(ctx, "bad")
@@ -164,7 +165,7 @@ func TestGuard(t *testing.T) {
 			t.Parallel()
 			var denied Denial
 			g := &Guard{Auth: tt.auth, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Denied: func(d Denial) { denied = d }}
-			h := g.Handler(func(*http.Request) Attributes { return Attributes{Verb: VerbUse, Namespace: "ns", Name: "github"} },
+			h := g.Handler(func(*http.Request) Attributes { return Attributes{Verb: api.VerbUse, Namespace: "ns", Name: "github"} },
 				func(w http.ResponseWriter, _ *http.Request, status int, msg string) { http.Error(w, msg, status) },
 				http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, UserFrom(r.Context()).Name) }))
 			rec := httptest.NewRecorder()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -95,7 +96,7 @@ func (k *Kubernetes) Authorize(ctx context.Context, u *User, a Attributes) (bool
 		Spec: authzv1.SubjectAccessReviewSpec{
 			User: u.Name, UID: u.UID, Groups: u.Groups, Extra: extra,
 			ResourceAttributes: &authzv1.ResourceAttributes{
-				Namespace: a.Namespace, Verb: a.Verb, Group: Group, Resource: Resource,
+				Namespace: a.Namespace, Verb: a.Verb, Group: api.RBACGroup, Resource: api.RBACResource,
 				Subresource: a.Subresource, Name: a.Name,
 			},
 		},

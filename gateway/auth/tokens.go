@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
 // Tokens authorizes static bearer tokens listed, hashed, in a file, for
@@ -123,18 +125,18 @@ func (t *Tokens) Authorize(_ context.Context, u *User, a Attributes) (bool, erro
 		return false, nil
 	}
 	pats := e.ops
-	if a.Verb == VerbUse {
+	if a.Verb == api.VerbUse {
 		pats = e.use
 	}
 	for _, p := range pats {
-		if a.Namespace == "" && a.Verb == VerbList {
+		if a.Namespace == "" && a.Verb == api.VerbList {
 			// The cluster-wide list needs an ops grant on every namespace.
 			if p.ns == "*" && p.name == "*" {
 				return true, nil
 			}
 			continue
 		}
-		if p.match(a.Namespace, a.Name) || (a.Verb == VerbList && (p.ns == "*" || p.ns == a.Namespace) && p.name == "*") {
+		if p.match(a.Namespace, a.Name) || (a.Verb == api.VerbList && (p.ns == "*" || p.ns == a.Namespace) && p.name == "*") {
 			return true, nil
 		}
 	}

@@ -21,20 +21,13 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-
-	"github.com/archestra-ai/mcp-orchestrator/injector"
-)
-
-// Label and annotation of a credential Secret.
-const (
-	Label             = injector.Prefix + "credentials-for"
-	SubjectAnnotation = injector.Prefix + "subject"
 )
 
 // reserved headers are never set from a Secret: they carry the protocol,
@@ -43,7 +36,8 @@ var reserved = map[string]bool{
 	"Host": true, "Content-Length": true, "Content-Type": true, "Accept": true,
 	"Connection": true, "Transfer-Encoding": true, "Te": true, "Upgrade": true, "Trailer": true,
 	"Keep-Alive": true, "Proxy-Connection": true,
-	"Mcp-Session-Id": true, "Mcp-Protocol-Version": true, "Last-Event-Id": true,
+	api.HeaderSessionID: true, api.HeaderProtocolVersion: true, api.HeaderLastEventID: true,
+	api.HeaderMethod: true, api.HeaderName: true, api.HeaderCallerUser: true, api.HeaderCallerGroups: true,
 }
 
 // Store holds the credential headers of every (namespace, server, subject),
@@ -67,7 +61,7 @@ func NewStore(client kubernetes.Interface, namespaces []string, log *slog.Logger
 	}
 	for _, ns := range namespaces {
 		f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = Label }))
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = api.CredentialsForLabel }))
 		inf := f.Core().V1().Secrets().Informer()
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { s.upsert(obj) },
@@ -123,7 +117,7 @@ func (s *Store) upsert(obj any) {
 		return
 	}
 	id := sec.Namespace + "/" + sec.Name
-	server, subject := sec.Labels[Label], strings.TrimSpace(sec.Annotations[SubjectAnnotation])
+	server, subject := sec.Labels[api.CredentialsForLabel], strings.TrimSpace(sec.Annotations[api.CredentialsSubjectAnnot])
 	h, problems := headersOf(sec)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -132,7 +126,7 @@ func (s *Store) upsert(obj any) {
 		delete(s.keyOf, id)
 	}
 	if server == "" || subject == "" {
-		s.log.Warn("credential Secret ignored: it needs the label and the subject annotation", "secret", id, "annotation", SubjectAnnotation)
+		s.log.Warn("credential Secret ignored: it needs the label and the subject annotation", "secret", id, "annotation", api.CredentialsSubjectAnnot)
 		return
 	}
 	for _, p := range problems {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -17,7 +18,7 @@ import (
 
 func secret(name, server, subject string, data map[string]string) *corev1.Secret {
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name,
-		Labels: map[string]string{Label: server}, Annotations: map[string]string{SubjectAnnotation: subject}}, Data: map[string][]byte{}}
+		Labels: map[string]string{api.CredentialsForLabel: server}, Annotations: map[string]string{api.CredentialsSubjectAnnot: subject}}, Data: map[string][]byte{}}
 	for k, v := range data {
 		s.Data[k] = []byte(v)
 	}

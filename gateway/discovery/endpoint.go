@@ -7,18 +7,10 @@ import (
 	"net"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync/atomic"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/archestra-ai/mcp-orchestrator/injector"
-)
-
-// Defaults when a pod lacks the annotations (they match the sidecar's).
-const (
-	defaultPort = injector.SidecarPort
-	defaultPath = injector.SidecarPath
 )
 
 // Endpoint is one pod of an MCP server as the router sees it. It is
@@ -32,6 +24,8 @@ type Endpoint struct {
 	// URL is the pod's MCP endpoint, http://<podIP>:<port><path>.
 	URL       *url.URL
 	Transport string
+	// SessionMode is the stdio session mode ("" for streamable-http).
+	SessionMode string
 	// Ready: the pod's Ready condition is true, so it takes new sessions.
 	Ready bool
 	// Terminating: deletion has started; existing sessions keep working
@@ -100,9 +94,9 @@ func (e *Endpoint) AllowsTool(name string) bool { return e.allowed == nil || e.a
 // endpointFor builds the Endpoint of a pod, or an error saying why the pod
 // cannot be one (no IP yet, bad annotation).
 func endpointFor(pod *corev1.Pod, l *load) (*Endpoint, error) {
-	server := pod.Labels[injector.ServerLabel]
+	server := pod.Labels[api.ServerLabel]
 	if server == "" {
-		return nil, fmt.Errorf("no %s label", injector.ServerLabel)
+		return nil, fmt.Errorf("no %s label", api.ServerLabel)
 	}
 	if pod.Status.PodIP == "" {
 		return nil, fmt.Errorf("no pod IP yet")
@@ -112,38 +106,26 @@ func endpointFor(pod *corev1.Pod, l *load) (*Endpoint, error) {
 	if pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded {
 		return nil, fmt.Errorf("pod has terminated (%s)", pod.Status.Phase)
 	}
-	port := defaultPort
-	if v, ok := pod.Annotations[injector.PodAnnEndpointPort]; ok {
-		p, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || p < 1 || p > 65535 {
-			return nil, fmt.Errorf("annotation %s: %q is not a port", injector.PodAnnEndpointPort, v)
-		}
-		port = p
-	}
-	path := defaultPath
-	if v := strings.TrimSpace(pod.Annotations[injector.PodAnnEndpointPath]); v != "" {
-		if !strings.HasPrefix(v, "/") {
-			return nil, fmt.Errorf("annotation %s: %q is not an absolute path", injector.PodAnnEndpointPath, v)
-		}
-		path = v
+	pe, err := api.ParsePodEndpoint(pod.Annotations)
+	if err != nil {
+		return nil, err
 	}
 	e := &Endpoint{
 		Namespace:   pod.Namespace,
 		Server:      server,
 		Pod:         pod.Name,
 		UID:         string(pod.UID),
-		URL:         &url.URL{Scheme: "http", Host: net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(port)), Path: path},
-		Transport:   pod.Annotations[injector.PodAnnTransport],
+		URL:         &url.URL{Scheme: "http", Host: net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(pe.Port)), Path: pe.Path},
+		Transport:   pe.Transport,
+		SessionMode: pe.Sessions,
 		Ready:       podReady(pod),
 		Terminating: pod.DeletionTimestamp != nil,
 		load:        l,
 	}
-	if v, ok := pod.Annotations[injector.PodAnnAllowedTools]; ok {
-		e.allowed = map[string]bool{}
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				e.allowed[t] = true
-			}
+	if pe.AllowedTools != nil {
+		e.allowed = make(map[string]bool, len(pe.AllowedTools))
+		for _, t := range pe.AllowedTools {
+			e.allowed[t] = true
 		}
 	}
 	return e, nil

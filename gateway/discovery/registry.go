@@ -9,13 +9,12 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 // Registry holds the endpoints of every MCP server, kept current by pod
@@ -49,7 +48,7 @@ func NewRegistry(client kubernetes.Interface, namespaces []string, log *slog.Log
 	for _, ns := range namespaces {
 		f := informers.NewSharedInformerFactoryWithOptions(client, 0,
 			informers.WithNamespace(ns),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = injector.ServerLabel }))
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = api.ServerLabel }))
 		inf := f.Core().V1().Pods().Informer()
 		// Managed fields are most of a pod's bytes and never read here.
 		if err := inf.SetTransform(stripManagedFields); err != nil {

@@ -7,14 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
-
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 func pod(name, server, ip string, ready bool, ann map[string]string) *corev1.Pod {
@@ -25,7 +24,7 @@ func pod(name, server, ip string, ready bool, ann map[string]string) *corev1.Pod
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: "ns", Name: name, UID: types.UID("uid-" + name),
-			Labels: map[string]string{injector.ServerLabel: server}, Annotations: ann,
+			Labels: map[string]string{api.ServerLabel: server}, Annotations: ann,
 		},
 		Status: corev1.PodStatus{
 			Phase: corev1.PodRunning, PodIP: ip,
@@ -46,14 +45,14 @@ func TestEndpointFor(t *testing.T) {
 	}{
 		{name: "defaults", pod: pod("a", "s", "10.0.0.1", true, nil), url: "http://10.0.0.1:8080/mcp", ready: true},
 		{name: "annotations", pod: pod("a", "s", "10.0.0.1", false, map[string]string{
-			injector.PodAnnEndpointPort: "9000", injector.PodAnnEndpointPath: "/x", injector.PodAnnAllowedTools: "a, b,,",
+			api.PodAnnEndpointPort: "9000", api.PodAnnEndpointPath: "/x", api.PodAnnAllowedTools: "a, b,,",
 		}), url: "http://10.0.0.1:9000/x", allowed: map[string]bool{"a": true, "b": true}},
 		{name: "ipv6", pod: pod("a", "s", "fd00::1", true, nil), url: "http://[fd00::1]:8080/mcp", ready: true},
-		{name: "empty allow-list hides everything", pod: pod("a", "s", "10.0.0.1", true, map[string]string{injector.PodAnnAllowedTools: ""}),
+		{name: "empty allow-list hides everything", pod: pod("a", "s", "10.0.0.1", true, map[string]string{api.PodAnnAllowedTools: ""}),
 			url: "http://10.0.0.1:8080/mcp", ready: true, allowed: map[string]bool{}},
 		{name: "no ip", pod: pod("a", "s", "", true, nil), wantErr: "no pod IP"},
-		{name: "bad port", pod: pod("a", "s", "10.0.0.1", true, map[string]string{injector.PodAnnEndpointPort: "http"}), wantErr: "not a port"},
-		{name: "bad path", pod: pod("a", "s", "10.0.0.1", true, map[string]string{injector.PodAnnEndpointPath: "mcp"}), wantErr: "absolute path"},
+		{name: "bad port", pod: pod("a", "s", "10.0.0.1", true, map[string]string{api.PodAnnEndpointPort: "http"}), wantErr: "not a port"},
+		{name: "bad path", pod: pod("a", "s", "10.0.0.1", true, map[string]string{api.PodAnnEndpointPath: "mcp"}), wantErr: "absolute path"},
 		{name: "failed pod keeps its stale IP", pod: withPhase(pod("a", "s", "10.0.0.1", false, nil), corev1.PodFailed), wantErr: "terminated"},
 		{name: "succeeded pod", pod: withPhase(pod("a", "s", "10.0.0.1", false, nil), corev1.PodSucceeded), wantErr: "terminated"},
 	}

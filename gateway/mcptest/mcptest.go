@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 // Backend is a streamable-http MCP server on 127.0.0.1, one fake pod.
@@ -99,9 +98,9 @@ func (b *Backend) Close() { _ = b.srv.Close() }
 // this backend; its UID is left for the API server (or the caller) to set.
 func (b *Backend) Pod(namespace, server, name string, ann map[string]string) *corev1.Pod {
 	a := map[string]string{
-		injector.PodAnnEndpointPort: strconv.Itoa(b.Port),
-		injector.PodAnnEndpointPath: "/mcp",
-		injector.PodAnnTransport:    "streamable-http",
+		api.PodAnnEndpointPort: strconv.Itoa(b.Port),
+		api.PodAnnEndpointPath: "/mcp",
+		api.PodAnnTransport:    "streamable-http",
 	}
 	for k, v := range ann {
 		a[k] = v
@@ -109,7 +108,7 @@ func (b *Backend) Pod(namespace, server, name string, ann map[string]string) *co
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: namespace, Name: name,
-			Labels:      map[string]string{injector.ServerLabel: server},
+			Labels:      map[string]string{api.ServerLabel: server},
 			Annotations: a,
 		},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "mcp-server", Image: "example/mcp:1"}}},

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
 )
@@ -18,13 +19,13 @@ import (
 // id (replaced by the pod's own) and Accept-Encoding (a compressed answer
 // would hide tools/list from the allow-list filter; the hop is in-cluster).
 var dropRequestHeaders = []string{
-	"Authorization", "Cookie", "Proxy-Authorization", SessionHeader,
+	"Authorization", "Cookie", "Proxy-Authorization", api.HeaderSessionID,
 	"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 	"Accept-Encoding",
 }
 
 var dropResponseHeaders = []string{
-	"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", SessionHeader,
+	"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", api.HeaderSessionID,
 }
 
 // maxFilteredBody bounds a JSON tools/list response the filter buffers.
@@ -46,7 +47,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 	}
 	copyHeaders(out.Header, r.Header, dropRequestHeaders)
 	if upstreamSID != "" {
-		out.Header.Set(SessionHeader, upstreamSID)
+		out.Header.Set(api.HeaderSessionID, upstreamSID)
 	}
 	if p.Credentials != nil {
 		// Set, not added: a caller cannot smuggle its own value next to
@@ -71,8 +72,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 	p.Metrics.UpstreamLatency.WithLabelValues(req.label).Observe(time.Since(start).Seconds())
 
 	copyHeaders(w.Header(), resp.Header, dropResponseHeaders)
-	if sid := resp.Header.Get(SessionHeader); sid != "" {
-		w.Header().Set(SessionHeader, p.Codec.Encode(req.scope, session.Ref{PodUID: ep.UID, Upstream: sid}))
+	if sid := resp.Header.Get(api.HeaderSessionID); sid != "" {
+		w.Header().Set(api.HeaderSessionID, p.Codec.Encode(req.scope, session.Ref{PodUID: ep.UID, Upstream: sid}))
 	}
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	switch {
@@ -81,7 +82,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 		if r.Method != http.MethodGet { // a GET stream's 404 comes with a POST's
 			ep.SessionEnded()
 		}
-	case req.initialize && ok && resp.Header.Get(SessionHeader) != "":
+	case req.initialize && ok && resp.Header.Get(api.HeaderSessionID) != "":
 		ep.SessionStarted()
 	case r.Method == http.MethodDelete && hasSession && ok:
 		ep.SessionEnded()

@@ -15,19 +15,13 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/metrics"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
-
-// SessionHeader is the MCP session header.
-const SessionHeader = "Mcp-Session-Id"
-
-// CodeSessionNotFound is the JSON-RPC code of the 404 body (the value the
-// reference TypeScript SDK uses for an unknown session).
-const CodeSessionNotFound = -32001
 
 // maxAttempts bounds how many pods a request without a session tries when
 // pods refuse connections.
@@ -162,7 +156,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var ep *discovery.Endpoint
 	var upstreamSID string
-	if sid := r.Header.Get(SessionHeader); sid != "" {
+	if sid := r.Header.Get(api.HeaderSessionID); sid != "" {
 		ref, err := p.Codec.Decode(req.scope, sid)
 		if err != nil {
 			p.lost(w, req, "invalid", "session not found")
@@ -282,13 +276,13 @@ func (p *Proxy) refuseTools(w http.ResponseWriter, req *request, ep *discovery.E
 
 func (p *Proxy) lost(w http.ResponseWriter, req *request, reason, msg string) {
 	p.Metrics.LostSessions.WithLabelValues(req.label, reason).Inc()
-	writeRPCError(w, http.StatusNotFound, req.id, CodeSessionNotFound, msg)
+	writeRPCError(w, http.StatusNotFound, req.id, api.CodeSessionNotFound, msg)
 }
 
 func (p *Proxy) unavailable(w http.ResponseWriter, req *request, reason, msg string) {
 	p.Metrics.Unavailable.WithLabelValues(req.label, reason).Inc()
 	w.Header().Set("Retry-After", "1")
-	writeRPCError(w, http.StatusServiceUnavailable, req.id, mcp.CodeServerError, msg)
+	writeRPCError(w, http.StatusServiceUnavailable, req.id, api.CodeServerError, msg)
 }
 
 func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string) {

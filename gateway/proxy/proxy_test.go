@@ -24,11 +24,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/metrics"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 var testKey = []byte(strings.Repeat("k", 32))
@@ -97,7 +97,7 @@ func (h *harness) deletePod(pod *corev1.Pod) {
 	h.t.Helper()
 	require.NoError(h.t, h.client.CoreV1().Pods(pod.Namespace).Delete(h.ctx, pod.Name, metav1.DeleteOptions{}))
 	require.Eventually(h.t, func() bool {
-		return h.registry.Lookup(pod.Namespace, pod.Labels[injector.ServerLabel], string(pod.UID)) == nil
+		return h.registry.Lookup(pod.Namespace, pod.Labels[api.ServerLabel], string(pod.UID)) == nil
 	}, 5*time.Second, 5*time.Millisecond)
 }
 
@@ -177,7 +177,7 @@ func TestToolAllowList(t *testing.T) {
 func testToolAllowList(t *testing.T, jsonResponse bool) {
 	h := newHarness(t)
 	b := mcptest.NewBackendWith(t, "pod-a", &mcp.StreamableHTTPOptions{JSONResponse: jsonResponse})
-	h.addPod(b, "ns", "srv", map[string]string{injector.PodAnnAllowedTools: "echo, whoami"})
+	h.addPod(b, "ns", "srv", map[string]string{api.PodAnnAllowedTools: "echo, whoami"})
 	ctx := context.Background()
 	cs := connect(t, h.gateway()+"/mcp/ns/srv")
 
@@ -205,7 +205,7 @@ func post(t testing.TB, url, sid, body string) (int, http.Header, map[string]any
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	if sid != "" {
-		req.Header.Set(SessionHeader, sid)
+		req.Header.Set(api.HeaderSessionID, sid)
 	}
 	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
@@ -250,7 +250,7 @@ func TestLostSessions(t *testing.T) {
 			assert.NotContains(t, fmt.Sprint(body), ref.Upstream, "the pod's own session id never leaks")
 			assert.Equal(t, http.StatusNotFound, code)
 			assert.EqualValues(t, 7, body["id"])
-			assert.EqualValues(t, CodeSessionNotFound, body["error"].(map[string]any)["code"])
+			assert.EqualValues(t, api.CodeSessionNotFound, body["error"].(map[string]any)["code"])
 		})
 	}
 

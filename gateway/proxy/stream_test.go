@@ -11,13 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 // rawPod serves handler as the MCP endpoint of a pod of ns/srv.
@@ -30,8 +29,8 @@ func (h *harness) rawPod(name string, handler http.HandlerFunc) {
 	h.t.Cleanup(func() { _ = srv.Close() })
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID("uid-raw-" + name),
-			Labels:      map[string]string{injector.ServerLabel: "srv"},
-			Annotations: map[string]string{injector.PodAnnEndpointPort: strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}},
+			Labels:      map[string]string{api.ServerLabel: "srv"},
+			Annotations: map[string]string{api.PodAnnEndpointPort: strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "127.0.0.1",
 			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
 	}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
@@ -92,7 +93,7 @@ func TestPatchKeepsFieldsUnknownToUs(t *testing.T) {
 		var d appsv1.Deployment
 		require.NoError(t, yaml.Unmarshal(data, &d))
 		want := d.DeepCopy()
-		if _, errs := in.Inject(want); len(errs) > 0 || want.Labels[injector.ServerLabel] == "" {
+		if _, errs := in.Inject(want); len(errs) > 0 || want.Labels[api.ServerLabel] == "" {
 			continue
 		}
 		tested++

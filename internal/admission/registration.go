@@ -1,11 +1,11 @@
 package admission
 
 import (
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/archestra-ai/mcp-orchestrator/injector"
+	"k8s.io/utils/ptr"
 )
 
 // Names of the webhook configurations and their webhooks.
@@ -40,22 +40,22 @@ func (r Registration) Configurations() (*admissionregistrationv1.MutatingWebhook
 	rules := []admissionregistrationv1.RuleWithOperations{{
 		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
 		Rule: admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"},
-			Resources: []string{"deployments"}, Scope: ptr(admissionregistrationv1.NamespacedScope)},
+			Resources: []string{"deployments"}, Scope: ptr.To(admissionregistrationv1.NamespacedScope)},
 	}}
 	// Exists, not a value: the objectSelector also matches the old object,
 	// so removing the label still reaches the webhook and undoes the injection.
 	objectSelector := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-		Key: injector.ServerLabel, Operator: metav1.LabelSelectorOpExists}}}
+		Key: api.ServerLabel, Operator: metav1.LabelSelectorOpExists}}}
 	namespaceSelector := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 		Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", r.PlatformNamespace}}}}
 	client := func(path string) admissionregistrationv1.WebhookClientConfig {
 		cc := admissionregistrationv1.WebhookClientConfig{CABundle: r.CABundle}
 		if r.Service != nil {
 			svc := *r.Service
-			svc.Path = ptr(path)
+			svc.Path = ptr.To(path)
 			cc.Service = &svc
 		} else {
-			cc.URL = ptr(r.URL + path)
+			cc.URL = ptr.To(r.URL + path)
 		}
 		return cc
 	}
@@ -82,5 +82,3 @@ func (r Registration) Configurations() (*admissionregistrationv1.MutatingWebhook
 	}
 	return mutating, validating
 }
-
-func ptr[T any](v T) *T { return &v }

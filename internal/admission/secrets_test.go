@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
@@ -26,16 +27,16 @@ func TestMissingSecretWarnings(t *testing.T) {
 	cfg.ImagePullSecrets = []string{"platform-pull"}
 	in := injector.New(cfg)
 	var d appsv1.Deployment
-	d.Labels = map[string]string{injector.ServerLabel: "s"}
+	d.Labels = map[string]string{api.ServerLabel: "s"}
 	d.Annotations = map[string]string{
-		injector.AnnSecretEnv:            "A=env-secret:a,B=env-secret:b",
-		injector.AnnSecretFiles:          "files:/etc/files",
-		injector.AnnRequestHeadersSecret: "headers", // ignored with stdio: not needed
+		api.AnnSecretEnv:            "A=env-secret:a,B=env-secret:b",
+		api.AnnSecretFiles:          "files:/etc/files",
+		api.AnnRequestHeadersSecret: "headers", // ignored with stdio: not needed
 	}
 	refs := in.SecretRefs(&d)
 	require.Equal(t, []injector.SecretRef{
-		{Name: "env-secret", Source: injector.AnnSecretEnv},
-		{Name: "files", Source: injector.AnnSecretFiles},
+		{Name: "env-secret", Source: api.AnnSecretEnv},
+		{Name: "files", Source: api.AnnSecretFiles},
 		{Name: "platform-pull", Source: "platform imagePullSecrets"},
 	}, refs)
 
@@ -47,6 +48,6 @@ func TestMissingSecretWarnings(t *testing.T) {
 	assert.Empty(t, missingSecretWarnings(lookupMap{synced: false}, "ns", refs), "no warnings before the cache has synced")
 	assert.Empty(t, missingSecretWarnings(nil, "ns", refs))
 
-	delete(d.Labels, injector.ServerLabel)
+	delete(d.Labels, api.ServerLabel)
 	assert.Nil(t, in.SecretRefs(&d), "unlabelled: no references")
 }

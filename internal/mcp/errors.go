@@ -3,6 +3,7 @@ package mcp
 import (
 	"encoding/json"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
@@ -14,9 +15,6 @@ const (
 	CodeMethodNotFound = jsonrpc.CodeMethodNotFound
 	CodeInvalidParams  = jsonrpc.CodeInvalidParams
 	CodeInternalError  = jsonrpc.CodeInternalError
-	// CodeServerError is in the implementation-defined range; used when the
-	// MCP server behind a bridge fails (process exited, session closed).
-	CodeServerError = -32000
 )
 
 type wireError struct {
@@ -64,7 +62,7 @@ func InternalError(id json.RawMessage, detail string) []byte {
 // ServerGone is the response to a request whose server process ended before
 // answering; detail names the exit status.
 func ServerGone(id json.RawMessage, detail string) []byte {
-	return ErrorResponse(id, CodeServerError, "MCP server process ended: "+detail, nil)
+	return ErrorResponse(id, api.CodeServerError, "MCP server process ended: "+detail, nil)
 }
 
 // DecodeErrorResponse turns an error from [Decode] into the response bytes.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -119,7 +120,7 @@ func TestErrorResponse(t *testing.T) {
 	assert.JSONEq(t, `{"jsonrpc":"2.0","id":"x","error":{"code":-32603,"message":"boom","data":{"a":1}}}`, string(b))
 	assert.JSONEq(t, `{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error: bad"}}`, string(ParseError("bad")))
 	// Undecodable data is dropped, not fatal.
-	b = ErrorResponse(nil, CodeServerError, "gone", func() {})
+	b = ErrorResponse(nil, api.CodeServerError, "gone", func() {})
 	assert.JSONEq(t, `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"gone"}}`, string(b))
 	m, err := jsonrpc.DecodeMessage(ServerGone(json.RawMessage(`3`), "exit status 2"))
 	require.NoError(t, err)
@@ -135,7 +136,7 @@ func TestVersions(t *testing.T) {
 		want   string
 		ok     bool
 	}{
-		{"", Version20250326, true},
+		{"", api.MCPVersion20250326, true},
 		{"2025-03-26", "2025-03-26", true},
 		{"2025-06-18", "2025-06-18", true},
 		{"2025-11-25", "2025-11-25", true},
@@ -147,10 +148,10 @@ func TestVersions(t *testing.T) {
 		assert.Equal(t, tt.want, got)
 		assert.Equal(t, tt.ok, ok, tt.header)
 	}
-	assert.True(t, AllowsBatch(Version20250326))
-	assert.False(t, AllowsBatch(Version20250618))
-	assert.True(t, WantsPriming(Version20251125))
-	assert.False(t, WantsPriming(Version20250618))
+	assert.True(t, AllowsBatch(api.MCPVersion20250326))
+	assert.False(t, AllowsBatch(api.MCPVersion20250618))
+	assert.True(t, WantsPriming(api.MCPVersion20251125))
+	assert.False(t, WantsPriming(api.MCPVersion20250618))
 	assert.Equal(t, LatestVersion, SupportedVersions()[0])
 }
 

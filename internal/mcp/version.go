@@ -3,32 +3,20 @@ package mcp
 import (
 	"slices"
 	"strings"
+
+	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
-// Protocol revisions of MCP streamable HTTP this project speaks.
-const (
-	Version20250326 = "2025-03-26"
-	Version20250618 = "2025-06-18"
-	Version20251125 = "2025-11-25"
+// LatestVersion is the newest supported legacy (session) revision.
+const LatestVersion = api.MCPVersion20251125
 
-	// LatestVersion is the newest supported revision.
-	LatestVersion = Version20251125
-	// DefaultHeaderVersion is assumed when a request carries no
-	// MCP-Protocol-Version header (spec 2025-06-18: "the server SHOULD
-	// assume protocol version 2025-03-26").
-	DefaultHeaderVersion = Version20250326
-)
-
-// HeaderProtocolVersion and HeaderSessionID are the streamable-HTTP headers.
-// Go canonicalises header names, so any spelling works on lookup.
-const (
-	HeaderProtocolVersion = "Mcp-Protocol-Version"
-	HeaderSessionID       = "Mcp-Session-Id"
-	HeaderLastEventID     = "Last-Event-Id"
-)
+// DefaultHeaderVersion is assumed when a request carries no
+// MCP-Protocol-Version header (spec 2025-06-18: "the server SHOULD assume
+// protocol version 2025-03-26").
+const DefaultHeaderVersion = api.MCPVersion20250326
 
 // SupportedVersions lists the supported revisions, newest first.
-var supportedVersions = []string{Version20251125, Version20250618, Version20250326}
+var supportedVersions = []string{api.MCPVersion20251125, api.MCPVersion20250618, api.MCPVersion20250326}
 
 // SupportedVersions returns a copy of the supported revisions, newest first.
 func SupportedVersions() []string { return slices.Clone(supportedVersions) }
@@ -53,8 +41,8 @@ func UnsupportedVersionMessage() string {
 
 // AllowsBatch reports whether revision v allows JSON-RPC batches (only
 // 2025-03-26; 2025-06-18 removed them).
-func AllowsBatch(v string) bool { return v == Version20250326 }
+func AllowsBatch(v string) bool { return v == api.MCPVersion20250326 }
 
 // WantsPriming reports whether SSE streams of revision v start with a
 // priming event (an event id with empty data), introduced in 2025-11-25.
-func WantsPriming(v string) bool { return v >= Version20251125 }
+func WantsPriming(v string) bool { return v >= api.MCPVersion20251125 }

@@ -7,10 +7,13 @@ import (
 	"log/slog"
 	"slices"
 
+	"k8s.io/utils/ptr"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -19,15 +22,13 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
-	"github.com/archestra-ai/mcp-orchestrator/injector"
+	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
 // Labels and annotations on the Secrets this controller writes.
 const (
-	ManagedByLabel   = "app.kubernetes.io/managed-by"
-	ManagedByValue   = "mcp-orchestrator"
-	SourceAnnotation = injector.Prefix + "pull-secret-source"
-	WriterAnnotation = injector.Prefix + "written-by"
+	SourceAnnotation = api.Prefix + "pull-secret-source"
+	WriterAnnotation = api.Prefix + "written-by"
 )
 
 // Event reasons, on the Deployment.
@@ -51,9 +52,6 @@ type Options struct {
 	// server namespaces; none when empty, so no namespace can pull
 	// another's credentials by naming them.
 	CopyAllowed []string
-	// DefaultPullSecrets are the platform config's imagePullSecrets, which
-	// every MCP pod lists: copied like annotated ones when allowed.
-	DefaultPullSecrets []string
 	// Identity names this replica on the Secrets it writes.
 	Identity string
 	Logger   *slog.Logger
@@ -76,7 +74,7 @@ func New(o Options) (*Controller, error) {
 		o.Logger = slog.Default()
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(o.Client, 0, informers.WithTweakListOptions(func(lo *metav1.ListOptions) {
-		lo.LabelSelector = injector.ServerLabel
+		lo.LabelSelector = api.ServerLabel
 	}))
 	c := &Controller{
 		Options:     o,
@@ -155,18 +153,39 @@ func (c *Controller) secretRefKeys(obj any) ([]string, error) {
 	if !ok {
 		return nil, nil
 	}
-	spec, errs, _ := injector.Parse(d.Labels, d.Annotations)
-	if len(errs) > 0 {
-		return nil, nil
-	}
 	var keys []string
-	if src := spec.RegistryCredentials; src != "" {
-		keys = append(keys, d.Namespace+"/"+src, d.Namespace+"/"+injector.RegistrySecretName(src))
+	if src := registryCredentials(d); src != "" {
+		keys = append(keys, d.Namespace+"/"+src, d.Namespace+"/"+api.RegistrySecretName(src))
 	}
-	for _, name := range append(slices.Clone(c.DefaultPullSecrets), spec.ImagePullSecrets...) {
+	for _, name := range podPullSecrets(d) {
 		keys = append(keys, d.Namespace+"/"+name, "*/"+name)
 	}
 	return keys, nil
+}
+
+// registryCredentials is the Secret the Deployment's annotation names. The
+// webhook denies bad values; one stored before it was installed is ignored
+// rather than retried forever.
+func registryCredentials(d *appsv1.Deployment) string {
+	name := d.Annotations[api.AnnRegistryCredentials]
+	if d.Labels[api.ServerLabel] == "" || len(validation.IsDNS1123Subdomain(name)) > 0 {
+		return ""
+	}
+	return name
+}
+
+// podPullSecrets are the pull secrets the injected pod template lists: the
+// platform's defaults, the image-pull-secrets annotation's and the user's
+// own. The controller acts on what the webhook wrote, so it needs no parser
+// of its own.
+func podPullSecrets(d *appsv1.Deployment) []string {
+	var names []string
+	for _, r := range d.Spec.Template.Spec.ImagePullSecrets {
+		if r.Name != "" && !slices.Contains(names, r.Name) {
+			names = append(names, r.Name)
+		}
+	}
+	return names
 }
 
 // secretChanged enqueues the Deployments a Secret matters to: the owners
@@ -180,7 +199,7 @@ func (c *Controller) secretChanged(obj any) {
 	if !ok {
 		return
 	}
-	if m.GetLabels()[ManagedByLabel] == ManagedByValue {
+	if m.GetLabels()[api.ManagedByLabel] == api.ManagedByValue {
 		for _, ref := range m.GetOwnerReferences() {
 			if ref.Kind == "Deployment" {
 				c.queue.Add(m.GetNamespace() + "/" + ref.Name)
@@ -237,27 +256,23 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 // until the problem is fixed, and the problem is reported.
 func (c *Controller) desired(ctx context.Context, dep *appsv1.Deployment) (map[string]desiredSecret, []string, error) {
 	out := map[string]desiredSecret{}
-	if dep == nil || dep.DeletionTimestamp != nil || dep.Labels[injector.ServerLabel] == "" {
+	if dep == nil || dep.DeletionTimestamp != nil || dep.Labels[api.ServerLabel] == "" {
 		return out, nil, nil
 	}
-	spec, errs, _ := injector.Parse(dep.Labels, dep.Annotations)
-	if len(errs) > 0 {
-		return out, nil, nil // the webhook denies such Deployments; nothing to do
-	}
 	var keep []string
-	if src := spec.RegistryCredentials; src != "" {
-		target := injector.RegistrySecretName(src)
+	if src := registryCredentials(dep); src != "" {
+		target := api.RegistrySecretName(src)
 		secret, err := c.Client.CoreV1().Secrets(dep.Namespace).Get(ctx, src, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
-			c.warn(dep, ReasonCredentialsNotFound, "Secret %q named by %s does not exist; pull secret %q is not updated", src, injector.AnnRegistryCredentials, target)
+			c.warn(dep, ReasonCredentialsNotFound, "Secret %q named by %s does not exist; pull secret %q is not updated", src, api.AnnRegistryCredentials, target)
 			keep = append(keep, target)
 		case err != nil:
 			return nil, nil, fmt.Errorf("reading Secret %s/%s: %w", dep.Namespace, src, err)
 		default:
 			data, err := DockerConfigJSON(secret)
 			if err != nil {
-				c.warn(dep, ReasonCredentialsInvalid, "Secret %q named by %s: %v; pull secret %q is not updated", src, injector.AnnRegistryCredentials, err, target)
+				c.warn(dep, ReasonCredentialsInvalid, "Secret %q named by %s: %v; pull secret %q is not updated", src, api.AnnRegistryCredentials, err, target)
 				keep = append(keep, target)
 			} else {
 				out[target] = desiredSecret{data: data, source: "registry-credentials:" + src}
@@ -267,11 +282,11 @@ func (c *Controller) desired(ctx context.Context, dep *appsv1.Deployment) (map[s
 	if dep.Namespace == c.PlatformNamespace {
 		return out, keep, nil
 	}
-	for _, name := range append(slices.Clone(c.DefaultPullSecrets), spec.ImagePullSecrets...) {
+	for _, name := range podPullSecrets(dep) {
 		if !slices.Contains(c.CopyAllowed, name) {
 			continue
 		}
-		if local, ok, _ := c.Secrets.GetStore().GetByKey(dep.Namespace + "/" + name); ok && local.(metav1.Object).GetLabels()[ManagedByLabel] != ManagedByValue {
+		if local, ok, _ := c.Secrets.GetStore().GetByKey(dep.Namespace + "/" + name); ok && local.(metav1.Object).GetLabels()[api.ManagedByLabel] != api.ManagedByValue {
 			continue // the namespace has its own Secret of that name
 		}
 		src, err := c.Client.CoreV1().Secrets(c.PlatformNamespace).Get(ctx, name, metav1.GetOptions{})
@@ -299,7 +314,7 @@ func (c *Controller) ensure(ctx context.Context, dep *appsv1.Deployment, name st
 		s := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{
 				Name: name, Namespace: dep.Namespace,
-				Labels:          map[string]string{ManagedByLabel: ManagedByValue},
+				Labels:          map[string]string{api.ManagedByLabel: api.ManagedByValue},
 				Annotations:     map[string]string{SourceAnnotation: want.source, WriterAnnotation: c.Identity},
 				OwnerReferences: []metav1.OwnerReference{owner},
 			},
@@ -316,7 +331,7 @@ func (c *Controller) ensure(ctx context.Context, dep *appsv1.Deployment, name st
 	if err != nil {
 		return fmt.Errorf("reading pull secret %s/%s: %w", dep.Namespace, name, err)
 	}
-	if current.Labels[ManagedByLabel] != ManagedByValue {
+	if current.Labels[api.ManagedByLabel] != api.ManagedByValue {
 		c.warn(dep, ReasonPullSecretConflict, "Secret %q exists and is not managed by MCP Orchestrator; it is left alone", name)
 		return nil
 	}
@@ -351,7 +366,7 @@ func (c *Controller) ensure(ctx context.Context, dep *appsv1.Deployment, name st
 func (c *Controller) releaseOthers(ctx context.Context, ns, name string, dep *appsv1.Deployment, desired map[string]desiredSecret, keep []string) error {
 	for _, obj := range c.Secrets.GetStore().List() {
 		m := obj.(metav1.Object)
-		if m.GetNamespace() != ns || m.GetLabels()[ManagedByLabel] != ManagedByValue {
+		if m.GetNamespace() != ns || m.GetLabels()[api.ManagedByLabel] != api.ManagedByValue {
 			continue
 		}
 		if _, wanted := desired[m.GetName()]; wanted || slices.Contains(keep, m.GetName()) {
@@ -381,7 +396,7 @@ func (c *Controller) release(ctx context.Context, ns, name string, owned func(me
 	}
 	refs := slices.DeleteFunc(slices.Clone(current.OwnerReferences), owned)
 	if len(refs) == 0 {
-		err := secrets.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr(current.UID)}})
+		err := secrets.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(current.UID)}})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting pull secret %s/%s: %w", ns, name, err)
 		}
@@ -403,5 +418,3 @@ func (c *Controller) warn(dep *appsv1.Deployment, reason, format string, args ..
 	c.Logger.Warn(msg, "reason", reason, "namespace", dep.Namespace, "deployment", dep.Name)
 	c.recorder.Event(dep, corev1.EventTypeWarning, reason, msg)
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/utils/ptr"
+
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -53,7 +55,7 @@ func setupClientAccess() error {
 	}
 	ctx := context.Background()
 	tr, err := client.CoreV1().ServiceAccounts("default").CreateToken(ctx, "e2e-client",
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(3600))}},
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(3600))}},
 		metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("client token: %w", err)
@@ -67,8 +69,6 @@ func setupClientAccess() error {
 	gatewayURL = "http://" + svc.Spec.ClusterIP
 	return nil
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // bearer adds the client token to every request.
 type bearer struct{ base http.RoundTripper }

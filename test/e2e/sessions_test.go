@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/utils/ptr"
+
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -71,7 +73,7 @@ func TestSessionsSpreadAndPodLoss(t *testing.T) {
 	// Delete the pod that serves session 0, at once.
 	victim := pods[0]
 	deleted := time.Now()
-	require.NoError(t, client.CoreV1().Pods(ns).Delete(ctx, victim, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}))
+	require.NoError(t, client.CoreV1().Pods(ns).Delete(ctx, victim, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))}))
 
 	// New sessions work within 2 s of the deletion, on the other pods.
 	require.Eventually(t, func() bool {

@@ -16,23 +16,23 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/admin"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 func createDeployment(t *testing.T, ns, server string, replicas int32) *appsv1.Deployment {
 	t.Helper()
 	ctx := context.Background()
-	labels := map[string]string{"app": server, injector.ServerLabel: server}
+	labels := map[string]string{"app": server, api.ServerLabel: server}
 	d, err := client.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: server, Labels: map[string]string{injector.ServerLabel: server}},
+		ObjectMeta: metav1.ObjectMeta{Name: server, Labels: map[string]string{api.ServerLabel: server}},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": server}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{injector.PodAnnTransport: "stdio"}},
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{api.PodAnnTransport: "stdio"}},
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "server", Image: "example/mcp:1"}}},
 			},
 		},
@@ -99,9 +99,9 @@ func TestStatusAndRestart(t *testing.T) {
 	operator := serviceAccountToken(t, ns, "operator")
 	viewer := serviceAccountToken(t, ns, "viewer")
 	grant(t, ns, "operator",
-		rbacv1.PolicyRule{APIGroups: []string{auth.Group}, Resources: []string{"servers"}, Verbs: []string{"get", "list"}},
-		rbacv1.PolicyRule{APIGroups: []string{auth.Group}, Resources: []string{"servers/restart"}, Verbs: []string{"update"}})
-	grant(t, ns, "viewer", rbacv1.PolicyRule{APIGroups: []string{auth.Group}, Resources: []string{"servers"}, Verbs: []string{"get"}})
+		rbacv1.PolicyRule{APIGroups: []string{api.RBACGroup}, Resources: []string{"servers"}, Verbs: []string{"get", "list"}},
+		rbacv1.PolicyRule{APIGroups: []string{api.RBACGroup}, Resources: []string{"servers/restart"}, Verbs: []string{"update"}})
+	grant(t, ns, "viewer", rbacv1.PolicyRule{APIGroups: []string{api.RBACGroup}, Resources: []string{"servers"}, Verbs: []string{"get"}})
 	base := url + "/api/v1/namespaces/" + ns + "/servers"
 
 	var list []admin.ServerSummary

@@ -15,6 +15,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
 )
@@ -73,7 +74,7 @@ func TestKubernetesAuth(t *testing.T) {
 	allowed := serviceAccountToken(t, ns, "agent")
 	other := serviceAccountToken(t, ns, "stranger")
 	colleague := serviceAccountToken(t, ns, "colleague")
-	useGithub := rbacv1.PolicyRule{APIGroups: []string{auth.Group}, Resources: []string{auth.Resource}, Verbs: []string{auth.VerbUse}, ResourceNames: []string{"github"}}
+	useGithub := rbacv1.PolicyRule{APIGroups: []string{api.RBACGroup}, Resources: []string{api.RBACResource}, Verbs: []string{api.VerbUse}, ResourceNames: []string{"github"}}
 	grant(t, ns, "agent", useGithub)
 	grant(t, ns, "colleague", useGithub)
 	ctx := context.Background()

@@ -11,9 +11,9 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
-	"github.com/archestra-ai/mcp-orchestrator/gateway/credentials"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
 )
 
@@ -28,13 +28,13 @@ func TestCallerCredentials(t *testing.T) {
 
 	alice := serviceAccountToken(t, ns, "alice")
 	bob := serviceAccountToken(t, ns, "bob")
-	use := rbacv1.PolicyRule{APIGroups: []string{auth.Group}, Resources: []string{auth.Resource}, Verbs: []string{auth.VerbUse}}
+	use := rbacv1.PolicyRule{APIGroups: []string{api.RBACGroup}, Resources: []string{api.RBACResource}, Verbs: []string{api.VerbUse}}
 	grant(t, ns, "alice", use)
 	grant(t, ns, "bob", use)
 	_, err := client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "alice-github",
-			Labels:      map[string]string{credentials.Label: "github"},
-			Annotations: map[string]string{credentials.SubjectAnnotation: "system:serviceaccount:" + ns + ":alice"}},
+			Labels:      map[string]string{api.CredentialsForLabel: "github"},
+			Annotations: map[string]string{api.CredentialsSubjectAnnot: "system:serviceaccount:" + ns + ":alice"}},
 		StringData: map[string]string{"Authorization": "Bearer alice-github-pat", "X-GitHub-Org": "archestra"},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/admin"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
@@ -45,10 +46,10 @@ func TestMcpctl(t *testing.T) {
 	operator := serviceAccountToken(t, ns, "operator")
 	viewer := serviceAccountToken(t, ns, "viewer")
 	grant(t, ns, "operator",
-		rbacv1.PolicyRule{APIGroups: []string{auth.Group}, Resources: []string{"servers"}, Verbs: []string{"get", "list"}},
-		rbacv1.PolicyRule{APIGroups: []string{auth.Group}, Resources: []string{"servers/logs"}, Verbs: []string{"get"}},
-		rbacv1.PolicyRule{APIGroups: []string{auth.Group}, Resources: []string{"servers/restart"}, Verbs: []string{"update"}})
-	grant(t, ns, "viewer", rbacv1.PolicyRule{APIGroups: []string{auth.Group}, Resources: []string{"servers"}, Verbs: []string{"get"}})
+		rbacv1.PolicyRule{APIGroups: []string{api.RBACGroup}, Resources: []string{"servers"}, Verbs: []string{"get", "list"}},
+		rbacv1.PolicyRule{APIGroups: []string{api.RBACGroup}, Resources: []string{"servers/logs"}, Verbs: []string{"get"}},
+		rbacv1.PolicyRule{APIGroups: []string{api.RBACGroup}, Resources: []string{"servers/restart"}, Verbs: []string{"update"}})
+	grant(t, ns, "viewer", rbacv1.PolicyRule{APIGroups: []string{api.RBACGroup}, Resources: []string{"servers"}, Verbs: []string{"get"}})
 	viewerFile := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(viewerFile, []byte(viewer+"\n"), 0o600))
 

@@ -15,9 +15,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 func connect(t *testing.T, url, token string, opts *mcp.ClientOptions) *mcp.ClientSession {
@@ -165,7 +165,7 @@ func TestToolFiltering(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t)
 	url, gw := startGateway(t, auth.None{})
-	routable(t, gw, createPod(t, mcptest.NewBackend(t, "pod-a"), ns, "srv", "srv-a", map[string]string{injector.PodAnnAllowedTools: "echo,progress"}))
+	routable(t, gw, createPod(t, mcptest.NewBackend(t, "pod-a"), ns, "srv", "srv-a", map[string]string{api.PodAnnAllowedTools: "echo,progress"}))
 	ctx := context.Background()
 	cs := connect(t, url+"/mcp/"+ns+"/srv", "", nil)
 

@@ -15,12 +15,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 var everythingAnnotations = map[string]string{
-	injector.AnnCommand:   "npx -y @modelcontextprotocol/server-everything",
-	injector.AnnSecretEnv: "API_KEY=everything-secrets:api-key",
+	api.AnnCommand:   "npx -y @modelcontextprotocol/server-everything",
+	api.AnnSecretEnv: "API_KEY=everything-secrets:api-key",
 }
 
 func TestCreateInjectsWithPlatformDefaults(t *testing.T) {
@@ -32,21 +33,21 @@ func TestCreateInjectsWithPlatformDefaults(t *testing.T) {
 
 	d := getDeployment(t, ns, "everything")
 	p := d.Spec.Template.Spec
-	assert.Contains(t, d.Annotations, injector.AnnInjected)
-	assert.Equal(t, "everything", d.Spec.Template.Labels[injector.ServerLabel])
-	assert.Equal(t, "8080", d.Spec.Template.Annotations[injector.PodAnnEndpointPort])
+	assert.Contains(t, d.Annotations, api.AnnInjected)
+	assert.Equal(t, "everything", d.Spec.Template.Labels[api.ServerLabel])
+	assert.Equal(t, "8080", d.Spec.Template.Annotations[api.PodAnnEndpointPort])
 
 	server := findContainer(p.Containers, "server")
 	require.NotNil(t, server)
 	assert.Equal(t, "registry.example.com/mcp/base:1.0.0", server.Image, "base image + command mode")
-	assert.Equal(t, []string{injector.LauncherPath, "launch", "--socket", injector.LauncherSocket, "--", "npx", "-y", "@modelcontextprotocol/server-everything"}, server.Command)
+	assert.Equal(t, []string{api.LauncherPath, "launch", "--socket", api.LauncherSocket, "--", "npx", "-y", "@modelcontextprotocol/server-everything"}, server.Command)
 	assert.Contains(t, server.Env, corev1.EnvVar{Name: "API_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 		LocalObjectReference: corev1.LocalObjectReference{Name: "everything-secrets"}, Key: "api-key"}}})
 	require.NotNil(t, server.SecurityContext)
 	assert.Equal(t, false, *server.SecurityContext.AllowPrivilegeEscalation)
 	assert.Equal(t, "64Mi", server.Resources.Requests.Memory().String())
 
-	sidecar := findContainer(p.InitContainers, injector.SidecarName)
+	sidecar := findContainer(p.InitContainers, api.SidecarName)
 	require.NotNil(t, sidecar, "the sidecar is injected")
 	require.NotNil(t, sidecar.RestartPolicy)
 	assert.Equal(t, corev1.ContainerRestartPolicyAlways, *sidecar.RestartPolicy, "a native sidecar")
@@ -54,7 +55,7 @@ func TestCreateInjectsWithPlatformDefaults(t *testing.T) {
 	assert.Equal(t, int32(8080), sidecar.Ports[0].ContainerPort)
 	assert.Equal(t, "mcp", sidecar.Ports[0].Name)
 	assert.True(t, *sidecar.SecurityContext.RunAsNonRoot)
-	assert.NotNil(t, findContainer(p.InitContainers, injector.InstallName))
+	assert.NotNil(t, findContainer(p.InitContainers, api.InstallName))
 
 	// Scheduling comes from the platform pod, minus what Kubernetes added to it.
 	platform, err := client.CoreV1().Pods(platformNamespace).Get(context.Background(), platformPodName, metav1.GetOptions{})
@@ -81,17 +82,17 @@ func TestUpdateReinjects(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	ctx := context.Background()
-	d := deployment(t, deploymentYAML("memory", true, "", map[string]string{injector.AnnCommand: "npx -y @modelcontextprotocol/server-memory"}))
+	d := deployment(t, deploymentYAML("memory", true, "", map[string]string{api.AnnCommand: "npx -y @modelcontextprotocol/server-memory"}))
 	created, err := client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
 	require.NoError(t, err)
 
-	created.Annotations[injector.AnnSecretEnv] = "MEMORY_KEY=memory:key"
-	created.Annotations[injector.AnnSessions] = injector.SessionsShared
+	created.Annotations[api.AnnSecretEnv] = "MEMORY_KEY=memory:key"
+	created.Annotations[api.AnnSessions] = api.SessionsShared
 	updated, err := client.AppsV1().Deployments(ns).Update(ctx, created, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	server := findContainer(updated.Spec.Template.Spec.Containers, "server")
 	assert.Contains(t, envNames(server.Env), "MEMORY_KEY")
-	assert.Contains(t, findContainer(updated.Spec.Template.Spec.InitContainers, injector.SidecarName).Args, "--sessions=shared")
+	assert.Contains(t, findContainer(updated.Spec.Template.Spec.InitContainers, api.SidecarName).Args, "--sessions=shared")
 	assert.Len(t, updated.Spec.Template.Spec.InitContainers, 2, "re-injection replaces the sidecar, never duplicates it")
 	assert.Equal(t, created.Generation+1, updated.Generation)
 }
@@ -103,7 +104,7 @@ func TestKubectlApplyTwiceChangesNothing(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			ns := newNamespace(t)
-			manifest := deploymentYAML("fetch", true, "", map[string]string{injector.AnnCommand: `uvx mcp-server-fetch --user-agent "Archestra MCP"`})
+			manifest := deploymentYAML("fetch", true, "", map[string]string{api.AnnCommand: `uvx mcp-server-fetch --user-agent "Archestra MCP"`})
 			args := []string{"apply", "-n", ns, "-f", "-"}
 			if mode == "server-side" {
 				args = append(args, "--server-side")
@@ -111,7 +112,7 @@ func TestKubectlApplyTwiceChangesNothing(t *testing.T) {
 			_, stderr, err := kubectl(t, manifest, args...)
 			require.NoError(t, err, stderr)
 			first := getDeployment(t, ns, "fetch")
-			require.Contains(t, first.Annotations, injector.AnnInjected)
+			require.Contains(t, first.Annotations, api.AnnInjected)
 
 			stdout, stderr, err := kubectl(t, manifest, args...)
 			require.NoError(t, err, stderr)
@@ -128,7 +129,7 @@ func TestKubectlApplyTwiceChangesNothing(t *testing.T) {
 			require.NoError(t, err, stderr)
 			third := getDeployment(t, ns, "fetch")
 			server := findContainer(third.Spec.Template.Spec.Containers, "server")
-			assert.Equal(t, []string{injector.LauncherPath, "launch", "--socket", injector.LauncherSocket, "--",
+			assert.Equal(t, []string{api.LauncherPath, "launch", "--socket", api.LauncherSocket, "--",
 				"uvx", "mcp-server-fetch==2025.1", "--user-agent", "Archestra MCP"}, server.Command)
 			assert.Equal(t, first.Generation+1, third.Generation)
 		})
@@ -141,7 +142,7 @@ func TestServerSideDryRunStoresNothing(t *testing.T) {
 	ns := newNamespace(t)
 	stdout, stderr, err := kubectl(t, deploymentYAML("dry", true, "", everythingAnnotations), "apply", "-n", ns, "--dry-run=server", "-o", "yaml", "-f", "-")
 	require.NoError(t, err, stderr)
-	assert.Contains(t, stdout, "name: "+injector.SidecarName, "the dry-run answer shows the injection")
+	assert.Contains(t, stdout, "name: "+api.SidecarName, "the dry-run answer shows the injection")
 	_, err = client.AppsV1().Deployments(ns).Get(context.Background(), "dry", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "a dry run stores nothing: %v", err)
 }
@@ -153,7 +154,7 @@ func TestRemovingTheLabelRemovesTheInjection(t *testing.T) {
 	// A custom image: without the label (and so the base image) an
 	// image-less Deployment would be invalid.
 	const image = "example.com/mcp/everything:1"
-	annotations := map[string]string{injector.AnnCommand: "npx -y @modelcontextprotocol/server-everything"}
+	annotations := map[string]string{api.AnnCommand: "npx -y @modelcontextprotocol/server-everything"}
 	labelled := deploymentYAML("revert", true, image, annotations)
 	_, stderr, err := kubectl(t, labelled, "apply", "-n", ns, "-f", "-")
 	require.NoError(t, err, stderr)
@@ -169,8 +170,8 @@ func TestRemovingTheLabelRemovesTheInjection(t *testing.T) {
 	require.NoError(t, err, stderr)
 	plain := getDeployment(t, ns, "never-labelled")
 
-	assert.NotContains(t, reverted.Annotations, injector.AnnInjected)
-	assert.NotContains(t, reverted.Labels, injector.ServerLabel)
+	assert.NotContains(t, reverted.Annotations, api.AnnInjected)
+	assert.NotContains(t, reverted.Labels, api.ServerLabel)
 	plain.Spec.Template.Labels["app"] = "revert"
 	plain.Spec.Selector.MatchLabels["app"] = "revert"
 	assert.True(t, apiequality.Semantic.DeepEqual(plain.Spec.Template, reverted.Spec.Template),
@@ -182,9 +183,9 @@ func TestBadAnnotationsDeniedWithEveryProblem(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	bad := deploymentYAML("bad", true, "", map[string]string{
-		injector.AnnTransport:     "websocket",
-		injector.AnnMaxSessions:   "lots",
-		injector.AnnSecretEnv:     "TOKEN=ghp_pastedTokenValue",
+		api.AnnTransport:          "websocket",
+		api.AnnMaxSessions:        "lots",
+		api.AnnSecretEnv:          "TOKEN=ghp_pastedTokenValue",
 		"mcp.archestra.io/comand": "npx server",
 	})
 	_, stderr, err := kubectl(t, bad, "apply", "-n", ns, "-f", "-")
@@ -207,7 +208,7 @@ func TestWarningsReachKubectl(t *testing.T) {
 	requireControlPlane(t)
 	t.Parallel()
 	ns := newNamespace(t)
-	d := deployment(t, deploymentYAML("warn", true, "", map[string]string{injector.AnnCommand: "ignored", injector.AnnPort: "9000"}))
+	d := deployment(t, deploymentYAML("warn", true, "", map[string]string{api.AnnCommand: "ignored", api.AnnPort: "9000"}))
 	d.Spec.Template.Spec.Containers[0].Image = "example.com/own:1"
 	d.Spec.Template.Spec.Containers[0].Command = []string{"/own"}
 	manifest := toYAML(t, d)
@@ -225,7 +226,7 @@ func TestUnlabelledDeploymentNeverReachesTheWebhook(t *testing.T) {
 	before, err := hook.metric("mcp_webhook_requests_total")
 	require.NoError(t, err)
 	// Even bad MCP annotations are none of our business without the label.
-	manifest := deploymentYAML("plain", false, "nginx:1.27", map[string]string{injector.AnnTransport: "websocket"})
+	manifest := deploymentYAML("plain", false, "nginx:1.27", map[string]string{api.AnnTransport: "websocket"})
 	_, stderr, err := kubectl(t, manifest, "apply", "-n", ns, "-f", "-")
 	require.NoError(t, err, stderr)
 	d := getDeployment(t, ns, "plain")
@@ -239,7 +240,7 @@ func TestUnlabelledDeploymentNeverReachesTheWebhook(t *testing.T) {
 	assert.Empty(t, getDeployment(t, ns, "plain").Spec.Template.Spec.InitContainers)
 
 	// Control: a labelled one does reach it (mutate + validate).
-	_, stderr, err = kubectl(t, deploymentYAML("labelled", true, "", map[string]string{injector.AnnCommand: "x"}), "apply", "-n", ns, "-f", "-")
+	_, stderr, err = kubectl(t, deploymentYAML("labelled", true, "", map[string]string{api.AnnCommand: "x"}), "apply", "-n", ns, "-f", "-")
 	require.NoError(t, err, stderr)
 	final, err := hook.metric("mcp_webhook_requests_total")
 	require.NoError(t, err)
@@ -266,7 +267,7 @@ func TestMissingSecretsAreWarnings(t *testing.T) {
 	requireControlPlane(t)
 	t.Parallel()
 	ns := newNamespace(t)
-	manifest := deploymentYAML("needs-secret", true, "", map[string]string{injector.AnnSecretEnv: "TOKEN=api-token:token", injector.AnnCommand: "server"})
+	manifest := deploymentYAML("needs-secret", true, "", map[string]string{api.AnnSecretEnv: "TOKEN=api-token:token", api.AnnCommand: "server"})
 	_, stderr, err := kubectl(t, manifest, "apply", "-n", ns, "-f", "-")
 	require.NoError(t, err, stderr)
 	assert.Contains(t, stderr, `Warning: Secret "api-token" (from mcp.archestra.io/secret-env) does not exist in namespace "`+ns+`" yet`)

@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
@@ -36,12 +37,12 @@ func BenchmarkDeploymentCreate(b *testing.B) {
 	if _, err := client.CoreV1().Namespaces().Create(ctx, namespace(ns), metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	annotations := map[string]string{injector.AnnCommand: "npx -y @modelcontextprotocol/server-everything", injector.AnnSecretEnv: "API_KEY=s:k"}
+	annotations := map[string]string{api.AnnCommand: "npx -y @modelcontextprotocol/server-everything", api.AnnSecretEnv: "API_KEY=s:k"}
 	var labelled appsv1.Deployment
 	mustUnmarshal(b, deploymentYAML("webhook", true, "example.com/mcp/server:1", annotations), &labelled)
 	plain := labelled.DeepCopy()
 	plain.Name = "plain"
-	delete(plain.Labels, injector.ServerLabel)
+	delete(plain.Labels, api.ServerLabel)
 	noop := plain.DeepCopy()
 	noop.Name = "noop"
 	noop.Labels["noop-webhook"] = "yes"
@@ -55,7 +56,7 @@ func BenchmarkDeploymentCreate(b *testing.B) {
 	if _, errs := injector.New(cfg).Inject(pre); len(errs) > 0 {
 		b.Fatal(errs)
 	}
-	delete(pre.Labels, injector.ServerLabel) // keeps it away from the webhook
+	delete(pre.Labels, api.ServerLabel) // keeps it away from the webhook
 
 	variants := []*appsv1.Deployment{plain, pre, noop, &labelled}
 	samples := make([][]time.Duration, len(variants))

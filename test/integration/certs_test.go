@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/certs"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
@@ -159,12 +160,12 @@ func testRotation(t *testing.T, lt lifetimes, minCAs, minCerts int) {
 
 	ns := newNamespace(t)
 	var dep appsv1.Deployment
-	mustUnmarshal(t, deploymentYAML("rotating", true, "", map[string]string{injector.AnnCommand: "server"}), &dep)
+	mustUnmarshal(t, deploymentYAML("rotating", true, "", map[string]string{api.AnnCommand: "server"}), &dep)
 	// Without the server label the shared webhook never sees these
 	// Deployments; this one does (its objectSelector is the test's label)
 	// and admits them unchanged.
 	dep.Labels[label] = "yes"
-	delete(dep.Labels, injector.ServerLabel)
+	delete(dep.Labels, api.ServerLabel)
 	dep.Spec.Template.Spec.Containers[0].Image = "example.com/server:1"
 	eventually(t, "the API server calls this webhook", func() bool {
 		before := calls.Load()

@@ -6,12 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 // Every example in manifests/examples is applied with kubectl: the good
@@ -55,7 +54,7 @@ func TestExamplesApply(t *testing.T) {
 		assertAllInjected(t, ns)
 		d := getDeployment(t, ns, "notes-api")
 		assert.Equal(t, "ghcr.io/example/notes-api:2.1.0", d.Spec.Template.Spec.Containers[0].Image, "the image is kept")
-		assert.Equal(t, "notes", d.Spec.Template.Labels[injector.ServerLabel])
+		assert.Equal(t, "notes", d.Spec.Template.Labels[api.ServerLabel])
 	})
 }
 
@@ -65,8 +64,8 @@ func assertAllInjected(t *testing.T, ns string) {
 	require.NoError(t, err)
 	require.NotEmpty(t, list.Items)
 	for _, d := range list.Items {
-		assert.Contains(t, d.Annotations, injector.AnnInjected, d.Name)
-		assert.NotNil(t, findContainer(d.Spec.Template.Spec.InitContainers, injector.SidecarName), d.Name)
+		assert.Contains(t, d.Annotations, api.AnnInjected, d.Name)
+		assert.NotNil(t, findContainer(d.Spec.Template.Spec.InitContainers, api.SidecarName), d.Name)
 	}
 }
 

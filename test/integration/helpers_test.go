@@ -12,14 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/yaml"
-
-	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
 func requireControlPlane(t *testing.T) {
@@ -72,7 +71,7 @@ func deploymentYAML(name string, labelled bool, image string, annotations map[st
 		},
 	}
 	if labelled {
-		d.Labels[injector.ServerLabel] = name
+		d.Labels[api.ServerLabel] = name
 	}
 	out, _ := yaml.Marshal(d)
 	return string(out)
@@ -103,14 +102,14 @@ func waitWebhookActive(ctx context.Context, wantImage string) error {
 		return err
 	}
 	var d appsv1.Deployment
-	if err := yaml.Unmarshal([]byte(deploymentYAML("probe", true, "", map[string]string{injector.AnnCommand: "probe"})), &d); err != nil {
+	if err := yaml.Unmarshal([]byte(deploymentYAML("probe", true, "", map[string]string{api.AnnCommand: "probe"})), &d); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		got, err := client.AppsV1().Deployments(ns).Create(ctx, &d, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if err == nil {
-			if c := findContainer(got.Spec.Template.Spec.InitContainers, injector.SidecarName); c != nil && c.Image == wantImage {
+			if c := findContainer(got.Spec.Template.Spec.InitContainers, api.SidecarName); c != nil && c.Image == wantImage {
 				return nil
 			}
 		}

@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
 
-	"github.com/archestra-ai/mcp-orchestrator/injector"
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/pullsecrets"
 )
 
@@ -54,7 +54,7 @@ func createSecret(t *testing.T, ns, name string, typ corev1.SecretType, data map
 
 func createServer(t *testing.T, ns, name string, annotations map[string]string) *appsv1.Deployment {
 	t.Helper()
-	annotations[injector.AnnCommand] = "server"
+	annotations[api.AnnCommand] = "server"
 	d := deployment(t, deploymentYAML(name, true, "registry.example.com/team/server:1", annotations))
 	created, err := client.AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{})
 	require.NoError(t, err)
@@ -100,8 +100,8 @@ func TestRegistryCredentialsBecomeAPullSecret(t *testing.T) {
 	ns := newNamespace(t)
 	startPullSecrets(t, platformNamespace)
 	createSecret(t, ns, "vendor-login", corev1.SecretTypeOpaque, map[string]string{"server": "https://registry.vendor.example/v2/", "username": "robot", "password": "first-pass"})
-	dep := createServer(t, ns, "vendor", map[string]string{injector.AnnRegistryCredentials: "vendor-login"})
-	derived := injector.RegistrySecretName("vendor-login")
+	dep := createServer(t, ns, "vendor", map[string]string{api.AnnRegistryCredentials: "vendor-login"})
+	derived := api.RegistrySecretName("vendor-login")
 	assert.Contains(t, dep.Spec.Template.Spec.ImagePullSecrets, corev1.LocalObjectReference{Name: derived}, "the webhook lists the derived Secret")
 
 	var s *corev1.Secret
@@ -114,7 +114,7 @@ func TestRegistryCredentialsBecomeAPullSecret(t *testing.T) {
 	user, pass := dockerAuth(t, s, "registry.vendor.example")
 	assert.Equal(t, "robot", user)
 	assert.Equal(t, "first-pass", pass)
-	assert.Equal(t, pullsecrets.ManagedByValue, s.Labels[pullsecrets.ManagedByLabel])
+	assert.Equal(t, api.ManagedByValue, s.Labels[api.ManagedByLabel])
 	require.Len(t, s.OwnerReferences, 1)
 	assert.Equal(t, dep.UID, s.OwnerReferences[0].UID, "owned by the Deployment, so garbage collection deletes it with it")
 
@@ -161,11 +161,11 @@ func TestBadRegistryCredentialsAreReported(t *testing.T) {
 	createSecret(t, ns, "creds-a", corev1.SecretTypeOpaque, map[string]string{"server": "r.example.com", "username": value})
 	createSecret(t, ns, "creds-b", corev1.SecretTypeOpaque, map[string]string{"server": "ftp://" + value, "username": "u", "password": value})
 	for _, tt := range tests {
-		createServer(t, ns, tt.name, map[string]string{injector.AnnRegistryCredentials: tt.secret})
+		createServer(t, ns, tt.name, map[string]string{api.AnnRegistryCredentials: tt.secret})
 	}
 	for _, tt := range tests {
 		eventually(t, tt.want, func() bool { return hasEvent(t, ns, tt.name, pullsecrets.ReasonCredentialsInvalid, tt.want) })
-		_, err := getSecret(ns, injector.RegistrySecretName(tt.secret))
+		_, err := getSecret(ns, api.RegistrySecretName(tt.secret))
 		assert.True(t, apierrors.IsNotFound(err), "nothing partial is written")
 	}
 	events, err := client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
@@ -184,7 +184,7 @@ func TestPlatformPullSecretsAreCopiedOnlyWhenAllowed(t *testing.T) {
 	}
 	createSecret(t, platform, "shared-pull", corev1.SecretTypeDockerConfigJson, dockercfg("one"))
 	createSecret(t, platform, "private-pull", corev1.SecretTypeDockerConfigJson, dockercfg("private"))
-	createServer(t, ns, "copier", map[string]string{injector.AnnImagePullSecrets: "shared-pull,private-pull"})
+	createServer(t, ns, "copier", map[string]string{api.AnnImagePullSecrets: "shared-pull,private-pull"})
 
 	eventually(t, "the allowed pull secret is copied", func() bool {
 		_, err := getSecret(ns, "shared-pull")
@@ -194,7 +194,7 @@ func TestPlatformPullSecretsAreCopiedOnlyWhenAllowed(t *testing.T) {
 	assert.True(t, apierrors.IsNotFound(err), "a pull secret outside the allow-list is never copied")
 
 	// A second server needing it becomes an owner of the same copy.
-	second := createServer(t, ns, "copier-2", map[string]string{injector.AnnImagePullSecrets: "shared-pull"})
+	second := createServer(t, ns, "copier-2", map[string]string{api.AnnImagePullSecrets: "shared-pull"})
 	eventually(t, "both Deployments own the copy", func() bool {
 		s, err := getSecret(ns, "shared-pull")
 		return err == nil && len(s.OwnerReferences) == 2 && s.OwnerReferences[1].UID == second.UID
@@ -242,13 +242,13 @@ func TestLeaderElectionOneWriter(t *testing.T) {
 
 	for i, name := range []string{"s1", "s2", "s3"} {
 		createSecret(t, ns, name+"-login", corev1.SecretTypeOpaque, map[string]string{"server": "r.example.com", "username": "u", "password": "p" + string(rune('0'+i))})
-		createServer(t, ns, name, map[string]string{injector.AnnRegistryCredentials: name + "-login"})
+		createServer(t, ns, name, map[string]string{api.AnnRegistryCredentials: name + "-login"})
 	}
 	for _, name := range []string{"s1", "s2", "s3"} {
-		eventually(t, "pull secret "+name, func() bool { _, err := getSecret(ns, injector.RegistrySecretName(name+"-login")); return err == nil })
+		eventually(t, "pull secret "+name, func() bool { _, err := getSecret(ns, api.RegistrySecretName(name+"-login")); return err == nil })
 	}
 	writers := func() map[string]bool {
-		list, err := client.CoreV1().Secrets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: pullsecrets.ManagedByLabel + "=" + pullsecrets.ManagedByValue})
+		list, err := client.CoreV1().Secrets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: api.ManagedByLabel + "=" + api.ManagedByValue})
 		require.NoError(t, err)
 		w := map[string]bool{}
 		for _, s := range list.Items {
@@ -266,7 +266,7 @@ func TestLeaderElectionOneWriter(t *testing.T) {
 	_, err = client.CoreV1().Secrets(ns).Update(context.Background(), src, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	eventually(t, "the new leader syncs the rotation", func() bool {
-		s, err := getSecret(ns, injector.RegistrySecretName("s1-login"))
+		s, err := getSecret(ns, api.RegistrySecretName("s1-login"))
 		return err == nil && s.Annotations[pullsecrets.WriterAnnotation] == "replica-b"
 	})
 }

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"testing"
 
+	"k8s.io/utils/ptr"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
 
@@ -18,11 +21,11 @@ func TestConfigUpgradeReinjectsOnUpdate(t *testing.T) {
 	requireControlPlane(t)
 	ctx := context.Background()
 	ns := newNamespace(t)
-	_, stderr, err := kubectl(t, deploymentYAML("upgrade", true, "", map[string]string{injector.AnnCommand: "npx -y @modelcontextprotocol/server-memory"}), "apply", "-n", ns, "-f", "-")
+	_, stderr, err := kubectl(t, deploymentYAML("upgrade", true, "", map[string]string{api.AnnCommand: "npx -y @modelcontextprotocol/server-memory"}), "apply", "-n", ns, "-f", "-")
 	require.NoError(t, err, stderr)
 	before := getDeployment(t, ns, "upgrade")
 	var oldRec injector.Record
-	require.NoError(t, json.Unmarshal([]byte(before.Annotations[injector.AnnInjected]), &oldRec))
+	require.NoError(t, json.Unmarshal([]byte(before.Annotations[api.AnnInjected]), &oldRec))
 
 	bin, err := buildWebhook()
 	require.NoError(t, err)
@@ -37,15 +40,13 @@ func TestConfigUpgradeReinjectsOnUpdate(t *testing.T) {
 	require.NoError(t, waitWebhookActive(ctx, sidecarImageV2))
 
 	// Any update re-injects with the new config; here a scale.
-	before.Spec.Replicas = ptr(int32(2))
+	before.Spec.Replicas = ptr.To(int32(2))
 	after, err := client.AppsV1().Deployments(ns).Update(ctx, before, metav1.UpdateOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, sidecarImageV2, findContainer(after.Spec.Template.Spec.InitContainers, injector.SidecarName).Image)
-	assert.Equal(t, sidecarImageV2, findContainer(after.Spec.Template.Spec.InitContainers, injector.InstallName).Image)
+	assert.Equal(t, sidecarImageV2, findContainer(after.Spec.Template.Spec.InitContainers, api.SidecarName).Image)
+	assert.Equal(t, sidecarImageV2, findContainer(after.Spec.Template.Spec.InitContainers, api.InstallName).Image)
 	assert.Len(t, after.Spec.Template.Spec.InitContainers, 2)
 	var newRec injector.Record
-	require.NoError(t, json.Unmarshal([]byte(after.Annotations[injector.AnnInjected]), &newRec))
+	require.NoError(t, json.Unmarshal([]byte(after.Annotations[api.AnnInjected]), &newRec))
 	assert.NotEqual(t, oldRec.Config, newRec.Config, "the marker shows the config changed")
 }
-
-func ptr[T any](v T) *T { return &v }

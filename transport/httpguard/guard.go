@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -81,7 +82,7 @@ func Wrap(cfg Config, next http.Handler) http.Handler {
 			reject(http.StatusForbidden, "origin not allowed")
 			return
 		}
-		if _, ok := mcp.HeaderVersion(r.Header.Get(mcp.HeaderProtocolVersion)); !ok && !cfg.PassVersions {
+		if _, ok := mcp.HeaderVersion(r.Header.Get(api.HeaderProtocolVersion)); !ok && !cfg.PassVersions {
 			reject(http.StatusBadRequest, mcp.UnsupportedVersionMessage())
 			return
 		}

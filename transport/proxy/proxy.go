@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 	"github.com/archestra-ai/mcp-orchestrator/transport/health"
 	"github.com/archestra-ai/mcp-orchestrator/transport/metrics"
@@ -163,7 +164,7 @@ func (p *Proxy) Run(ctx context.Context) {
 }
 
 const probeBody = `{"jsonrpc":"2.0","id":"readiness-probe","method":"initialize","params":{"protocolVersion":"` +
-	mcp.Version20250618 + `","capabilities":{},"clientInfo":{"name":"mcp-transport-readiness","version":"1"}}}`
+	api.MCPVersion20250618 + `","capabilities":{},"clientInfo":{"name":"mcp-transport-readiness","version":"1"}}}`
 
 func (p *Proxy) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -187,10 +188,10 @@ func (p *Proxy) probe(ctx context.Context) error {
 	if !bytes.Contains(body, []byte(`"result"`)) || !bytes.Contains(body, []byte(`readiness-probe`)) {
 		return errors.New("initialize: no result in the answer")
 	}
-	if sid := resp.Header.Get(mcp.HeaderSessionID); sid != "" {
+	if sid := resp.Header.Get(api.HeaderSessionID); sid != "" {
 		del, err := http.NewRequestWithContext(ctx, http.MethodDelete, p.cfg.Upstream.String(), nil)
 		if err == nil {
-			del.Header.Set(mcp.HeaderSessionID, sid)
+			del.Header.Set(api.HeaderSessionID, sid)
 			p.addHeaders(del.Header)
 			if r, err := p.client.Do(del); err == nil {
 				r.Body.Close()

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -56,7 +57,7 @@ func TestAbandonedInitializeEndsSession(t *testing.T) {
 			})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.URL, strings.NewReader(initBody(mcp.Version20251125)))
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.URL, strings.NewReader(initBody(api.MCPVersion20251125)))
 			require.NoError(t, err)
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Accept", tt.accept)

@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
 // A client's notifications/cancelled for a request in flight (per-session
@@ -28,9 +27,9 @@ func TestClientCancellationPerSession(t *testing.T) {
 		// ("" if the POST held only the cancelled request).
 		answer string
 	}{
-		{"single request", mcp.Version20250618,
+		{"single request", api.MCPVersion20250618,
 			`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":{"progressToken":"p1"}}}`, ""},
-		{"batch with one cancelled", mcp.Version20250326,
+		{"batch with one cancelled", api.MCPVersion20250326,
 			`[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"y"}}]`, "2"},
 	}
 	for _, tt := range tests {

@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
 // When the process ends, each request in flight is answered with exactly
@@ -40,7 +39,7 @@ func TestProcessEndAnswersPendingWithRawIDs(t *testing.T) {
 				c.Health.Succeeded() // no readiness probe
 				c.Starter = StarterFunc(func(context.Context, string) (Process, error) { return proc, nil })
 			})
-			v := mcp.Version20250326 // batches
+			v := api.MCPVersion20250326 // batches
 			sid := rawSession(t, b.URL, v)
 			reqs := make([]string, len(tt.ids))
 			for i, id := range tt.ids {
@@ -83,7 +82,7 @@ func TestProcessEndAnswersPendingWithRawIDs(t *testing.T) {
 			got := make([]string, 0, len(out))
 			for _, e := range out {
 				got = append(got, string(e.ID))
-				assert.Equal(t, mcp.CodeServerError, e.Error.Code)
+				assert.Equal(t, api.CodeServerError, e.Error.Code)
 				assert.Equal(t, "MCP server process ended: exit status 0", e.Error.Message)
 			}
 			assert.ElementsMatch(t, tt.ids, got)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -46,8 +47,8 @@ func errorCode(t *testing.T, body string) int {
 func TestBadInputs(t *testing.T) {
 	t.Parallel()
 	b := newBridge(t)
-	sid := rawSession(t, b.URL, mcp.Version20250618)
-	v := mcp.Version20250618
+	sid := rawSession(t, b.URL, api.MCPVersion20250618)
+	v := api.MCPVersion20250618
 	tests := []struct {
 		name    string
 		sid     string
@@ -85,8 +86,8 @@ func TestBadInputs(t *testing.T) {
 func TestBatchIn20250326(t *testing.T) {
 	t.Parallel()
 	b := newBridge(t)
-	sid := rawSession(t, b.URL, mcp.Version20250326)
-	r := rawPost(t, b.URL, sid, mcp.Version20250326,
+	sid := rawSession(t, b.URL, api.MCPVersion20250326)
+	r := rawPost(t, b.URL, sid, api.MCPVersion20250326,
 		`[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"x","progress":1}},{"jsonrpc":"2.0","id":"two","method":"tools/list"}]`,
 		"Accept", "application/json")
 	require.Equal(t, http.StatusOK, r.status, r.body)
@@ -100,9 +101,9 @@ func TestBatchIn20250326(t *testing.T) {
 func TestDuplicateRequestIDRejected(t *testing.T) {
 	t.Parallel()
 	b := newBridge(t)
-	sid := rawSession(t, b.URL, mcp.Version20250618)
+	sid := rawSession(t, b.URL, api.MCPVersion20250618)
 	done := make(chan int, 1)
-	slow := mustPost(t, b.URL, sid, mcp.Version20250618, `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"sleep","arguments":{"ms":500}}}`)
+	slow := mustPost(t, b.URL, sid, api.MCPVersion20250618, `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"sleep","arguments":{"ms":500}}}`)
 	go func() {
 		resp, err := http.DefaultClient.Do(slow)
 		if err != nil {
@@ -113,7 +114,7 @@ func TestDuplicateRequestIDRejected(t *testing.T) {
 		done <- resp.StatusCode
 	}()
 	require.Eventually(t, func() bool { return pendingCount(b.Manager, sid) == 1 }, 5*time.Second, time.Millisecond)
-	r := rawPost(t, b.URL, sid, mcp.Version20250618, `{"jsonrpc":"2.0","id":5,"method":"ping"}`)
+	r := rawPost(t, b.URL, sid, api.MCPVersion20250618, `{"jsonrpc":"2.0","id":5,"method":"ping"}`)
 	assert.Equal(t, mcp.CodeInvalidRequest, errorCode(t, r.body))
 	assert.Equal(t, http.StatusOK, <-done)
 }
@@ -121,13 +122,13 @@ func TestDuplicateRequestIDRejected(t *testing.T) {
 func TestDeleteEndsSessionAndProcess(t *testing.T) {
 	t.Parallel()
 	b := newBridge(t, func(c *Config) { c.WarmPool = 0 })
-	sid := rawSession(t, b.URL, mcp.Version20251125)
+	sid := rawSession(t, b.URL, api.MCPVersion20251125)
 	require.Equal(t, 1, b.Manager.SessionCount())
 	req, _ := http.NewRequest(http.MethodDelete, b.URL, nil)
 	req.Header.Set("Mcp-Session-Id", sid)
 	assert.Equal(t, http.StatusNoContent, do(t, req).status)
 	assert.Equal(t, 0, b.Manager.SessionCount())
-	assert.Equal(t, 404, rawPost(t, b.URL, sid, mcp.Version20251125, `{"jsonrpc":"2.0","id":1,"method":"ping"}`).status)
+	assert.Equal(t, 404, rawPost(t, b.URL, sid, api.MCPVersion20251125, `{"jsonrpc":"2.0","id":1,"method":"ping"}`).status)
 	assert.Equal(t, 404, do(t, req).status)
 	require.Eventually(t, func() bool {
 		return metricValue(t, b, "mcp_transport_process_exits_total", `reason="stopped"`) >= 1
@@ -138,9 +139,9 @@ func TestIdleTimeoutReclaimsProcess(t *testing.T) {
 	t.Parallel()
 	b := newBridge(t, func(c *Config) { c.IdleTimeout = 200 * time.Millisecond; c.WarmPool = 0 })
 	// A client that vanished: no request, no open stream.
-	sid := rawSession(t, b.URL, mcp.Version20250618)
+	sid := rawSession(t, b.URL, api.MCPVersion20250618)
 	require.Eventually(t, func() bool { return b.Manager.lookup(sid) == nil }, 10*time.Second, 10*time.Millisecond)
-	assert.Equal(t, 404, rawPost(t, b.URL, sid, mcp.Version20250618, `{"jsonrpc":"2.0","id":1,"method":"ping"}`).status)
+	assert.Equal(t, 404, rawPost(t, b.URL, sid, api.MCPVersion20250618, `{"jsonrpc":"2.0","id":1,"method":"ping"}`).status)
 	require.Eventually(t, func() bool {
 		return metricValue(t, b, "mcp_transport_process_exits_total", `reason="stopped"`) >= 1
 	}, 10*time.Second, 10*time.Millisecond)
@@ -149,16 +150,16 @@ func TestIdleTimeoutReclaimsProcess(t *testing.T) {
 func TestMaxSessions(t *testing.T) {
 	t.Parallel()
 	b := newBridge(t, func(c *Config) { c.MaxSessions = 2 })
-	rawSession(t, b.URL, mcp.Version20250618)
-	sid2 := rawSession(t, b.URL, mcp.Version20250618)
-	r := rawPost(t, b.URL, "", "", initBody(mcp.Version20250618))
+	rawSession(t, b.URL, api.MCPVersion20250618)
+	sid2 := rawSession(t, b.URL, api.MCPVersion20250618)
+	r := rawPost(t, b.URL, "", "", initBody(api.MCPVersion20250618))
 	assert.Equal(t, http.StatusServiceUnavailable, r.status)
 	assert.Equal(t, "5", r.header.Get("Retry-After"))
 	// Freeing a slot admits a new session.
 	req, _ := http.NewRequest(http.MethodDelete, b.URL, nil)
 	req.Header.Set("Mcp-Session-Id", sid2)
 	require.Equal(t, http.StatusNoContent, do(t, req).status)
-	rawSession(t, b.URL, mcp.Version20250618)
+	rawSession(t, b.URL, api.MCPVersion20250618)
 }
 
 // sseEvents reads SSE events (id, data) from a streaming response.
@@ -203,7 +204,7 @@ func next(t *testing.T, ch <-chan [2]string) [2]string {
 func TestResumeWithLastEventID(t *testing.T) {
 	t.Parallel()
 	b := newBridge(t)
-	v := mcp.Version20251125
+	v := api.MCPVersion20251125
 	r := rawPost(t, b.URL, "", "", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"sampling":{}},"clientInfo":{"name":"raw","version":"1"}}}`)
 	require.Equal(t, 200, r.status)
 	sid := r.header.Get("Mcp-Session-Id")
@@ -255,7 +256,7 @@ func TestResumeWithLastEventID(t *testing.T) {
 func TestSSEKeepAlive(t *testing.T) {
 	t.Parallel()
 	b := newBridge(t, func(c *Config) { c.KeepAlive = 20 * time.Millisecond })
-	sid := rawSession(t, b.URL, mcp.Version20250618)
+	sid := rawSession(t, b.URL, api.MCPVersion20250618)
 	req, _ := http.NewRequest(http.MethodGet, b.URL, nil)
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Mcp-Session-Id", sid)
@@ -273,7 +274,7 @@ func TestSSEKeepAlive(t *testing.T) {
 func TestStandaloneStreamBufferingAndResumption(t *testing.T) {
 	t.Parallel()
 	b := newBridge(t)
-	v := mcp.Version20250618
+	v := api.MCPVersion20250618
 	sid := rawSession(t, b.URL, v)
 	require.Equal(t, 200, rawPost(t, b.URL, sid, v, `{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"info"}}`).status)
 	logLater := func(id int, text string) {

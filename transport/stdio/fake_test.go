@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -59,7 +60,9 @@ func (p *fakeProcess) exit() { p.exited.Do(func() { close(p.done) }) }
 
 // fakeServer answers initialize and ping and hands every other line to the
 // test.
-func fakeServer(p *fakeProcess) <-chan *mcp.Message { return fakeServerVersion(p, mcp.Version20250618) }
+func fakeServer(p *fakeProcess) <-chan *mcp.Message {
+	return fakeServerVersion(p, api.MCPVersion20250618)
+}
 
 // fakeServerVersion is fakeServer answering initialize with version.
 func fakeServerVersion(p *fakeProcess, version string) <-chan *mcp.Message {
@@ -116,7 +119,7 @@ func TestSharedModeRewritesAtTheByteLevel(t *testing.T) {
 			return proc, nil
 		})
 	})
-	v := mcp.Version20250618
+	v := api.MCPVersion20250618
 	sid := rawSession(t, b.URL, v)
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -38,11 +39,11 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // versionAccepted: a revision this binary knows, or the one the request's
 // session negotiated with the server.
 func (m *Manager) versionAccepted(r *http.Request) bool {
-	h := r.Header.Get(mcp.HeaderProtocolVersion)
+	h := r.Header.Get(api.HeaderProtocolVersion)
 	if _, ok := mcp.HeaderVersion(h); ok {
 		return true
 	}
-	sid := r.Header.Get(mcp.HeaderSessionID)
+	sid := r.Header.Get(api.HeaderSessionID)
 	if sid == "" {
 		return false
 	}
@@ -95,14 +96,14 @@ func accepts(r *http.Request) (jsonOK, sseOK bool) {
 // sessionOf finds the request's session; it answers 400/404 itself and
 // returns nil then.
 func (m *Manager) sessionOf(w http.ResponseWriter, r *http.Request) *session {
-	id := r.Header.Get(mcp.HeaderSessionID)
+	id := r.Header.Get(api.HeaderSessionID)
 	if id == "" {
-		m.httpError(w, http.StatusBadRequest, "missing "+mcp.HeaderSessionID+" header")
+		m.httpError(w, http.StatusBadRequest, "missing "+api.HeaderSessionID+" header")
 		return nil
 	}
 	s := m.lookup(id)
 	if s == nil {
-		m.jsonRPCError(w, http.StatusNotFound, mcp.ErrorResponse(nil, -32001, "Session not found", nil))
+		m.jsonRPCError(w, http.StatusNotFound, mcp.ErrorResponse(nil, api.CodeSessionNotFound, "Session not found", nil))
 		return nil
 	}
 	return s
@@ -130,8 +131,8 @@ func (m *Manager) handlePost(w http.ResponseWriter, r *http.Request) {
 		m.httpError(w, http.StatusBadRequest, "reading body failed")
 		return
 	}
-	headerVersion, _ := mcp.HeaderVersion(r.Header.Get(mcp.HeaderProtocolVersion))
-	sid := r.Header.Get(mcp.HeaderSessionID)
+	headerVersion, _ := mcp.HeaderVersion(r.Header.Get(api.HeaderProtocolVersion))
+	sid := r.Header.Get(api.HeaderSessionID)
 
 	var s *session
 	version := headerVersion
@@ -139,7 +140,7 @@ func (m *Manager) handlePost(w http.ResponseWriter, r *http.Request) {
 		if s = m.sessionOf(w, r); s == nil {
 			return
 		}
-		if r.Header.Get(mcp.HeaderProtocolVersion) == "" {
+		if r.Header.Get(api.HeaderProtocolVersion) == "" {
 			version = s.version
 		}
 	}
@@ -180,7 +181,7 @@ func (m *Manager) handlePost(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			if errors.Is(err, ErrTooManySessions) {
 				w.Header().Set("Retry-After", "5")
-				m.jsonRPCError(w, http.StatusServiceUnavailable, mcp.ErrorResponse(initReq.ID, mcp.CodeServerError, "too many sessions, retry later", nil))
+				m.jsonRPCError(w, http.StatusServiceUnavailable, mcp.ErrorResponse(initReq.ID, api.CodeServerError, "too many sessions, retry later", nil))
 				return
 			}
 			m.log.Error("creating session", "err", err)
@@ -188,7 +189,7 @@ func (m *Manager) handlePost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s = ns
-		w.Header().Set(mcp.HeaderSessionID, s.id)
+		w.Header().Set(api.HeaderSessionID, s.id)
 	} else if s == nil {
 		if len(msgs) == 1 && msgs[0].Method == "server/discover" {
 			// A 2026+ client probing for stateless support: say no, so it
@@ -196,7 +197,7 @@ func (m *Manager) handlePost(w http.ResponseWriter, r *http.Request) {
 			m.jsonRPCError(w, http.StatusOK, mcp.ErrorResponse(msgs[0].ID, mcp.CodeMethodNotFound, "Method not found", nil))
 			return
 		}
-		m.httpError(w, http.StatusBadRequest, "missing "+mcp.HeaderSessionID+" header")
+		m.httpError(w, http.StatusBadRequest, "missing "+api.HeaderSessionID+" header")
 		return
 	}
 	s.enter()
@@ -207,7 +208,7 @@ func (m *Manager) handlePost(w http.ResponseWriter, r *http.Request) {
 		var ok bool
 		st, reqs, ok = s.begin(reqs, sseOK)
 		if !ok {
-			m.jsonRPCError(w, http.StatusNotFound, mcp.ErrorResponse(nil, -32001, "Session not found", nil))
+			m.jsonRPCError(w, http.StatusNotFound, mcp.ErrorResponse(nil, api.CodeSessionNotFound, "Session not found", nil))
 			return
 		}
 	}
@@ -357,7 +358,7 @@ func (m *Manager) handleGet(w http.ResponseWriter, r *http.Request) {
 	st := s.getStandalone()
 	cursor := st.sentSeq()
 	standalone := true
-	if last := r.Header.Get(mcp.HeaderLastEventID); last != "" {
+	if last := r.Header.Get(api.HeaderLastEventID); last != "" {
 		if id, seq, ok := parseEventID(last); ok {
 			if resumed := s.stream(id); resumed != nil {
 				st, cursor, standalone = resumed, seq, id == standaloneID
@@ -365,7 +366,7 @@ func (m *Manager) handleGet(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sw := startSSE(w, http.StatusOK)
-	if mcp.WantsPriming(s.version) && standalone && r.Header.Get(mcp.HeaderLastEventID) == "" {
+	if mcp.WantsPriming(s.version) && standalone && r.Header.Get(api.HeaderLastEventID) == "" {
 		if err := sw.prime(eventID(st.id, cursor)); err != nil {
 			return
 		}

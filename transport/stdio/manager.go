@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 	"github.com/archestra-ai/mcp-orchestrator/transport/health"
 	"github.com/archestra-ai/mcp-orchestrator/transport/metrics"
@@ -242,7 +243,7 @@ func (m *Manager) endSession(s *session, reason string, crashed bool) {
 		ok = s.end(func(id json.RawMessage) []byte { return mcp.ServerGone(id, reason) })
 	} else {
 		ok = s.end(func(id json.RawMessage) []byte {
-			return mcp.ErrorResponse(id, mcp.CodeServerError, "session ended: "+reason, nil)
+			return mcp.ErrorResponse(id, api.CodeServerError, "session ended: "+reason, nil)
 		})
 	}
 	if !ok {

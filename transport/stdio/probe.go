@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
 // probeRequest is the readiness handshake. The sidecar is the client here,
 // so it knows exactly what it sends; no client data is involved.
 var probeRequest = []byte(`{"jsonrpc":"2.0","id":"readiness-probe","method":"initialize","params":{"protocolVersion":"` +
-	mcp.Version20250618 + `","capabilities":{},"clientInfo":{"name":"mcp-transport-readiness","version":"1"}}}`)
+	api.MCPVersion20250618 + `","capabilities":{},"clientInfo":{"name":"mcp-transport-readiness","version":"1"}}}`)
 
 // prober keeps readiness fresh: when no session has completed an initialize
 // recently, it starts a process and does the handshake itself.

@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
 // dyingProcess has exited before its session is registered; SetSession (the
@@ -30,8 +29,8 @@ func TestSessionEndedDuringStartIsNotRegistered(t *testing.T) {
 		name    string
 		version string
 	}{
-		{"2025-06-18", mcp.Version20250618},
-		{"2025-11-25", mcp.Version20251125},
+		{"2025-06-18", api.MCPVersion20250618},
+		{"2025-11-25", api.MCPVersion20251125},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -172,7 +173,7 @@ func (b *sharedBackend) answerInit(s *session, id json.RawMessage, wait chan str
 	}
 	var raw []byte
 	if result == nil {
-		raw = mcp.ErrorResponse(id, mcp.CodeServerError, "the shared MCP server did not initialize", nil)
+		raw = mcp.ErrorResponse(id, api.CodeServerError, "the shared MCP server did not initialize", nil)
 	} else {
 		raw, _ = json.Marshal(struct {
 			JSONRPC string          `json:"jsonrpc"`

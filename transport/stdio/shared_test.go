@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -102,14 +103,14 @@ func TestSharedModeCrashEndsAllSessionsThenRecovers(t *testing.T) {
 	t.Parallel()
 	b := newBridge(t, func(c *Config) { c.Shared = true })
 	a := connect(t, b.URL, mcp.LatestVersion, nil)
-	other := rawSession(t, b.URL, mcp.Version20250618)
+	other := rawSession(t, b.URL, api.MCPVersion20250618)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, err := a.CallTool(ctx, &sdk.CallToolParams{Name: "crash", Arguments: map[string]any{"code": 7}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "exit status 7")
 	require.Eventually(t, func() bool { return b.Manager.SessionCount() == 0 }, 10*time.Second, 10*time.Millisecond)
-	assert.Equal(t, 404, rawPost(t, b.URL, other, mcp.Version20250618, `{"jsonrpc":"2.0","id":1,"method":"ping"}`).status)
+	assert.Equal(t, 404, rawPost(t, b.URL, other, api.MCPVersion20250618, `{"jsonrpc":"2.0","id":1,"method":"ping"}`).status)
 	// A new session starts a new process.
 	c := connect(t, b.URL, mcp.LatestVersion, nil)
 	assert.Equal(t, "1", callText(t, c, "counter", map[string]any{}))

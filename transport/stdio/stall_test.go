@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
 // deafServer answers initialize, then never reads stdin again.
@@ -40,7 +39,7 @@ func TestServerThatStopsReadingEndsSession(t *testing.T) {
 				c.Starter = &ExecStarter{Command: deafServer, Stderr: io.Discard}
 				c.Health.Succeeded() // no readiness probe with the deaf server
 			})
-			v := mcp.Version20250618
+			v := api.MCPVersion20250618
 			sid := rawSession(t, b.URL, v)
 			type answer struct {
 				status int
@@ -78,7 +77,7 @@ func TestServerThatStopsReadingEndsSession(t *testing.T) {
 					} `json:"error"`
 				}
 				require.NoError(t, json.Unmarshal([]byte(a.body), &r), a.body)
-				assert.Equal(t, mcp.CodeServerError, r.Error.Code)
+				assert.Equal(t, api.CodeServerError, r.Error.Code)
 				assert.Contains(t, r.Error.Message, "stopped reading its input")
 				stalled++
 			}

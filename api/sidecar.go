@@ -1,0 +1,41 @@
+package api
+
+// Names and paths of what the injection adds to a pod: the contract between
+// the injector, the mcp-transport binary and the gateway.
+const (
+	// SidecarName is the native sidecar that serves MCP to the gateway.
+	SidecarName = "mcp-transport"
+	// InstallName is the init container that copies the launcher into the
+	// shared volume (stdio).
+	InstallName = "mcp-transport-install"
+	// SharedVolume is the emptyDir the sidecar and the server container
+	// share (launcher binary and socket), mounted at SharedDir.
+	SharedVolume = "mcp-transport"
+	SharedDir    = "/mcp-transport"
+	// LauncherPath is the launcher inside the server container.
+	LauncherPath = SharedDir + "/bin/mcp-transport"
+	// LauncherSocket is the unix socket the launcher listens on.
+	LauncherSocket = SharedDir + "/run/launcher.sock"
+	// SidecarBinary is the binary in the sidecar image.
+	SidecarBinary = "/usr/local/bin/mcp-transport"
+	// HeadersVolume and HeadersDir: the request-headers Secret in the sidecar.
+	HeadersVolume = "mcp-request-headers"
+	HeadersDir    = "/etc/mcp-transport/request-headers"
+	// TmpVolume and HomeVolume are the writable emptyDirs of the server.
+	TmpVolume  = "mcp-tmp"
+	HomeVolume = "mcp-home"
+)
+
+// The sidecar's port and HTTP paths.
+const (
+	SidecarPort     = 8080
+	SidecarPortName = "mcp"
+	// SidecarMCPPath is where the sidecar serves MCP.
+	SidecarMCPPath = "/mcp"
+	// DrainPath is the preStop hook: readiness off, wait for in-flight
+	// requests. Only callers from the pod itself may use it.
+	DrainPath   = "/drain"
+	ReadyPath   = "/readyz"
+	HealthPath  = "/healthz"
+	MetricsPath = "/metrics"
+)
