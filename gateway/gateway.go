@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,6 +25,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/gateway/proxy"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
+	"github.com/archestra-ai/mcp-orchestrator/internal/server"
 )
 
 // Config configures a Gateway.
@@ -98,25 +98,22 @@ func New(cfg Config) (*Gateway, error) {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 	})
 
-	r := mux.NewRouter()
-	r.Handle("/mcp/{namespace}/{server}", guard.Handler(func(r *http.Request) auth.Attributes {
-		v := mux.Vars(r)
-		return auth.Attributes{Verb: api.VerbUse, Namespace: v["namespace"], Name: v["server"]}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp/{namespace}/{server}", guard.Handler(func(r *http.Request) auth.Attributes {
+		return auth.Attributes{Verb: api.VerbUse, Namespace: r.PathValue("namespace"), Name: r.PathValue("server")}
 	}, writeRPCError, px))
-	(&admin.API{Client: cfg.Client, Namespaces: cfg.Namespaces, Guard: guard, Log: cfg.Log}).Register(r)
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	r.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+	(&admin.API{Client: cfg.Client, Namespaces: cfg.Namespaces, Guard: guard, Log: cfg.Log}).Register(mux)
+	server.AddProbes(mux, func() error {
 		if !g.synced() {
-			http.Error(w, "informers not synced", http.StatusServiceUnavailable)
-			return
+			return errors.New("informers not synced")
 		}
-		_, _ = w.Write([]byte("ok\n"))
+		return nil
 	})
 	g.metrics = promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})
 	if !cfg.SeparateMetrics {
-		r.Handle("/metrics", g.metrics)
+		mux.Handle("GET "+api.MetricsPath, g.metrics)
 	}
-	g.handler = r
+	g.handler = mux
 	return g, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
+	"github.com/archestra-ai/mcp-orchestrator/internal/server"
 	"github.com/archestra-ai/mcp-orchestrator/transport/health"
 	"github.com/archestra-ai/mcp-orchestrator/transport/httpguard"
 	"github.com/archestra-ai/mcp-orchestrator/transport/launcher"
@@ -80,6 +81,19 @@ func (o *Options) Validate() error {
 	return errors.Join(errs...)
 }
 
+// endpoint is the MCP side of the sidecar: the stdio bridge or the HTTP
+// proxy.
+type endpoint interface {
+	http.Handler
+	// Drain ends standing streams so that a graceful shutdown can finish.
+	Drain()
+	// Close stops what the endpoint runs (server processes, probes).
+	Close()
+	// InFlight counts work that outlives its HTTP request (stdio requests
+	// whose client dropped the connection to resume later).
+	InFlight() int
+}
+
 // Serve runs the sidecar until ctx is cancelled (SIGTERM), then stops
 // accepting, drains in-flight requests within ShutdownGrace and stops the
 // server processes.
@@ -87,54 +101,72 @@ func Serve(ctx context.Context, o Options) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	log := o.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	if o.ShutdownGrace <= 0 {
-		o.ShutdownGrace = 20 * time.Second
-	}
+	o.defaults()
 	met := metrics.New()
 	// Readiness holds for 5 minutes after a handshake; an idle pod re-probes
 	// with a fresh process after half of that.
 	hl := health.NewTracker(5 * time.Minute)
-
-	var endpoint http.Handler
-	var drain, closeAll func()
-	var busy func() int
-	bg, stopBG := context.WithCancel(context.Background())
-	defer stopBG()
-	switch o.Mode {
-	case api.TransportStdio:
-		starter := o.Starter
-		if starter == nil {
-			lc := &launcher.Client{Socket: o.LauncherSocket}
-			starter = stdio.StarterFunc(func(ctx context.Context, label string) (stdio.Process, error) {
-				p, err := lc.Start(ctx, label)
-				if err != nil {
-					return nil, err
-				}
-				return p, nil
-			})
-		}
-		m := stdio.NewManager(stdio.Config{
-			Starter: starter, Shared: o.Sessions == api.SessionsShared, MaxSessions: o.MaxSessions,
-			WarmPool: o.WarmPool, IdleTimeout: o.IdleTimeout, Logger: log, Metrics: met, Health: hl,
-		})
-		endpoint, drain, closeAll, busy = m, m.Drain, m.Close, m.InFlight
-	case api.TransportStreamableHTTP:
-		u, _ := url.Parse(o.Upstream)
-		p := proxy.New(proxy.Config{Upstream: u, HeadersDir: o.RequestHeadersDir, Logger: log, Metrics: met, Health: hl})
-		go p.Run(bg)
-		endpoint, drain, closeAll = p, func() {}, stopBG
-	}
-
-	// /drain is the server container's preStop hook: readiness off, new
-	// sessions refused, answered once nothing is in flight (or after grace).
-	dr := newDrainer(o.ShutdownGrace, busy, func() {
+	ep := newEndpoint(o, met, hl)
+	defer ep.Close()
+	dr := newDrainer(o.ShutdownGrace, ep.InFlight, func() {
 		hl.SetDraining()
-		log.Info("draining: waiting for in-flight requests", "grace", o.ShutdownGrace)
+		o.Logger.Info("draining: waiting for in-flight requests", "grace", o.ShutdownGrace)
 	})
+	ln, err := server.Listen("MCP", o.Listen)
+	if err != nil {
+		return err
+	}
+	if o.OnListen != nil {
+		o.OnListen(ln.Addr())
+	}
+	srv := server.NewHTTPServer(routes(o, ep, dr, met, hl), o.Logger)
+	srv.IdleTimeout = 0 // the HTTP server's default: keep-alive as long as read timeouts allow
+	srv.RegisterOnShutdown(func() {
+		hl.SetDraining()
+		dr.markDraining()
+		ep.Drain() // long-lived GET streams would hold Shutdown until the grace ends
+	})
+	o.Logger.Info("mcp-transport serving", "addr", ln.Addr().String(), "path", o.Path, "mode", o.Mode)
+	err = server.Serve(ctx, o.Logger, o.ShutdownGrace, server.Listener{Server: srv, Listener: ln})
+	o.Logger.Info("stopped")
+	return err
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = 20 * time.Second
+	}
+}
+
+// newEndpoint builds the stdio bridge or the HTTP proxy of o.Mode.
+func newEndpoint(o Options, met *metrics.Metrics, hl *health.Tracker) endpoint {
+	if o.Mode == api.TransportStreamableHTTP {
+		u, _ := url.Parse(o.Upstream) // validated
+		return proxy.New(proxy.Config{Upstream: u, HeadersDir: o.RequestHeadersDir, Logger: o.Logger, Metrics: met, Health: hl})
+	}
+	starter := o.Starter
+	if starter == nil {
+		lc := &launcher.Client{Socket: o.LauncherSocket}
+		starter = stdio.StarterFunc(func(ctx context.Context, label string) (stdio.Process, error) {
+			p, err := lc.Start(ctx, label)
+			if err != nil {
+				return nil, err
+			}
+			return p, nil
+		})
+	}
+	return stdio.NewManager(stdio.Config{
+		Starter: starter, Shared: o.Sessions == api.SessionsShared, MaxSessions: o.MaxSessions,
+		WarmPool: o.WarmPool, IdleTimeout: o.IdleTimeout, Logger: o.Logger, Metrics: met, Health: hl,
+	})
+}
+
+// routes is the sidecar's HTTP surface: MCP behind the request guard and
+// the drain accounting, the preStop drain hook, probes and metrics.
+func routes(o Options, ep endpoint, dr *drainer, met *metrics.Metrics, hl *health.Tracker) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(o.Path, httpguard.Wrap(httpguard.Config{
 		Origins:      httpguard.ParseOrigins(o.AllowedOrigins),
@@ -143,50 +175,17 @@ func Serve(ctx context.Context, o Options) error {
 		// knows each session's negotiated version, judges it.
 		PassVersions: true,
 		OnReject:     func(status int) { met.Error(fmt.Sprint(status)) },
-	}, dr.wrap(endpoint)))
+	}, dr.wrap(ep)))
 	// The server container's preStop hook (httpGet on this port): Kubernetes
 	// stops the server container (whose PID 1 is the launcher) before the
 	// native sidecar, so the hook holds that until requests in flight end.
 	mux.Handle(api.DrainPath, dr)
-	mux.HandleFunc(api.HealthPath, health.Healthz)
-	mux.Handle(api.ReadyPath, hl.ReadyHandler())
-	mux.Handle(api.MetricsPath, met.Handler())
-
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		closeAll()
-		return fmt.Errorf("listening on %s: %w", o.Listen, err)
-	}
-	if o.OnListen != nil {
-		o.OnListen(ln.Addr())
-	}
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	// Long-lived GET streams would hold Shutdown until the grace ends.
-	srv.RegisterOnShutdown(drain)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("mcp-transport serving", "addr", ln.Addr().String(), "path", o.Path, "mode", o.Mode)
-
-	select {
-	case err := <-errc:
-		closeAll()
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: draining in-flight requests", "grace", o.ShutdownGrace)
-	hl.SetDraining()
-	dr.markDraining()
-	sctx, cancel := context.WithTimeout(context.Background(), o.ShutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("grace period over; closing remaining connections", "err", err)
-		_ = srv.Close()
-	}
-	closeAll()
-	log.Info("stopped")
-	return nil
+	server.AddProbes(mux, func() error {
+		if ok, reason := hl.Ready(); !ok {
+			return errors.New(reason)
+		}
+		return nil
+	})
+	mux.Handle("GET "+api.MetricsPath, met.Handler())
+	return mux
 }

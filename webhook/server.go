@@ -3,14 +3,14 @@ package webhook
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
-	"github.com/gorilla/mux"
+	"github.com/archestra-ai/mcp-orchestrator/api"
+	"github.com/archestra-ai/mcp-orchestrator/internal/server"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -21,7 +21,7 @@ type Server struct {
 	validator Validator
 	log       *slog.Logger
 	metrics   *metrics
-	router    *mux.Router
+	router    http.Handler
 	// ready reports whether the server can answer admissions (a serving
 	// certificate is loaded).
 	ready func() error
@@ -50,20 +50,12 @@ func New(o Options) *Server {
 		o.Ready = func() error { return nil }
 	}
 	s := &Server{mutator: o.Mutator, validator: o.Validator, log: o.Logger, metrics: newMetrics(o.Registry), ready: o.Ready}
-	r := mux.NewRouter()
-	r.Handle("/mutate", s.serveReview("mutate", s.mutate)).Methods(http.MethodPost)
-	r.Handle("/validate", s.serveReview("validate", s.validate)).Methods(http.MethodPost)
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	r.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := s.ready(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok"))
-	})
-	r.Handle("/metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
-	r.Use(s.recoverPanics)
-	s.router = r
+	mux := http.NewServeMux()
+	mux.Handle("POST /mutate", s.serveReview("mutate", s.mutate))
+	mux.Handle("POST /validate", s.serveReview("validate", s.validate))
+	server.AddProbes(mux, s.ready)
+	mux.Handle("GET "+api.MetricsPath, promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	s.router = s.recoverPanics(mux)
 	return s
 }
 
@@ -86,30 +78,9 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // ServeTLS serves on l with TLS until ctx ends, then shuts down gracefully:
 // in-flight reviews finish within grace.
 func (s *Server) ServeTLS(ctx context.Context, l net.Listener, tlsConfig *tls.Config, grace time.Duration) error {
-	srv := &http.Server{
-		Handler:           s.router,
-		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(l, "", "") }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
-	}
-	s.log.Info("shutting down", "grace", grace)
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("graceful shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	srv := server.NewHTTPServer(s.router, s.log)
+	srv.TLSConfig = tlsConfig
+	// Reviews are small and answered at once: bound the whole exchange.
+	srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = 5*time.Second, 15*time.Second, 15*time.Second, 90*time.Second
+	return server.Serve(ctx, s.log, grace, server.Listener{Server: srv, Listener: l, TLS: true})
 }

@@ -11,20 +11,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
-	"github.com/archestra-ai/mcp-orchestrator/internal/logging"
+	"github.com/archestra-ai/mcp-orchestrator/internal/server"
 )
 
 type options struct {
@@ -63,18 +59,7 @@ func main() {
 	flag.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "time for in-flight requests to finish on SIGTERM (streams are then cut)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.Parse()
-
-	log, err := logging.New(os.Stderr, o.logLevel)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "mcp-gateway: bad -log-level: %v\n", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := run(ctx, o, log); err != nil {
-		log.Error("mcp-gateway failed", "error", err.Error())
-		os.Exit(1)
-	}
+	server.Main("mcp-gateway", o.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, o, log) })
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
@@ -90,7 +75,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := restConfig(o.kubeconfig)
+	cfg, err := server.RESTConfig(o.kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -124,41 +109,26 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return fmt.Errorf("discovery did not sync before shutdown")
 	}
 
-	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	servers := []*http.Server{{
-		Addr:              o.listen,
-		Handler:           gw,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		// No ReadTimeout/WriteTimeout: MCP event streams stay open for as
-		// long as the session lives.
-		BaseContext: func(net.Listener) context.Context { return runCtx },
-		ErrorLog:    errorLog,
-	}}
-	if o.metricsListen != "" {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", gw.MetricsHandler())
-		servers = append(servers, &http.Server{Addr: o.metricsListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog})
+	main, err := server.Listen("the gateway", o.listen)
+	if err != nil {
+		return err
 	}
-	errc := make(chan error, len(servers))
-	for _, srv := range servers {
-		go func() { errc <- srv.ListenAndServe() }()
+	srv := server.NewHTTPServer(gw, log)
+	// MCP event streams stay open as long as the session lives: no read or
+	// write timeout. Requests outlive SIGTERM until the graceful shutdown.
+	srv.BaseContext = func(net.Listener) context.Context { return runCtx }
+	listeners := []server.Listener{{Server: srv, Listener: main}}
+	if o.metricsListen != "" {
+		ml, err := server.Listen("metrics", o.metricsListen)
+		if err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET "+api.MetricsPath, gw.MetricsHandler())
+		listeners = append(listeners, server.Listener{Server: server.NewHTTPServer(mux, log), Listener: ml})
 	}
 	log.Info("mcp-gateway listening", "listen", o.listen, "metrics", o.metricsListen, "auth", o.authMode, "namespaces", o.namespaces)
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", "grace", o.grace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), o.grace)
-	defer cancel()
-	for _, srv := range servers {
-		if err := srv.Shutdown(sctx); err != nil {
-			_ = srv.Close()
-		}
-	}
-	return nil
+	return server.Serve(ctx, log, o.grace, listeners...)
 }
 
 func authorizer(o options, client kubernetes.Interface, log *slog.Logger) (auth.Authorizer, error) {
@@ -177,21 +147,6 @@ func authorizer(o options, client kubernetes.Interface, log *slog.Logger) (auth.
 		return auth.None{}, nil
 	}
 	return nil, fmt.Errorf("--auth=%q: want kubernetes, tokens or none", o.authMode)
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("loading kubeconfig: %w", err)
-		}
-		return cfg, nil
-	}
-	cfg, err := rest.InClusterConfig()
-	if err != nil {
-		return nil, fmt.Errorf("in-cluster config (use --kubeconfig outside a cluster): %w", err)
-	}
-	return cfg, nil
 }
 
 func splitList(s string) []string {

@@ -18,14 +18,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/logging"
+	"github.com/archestra-ai/mcp-orchestrator/internal/server"
 	"github.com/archestra-ai/mcp-orchestrator/transport"
 	"github.com/archestra-ai/mcp-orchestrator/transport/launcher"
 )
@@ -50,16 +49,14 @@ func run(args []string, stderr io.Writer) int {
 	if lerr != nil {
 		log, _ = logging.New(stderr, "info")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	var err error
+	var role func(ctx context.Context, log *slog.Logger) error
 	switch args[0] {
 	case "install":
-		err = install(args[1:], stderr)
+		role = func(context.Context, *slog.Logger) error { return install(args[1:], stderr) }
 	case "serve":
-		err = serve(ctx, args[1:], stderr, log)
+		role = func(ctx context.Context, log *slog.Logger) error { return serve(ctx, args[1:], stderr, log) }
 	case "launch":
-		err = launch(ctx, args[1:], stderr, log)
+		role = func(ctx context.Context, log *slog.Logger) error { return launch(ctx, args[1:], stderr, log) }
 	case "-h", "--help", "help":
 		fmt.Fprint(stderr, usage)
 		return 0
@@ -67,14 +64,12 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usage)
 		return 2
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		log.Error("mcp-transport failed", "command", args[0], "err", err)
-		return 1
-	}
-	return 0
+	return server.Run("mcp-transport "+args[0], log, func(ctx context.Context, log *slog.Logger) error {
+		if err := role(ctx, log); !errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return nil
+	})
 }
 
 func install(args []string, stderr io.Writer) error {

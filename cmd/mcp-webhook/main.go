@@ -10,11 +10,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,14 +20,13 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 
 	"github.com/archestra-ai/mcp-orchestrator/certs"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
-	"github.com/archestra-ai/mcp-orchestrator/internal/logging"
 	"github.com/archestra-ai/mcp-orchestrator/internal/pullsecrets"
+	"github.com/archestra-ai/mcp-orchestrator/internal/server"
 	"github.com/archestra-ai/mcp-orchestrator/internal/version"
 	"github.com/archestra-ai/mcp-orchestrator/webhook"
 )
@@ -73,18 +69,7 @@ func main() {
 	flag.BoolVar(&o.warnSecret, "warn-missing-secrets", true, "warn when a Deployment refers to a Secret that does not exist (watches Secret metadata, never data)")
 	flag.BoolVar(&o.pullCtl, "pull-secrets-controller", true, "run the controller that derives pull secrets from registry-credentials and copies allowed platform pull secrets (one replica at a time, by leader election)")
 	flag.Parse()
-
-	log, err := logging.New(os.Stderr, o.logLevel)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "mcp-webhook: bad -log-level: %v\n", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := run(ctx, o, log); err != nil {
-		log.Error("mcp-webhook failed", "error", err)
-		os.Exit(1)
-	}
+	server.Main("mcp-webhook", o.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, o, log) })
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
@@ -93,7 +78,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	cfg.Version = version.Version
-	restCfg, err := restConfig(o.kubeconfig)
+	restCfg, err := server.RESTConfig(o.kubeconfig)
 	if err != nil && (o.warnSecret || o.pullCtl || o.certMode == "self-signed" || os.Getenv("POD_NAME") != "") {
 		return err
 	}
@@ -133,27 +118,12 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		Logger:    log,
 		Ready:     ready,
 	})
-	l, err := net.Listen("tcp", o.listen)
+	l, err := server.Listen("admission reviews", o.listen)
 	if err != nil {
-		return fmt.Errorf("listening: %w", err)
+		return err
 	}
 	log.Info("serving", "address", l.Addr().String())
 	return srv.ServeTLS(ctx, l, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: getCert}, o.grace)
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
-		}
-		return cfg, nil
-	}
-	cfg, err := rest.InClusterConfig()
-	if err != nil {
-		return nil, fmt.Errorf("in-cluster config (or set --kubeconfig): %w", err)
-	}
-	return cfg, nil
 }
 
 // platformPod reads the webhook's own Pod, whose tolerations and

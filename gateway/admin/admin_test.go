@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -85,7 +84,7 @@ func newAPI(t *testing.T, g auth.Authorizer, objs ...any) (*fake.Clientset, stri
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := &API{Client: client, Guard: &auth.Guard{Auth: g, Log: log}, Log: log, Now: func() time.Time { return now }}
-	r := mux.NewRouter()
+	r := http.NewServeMux()
 	a.Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gorilla/mux"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -39,27 +38,26 @@ type API struct {
 	MaxFollow time.Duration
 }
 
-// Register adds the routes to r.
-func (a *API) Register(r *mux.Router) {
+// Register adds the routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
 	if a.Now == nil {
 		a.Now = time.Now
 	}
-	s := r.PathPrefix("/api/v1").Subrouter()
-	s.Handle("/servers", a.guard(func(r *http.Request) auth.Attributes {
+	const p = "/api/v1"
+	mux.Handle("GET "+p+"/servers", a.guard(func(r *http.Request) auth.Attributes {
 		return auth.Attributes{Verb: api.VerbList, Namespace: r.URL.Query().Get("namespace")}
-	}, a.list)).Methods(http.MethodGet)
-	s.Handle("/namespaces/{namespace}/servers", a.guard(func(r *http.Request) auth.Attributes {
-		return auth.Attributes{Verb: api.VerbList, Namespace: mux.Vars(r)["namespace"]}
-	}, a.list)).Methods(http.MethodGet)
-	s.Handle("/namespaces/{namespace}/servers/{name}", a.guard(attrs(api.VerbGet, ""), a.status)).Methods(http.MethodGet)
-	s.Handle("/namespaces/{namespace}/servers/{name}/logs", a.guard(attrs(api.VerbGet, api.SubLogs), a.logs)).Methods(http.MethodGet)
-	s.Handle("/namespaces/{namespace}/servers/{name}/restart", a.guard(attrs(api.VerbUpdate, api.SubRestart), a.restart)).Methods(http.MethodPost)
+	}, a.list))
+	mux.Handle("GET "+p+"/namespaces/{namespace}/servers", a.guard(func(r *http.Request) auth.Attributes {
+		return auth.Attributes{Verb: api.VerbList, Namespace: r.PathValue("namespace")}
+	}, a.list))
+	mux.Handle("GET "+p+"/namespaces/{namespace}/servers/{name}", a.guard(attrs(api.VerbGet, ""), a.status))
+	mux.Handle("GET "+p+"/namespaces/{namespace}/servers/{name}/logs", a.guard(attrs(api.VerbGet, api.SubLogs), a.logs))
+	mux.Handle("POST "+p+"/namespaces/{namespace}/servers/{name}/restart", a.guard(attrs(api.VerbUpdate, api.SubRestart), a.restart))
 }
 
 func attrs(verb, sub string) func(*http.Request) auth.Attributes {
 	return func(r *http.Request) auth.Attributes {
-		v := mux.Vars(r)
-		return auth.Attributes{Verb: verb, Namespace: v["namespace"], Name: v["name"], Subresource: sub}
+		return auth.Attributes{Verb: verb, Namespace: r.PathValue("namespace"), Name: r.PathValue("name"), Subresource: sub}
 	}
 }
 
@@ -105,7 +103,7 @@ func (a *API) visible(ns string) bool {
 }
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
-	ns := mux.Vars(r)["namespace"]
+	ns := r.PathValue("namespace")
 	if ns == "" {
 		ns = r.URL.Query().Get("namespace")
 	}
@@ -139,8 +137,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 
 // deployment finds the Deployment of ns/name by its server label.
 func (a *API) deployment(w http.ResponseWriter, r *http.Request) (*appsv1.Deployment, bool) {
-	v := mux.Vars(r)
-	ns, name := v["namespace"], v["name"]
+	ns, name := r.PathValue("namespace"), r.PathValue("name")
 	if !a.visible(ns) {
 		writeError(w, r, http.StatusNotFound, fmt.Sprintf("namespace %s is not served by this gateway", ns))
 		return nil, false
@@ -178,7 +175,7 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	name := mux.Vars(r)["name"]
+	name := r.PathValue("name")
 	pods, err := a.pods(r.Context(), d.Namespace, name)
 	if err != nil {
 		a.apiError(w, r, "listing pods", err)
@@ -224,22 +221,22 @@ func (a *API) restart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) logs(w http.ResponseWriter, r *http.Request) {
-	v := mux.Vars(r)
+	ns, name := r.PathValue("namespace"), r.PathValue("name")
 	q := r.URL.Query()
-	if !a.visible(v["namespace"]) {
-		writeError(w, r, http.StatusNotFound, fmt.Sprintf("namespace %s is not served by this gateway", v["namespace"]))
+	if !a.visible(ns) {
+		writeError(w, r, http.StatusNotFound, fmt.Sprintf("namespace %s is not served by this gateway", ns))
 		return
 	}
-	pods, err := a.pods(r.Context(), v["namespace"], v["name"])
+	pods, err := a.pods(r.Context(), ns, name)
 	if err != nil {
 		a.apiError(w, r, "listing pods", err)
 		return
 	}
 	pod := pickPod(pods, q.Get("pod"))
 	if pod == nil {
-		msg := fmt.Sprintf("server %s/%s has no pod %q", v["namespace"], v["name"], q.Get("pod"))
+		msg := fmt.Sprintf("server %s/%s has no pod %q", ns, name, q.Get("pod"))
 		if q.Get("pod") == "" {
-			msg = fmt.Sprintf("server %s/%s has no pods", v["namespace"], v["name"])
+			msg = fmt.Sprintf("server %s/%s has no pods", ns, name)
 		}
 		writeError(w, r, http.StatusNotFound, msg)
 		return

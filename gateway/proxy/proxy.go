@@ -13,8 +13,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
@@ -101,8 +99,7 @@ type request struct {
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	vars := mux.Vars(r)
-	req := &request{ns: vars["namespace"], server: vars["server"]}
+	req := &request{ns: r.PathValue("namespace"), server: r.PathValue("server")}
 	req.scope = session.Scope{Namespace: req.ns, Server: req.server}
 	if u := auth.UserFrom(r.Context()); u != nil {
 		req.scope.Subject = u.Name

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
@@ -72,7 +71,7 @@ func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard,
 
 // serve runs p as /mcp/{namespace}/{server} and returns the base URL.
 func serve(t testing.TB, p *Proxy) string {
-	r := mux.NewRouter()
+	r := http.NewServeMux()
 	r.Handle("/mcp/{namespace}/{server}", p)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)

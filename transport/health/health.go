@@ -5,7 +5,6 @@ package health
 
 import (
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -84,22 +83,4 @@ func (t *Tracker) Stale() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.last.IsZero() || t.now().Sub(t.last) > t.MaxAge/2
-}
-
-// ReadyHandler serves /readyz.
-func (t *Tracker) ReadyHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		ok, msg := t.Ready()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !ok {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		_, _ = w.Write([]byte(msg + "\n"))
-	})
-}
-
-// Healthz is the liveness handler: the process serves HTTP.
-func Healthz(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte("ok\n"))
 }

@@ -40,9 +40,11 @@ type Proxy struct {
 	rp      *httputil.ReverseProxy
 	headers *headerSource
 	client  *http.Client
+	stop    context.CancelFunc
+	done    chan struct{}
 }
 
-// New builds the proxy. Call Run to keep readiness fresh.
+// New builds the proxy and starts keeping readiness fresh; Close stops that.
 func New(cfg Config) *Proxy {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -85,8 +87,23 @@ func New(cfg Config) *Proxy {
 		},
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
+	ctx, stop := context.WithCancel(context.Background())
+	p.stop, p.done = stop, make(chan struct{})
+	go func() { defer close(p.done); p.keepReady(ctx) }()
 	return p
 }
+
+// Close stops the readiness probes.
+func (p *Proxy) Close() {
+	p.stop()
+	<-p.done
+}
+
+// Drain has nothing to end: standing streams belong to the upstream.
+func (p *Proxy) Drain() {}
+
+// InFlight is 0: a proxied request lives exactly as long as its HTTP one.
+func (p *Proxy) InFlight() int { return 0 }
 
 func (p *Proxy) addHeaders(h http.Header) {
 	for k, v := range p.headers.get() {
@@ -134,17 +151,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	p.rp.ServeHTTP(w, r)
 	if method != "" {
-		// Time to the end of the answer (JSON or the POST's SSE stream).
-		p.cfg.Metrics.Observe(method, time.Since(start))
+		// Time to the end of the answer (JSON or the POST's SSE stream),
+		// deferred: ReverseProxy aborts the handler with a panic when the
+		// client leaves mid-answer.
+		defer func() { p.cfg.Metrics.Observe(method, time.Since(start)) }()
 	}
+	p.rp.ServeHTTP(w, r)
 }
 
-// Run keeps readiness fresh until ctx ends: when no probe succeeded within
-// half the readiness window, it does an initialize handshake with the
-// upstream (and deletes the session it got).
-func (p *Proxy) Run(ctx context.Context) {
+// keepReady keeps readiness fresh until ctx ends: when no probe succeeded
+// within half the readiness window, it does an initialize handshake with
+// the upstream (and deletes the session it got).
+func (p *Proxy) keepReady(ctx context.Context) {
 	for {
 		interval := p.cfg.ProbeInterval
 		if p.cfg.Health.Stale() {

@@ -63,13 +63,11 @@ func newProxyWithMetrics(t *testing.T, up string, headersDir string) (string, *h
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: met, Health: hl,
 		ProbeInterval: 50 * time.Millisecond,
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	go p.Run(ctx)
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", httpguard.Wrap(httpguard.Config{Origins: httpguard.ParseOrigins(""), MaxBodyBytes: 1024}, p))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
-		cancel()
+		p.Close()
 		srv.Close()
 	})
 	return srv.URL + "/mcp", hl, met
@@ -171,7 +169,7 @@ func TestProxyErrors(t *testing.T) {
 	// moment after the client has it.
 	require.Eventually(t, func() bool {
 		return strings.Contains(scrape(), `mcp_transport_request_duration_seconds_count{method="initialize"} 1`)
-	}, 5*time.Second, 5*time.Millisecond)
+	}, 5*time.Second, 5*time.Millisecond, "metrics: %s", scrape())
 
 	dead, _ := newProxy(t, "http://127.0.0.1:1/mcp", "")
 	req, _ := http.NewRequest(http.MethodPost, dead, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))

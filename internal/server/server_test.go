@@ -1,0 +1,76 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestProbes(t *testing.T) {
+	t.Parallel()
+	var notReady error = errors.New("informers not synced")
+	mux := http.NewServeMux()
+	AddProbes(mux, func() error { return notReady })
+	get := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	code, body := get("/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Contains(t, body, "informers not synced")
+	code, _ = get("/healthz")
+	assert.Equal(t, http.StatusOK, code, "liveness does not depend on readiness")
+	notReady = nil
+	code, _ = get("/readyz")
+	assert.Equal(t, http.StatusOK, code)
+}
+
+// Serve answers the request in flight when the context ends, then returns.
+func TestServeShutsDownGracefully(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	started, release := make(chan struct{}), make(chan struct{})
+	srv := NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		close(started)
+		<-release
+		_, _ = io.WriteString(w, "done")
+	}), log)
+	l, err := Listen("test", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, log, 10*time.Second, Listener{Server: srv, Listener: l}) }()
+	answer := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + l.Addr().String())
+		if err != nil {
+			answer <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		answer <- string(b)
+	}()
+	<-started
+	cancel()
+	close(release)
+	assert.Equal(t, "done", <-answer)
+	require.NoError(t, <-served)
+}
+
+func TestRESTConfigOutsideACluster(t *testing.T) {
+	t.Parallel()
+	_, err := RESTConfig("")
+	require.ErrorContains(t, err, "--kubeconfig")
+	_, err = RESTConfig("/nonexistent/kubeconfig")
+	require.ErrorContains(t, err, "/nonexistent/kubeconfig")
+}
