@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
@@ -190,4 +191,53 @@ func TestBearerToken(t *testing.T) {
 		r.Header.Set("Authorization", h)
 		assert.Equal(t, want, BearerToken(r), h)
 	}
+}
+
+// Concurrent first requests with one token make one TokenReview and one
+// SubjectAccessReview between them. Caching is off (TTL 0), so only the
+// collapsing of calls in flight can explain a single review.
+func TestKubernetesCollapsesConcurrentReviews(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client := fake.NewClientset()
+		var reviews, sars atomic.Int64
+		release, releaseSAR := make(chan struct{}), make(chan struct{})
+		client.PrependReactor("create", "tokenreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			reviews.Add(1)
+			<-release
+			tr := a.(k8stesting.CreateAction).GetObject().(*authnv1.TokenReview)
+			tr.Status.Authenticated = true
+			tr.Status.User = authnv1.UserInfo{Username: "alice"}
+			return true, tr, nil
+		})
+		client.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			sars.Add(1)
+			<-releaseSAR
+			sar := a.(k8stesting.CreateAction).GetObject().(*authzv1.SubjectAccessReview)
+			sar.Status.Allowed = true
+			return true, sar, nil
+		})
+		k := NewKubernetes(client, nil, 0)
+		const callers = 50
+		results := make(chan error, callers)
+		for range callers {
+			go func() {
+				u, err := k.Authenticate(context.Background(), "token")
+				if err == nil {
+					_, err = k.Authorize(context.Background(), u, Attributes{Verb: api.VerbUse, Namespace: "ns", Name: "s"})
+				}
+				results <- err
+			}()
+		}
+		synctest.Wait() // every caller is blocked: one in the review, the rest waiting for it
+		assert.EqualValues(t, 1, reviews.Load())
+		close(release)
+		synctest.Wait() // the same for the access review
+		assert.EqualValues(t, 1, sars.Load())
+		close(releaseSAR)
+		for range callers {
+			require.NoError(t, <-results)
+		}
+		assert.EqualValues(t, 1, reviews.Load(), "one TokenReview for 50 concurrent first requests")
+		assert.EqualValues(t, 1, sars.Load(), "one SubjectAccessReview for 50 concurrent first requests")
+	})
 }

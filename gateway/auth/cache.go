@@ -1,48 +1,52 @@
 package auth
 
 import (
-	"sync"
+	"context"
 	"time"
+
+	"golang.org/x/sync/singleflight"
+	"k8s.io/apimachinery/pkg/util/cache"
 )
 
-// ttlCache is a small expiring map. When full it drops everything: the
-// entries are cheap to recompute and a flood of distinct keys (bad tokens)
-// must not grow memory.
-type ttlCache[V any] struct {
-	mu      sync.Mutex
-	max     int
-	now     func() time.Time
-	entries map[string]ttlEntry[V]
+// memo caches answers (an LRU with a TTL per answer, bounded in size so a
+// flood of distinct bad tokens cannot grow memory) and collapses concurrent
+// lookups of one key into one call: the first requests with a new token
+// make one TokenReview, not one each.
+type memo[V any] struct {
+	cache *cache.LRUExpireCache
+	calls singleflight.Group
 }
 
-type ttlEntry[V any] struct {
-	v       V
-	expires time.Time
+func newMemo[V any](size int) *memo[V] {
+	return &memo[V]{cache: cache.NewLRUExpireCache(size)}
 }
 
-func newTTLCache[V any](max int) *ttlCache[V] {
-	return &ttlCache[V]{max: max, now: time.Now, entries: map[string]ttlEntry[V]{}}
-}
-
-func (c *ttlCache[V]) get(k string) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[k]
-	if !ok || c.now().After(e.expires) {
+// get returns the cached answer for key, or calls fetch once for all
+// concurrent callers. fetch runs detached from any one caller's
+// cancellation (others wait for it) but within timeout; it returns the
+// answer and how long to keep it (0: not cached).
+func (m *memo[V]) get(ctx context.Context, key string, timeout time.Duration, fetch func(context.Context) (V, time.Duration, error)) (V, error) {
+	if v, ok := m.cache.Get(key); ok {
+		return v.(V), nil
+	}
+	ch := m.calls.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		v, ttl, err := fetch(fctx)
+		if err == nil && ttl > 0 {
+			m.cache.Add(key, v, ttl)
+		}
+		return v, err
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			var zero V
+			return zero, r.Err
+		}
+		return r.Val.(V), nil
+	case <-ctx.Done():
 		var zero V
-		return zero, false
+		return zero, ctx.Err()
 	}
-	return e.v, true
-}
-
-func (c *ttlCache[V]) put(k string, v V, ttl time.Duration) {
-	if ttl <= 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		clear(c.entries)
-	}
-	c.entries[k] = ttlEntry[V]{v: v, expires: c.now().Add(ttl)}
 }

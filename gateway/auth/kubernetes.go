@@ -30,8 +30,8 @@ type Kubernetes struct {
 	ttl       time.Duration
 	denyTTL   time.Duration
 
-	users     *ttlCache[*User] // key: sha256 of the token; nil user = invalid
-	decisions *ttlCache[bool]
+	users     *memo[*User] // key: sha256 of the token; nil user = invalid
+	decisions *memo[bool]
 }
 
 // NewKubernetes returns the kubernetes mode. audiences, if set, are the
@@ -39,7 +39,7 @@ type Kubernetes struct {
 func NewKubernetes(client kubernetes.Interface, audiences []string, ttl time.Duration) *Kubernetes {
 	return &Kubernetes{
 		client: client, audiences: audiences, ttl: ttl, denyTTL: ttl / 2,
-		users: newTTLCache[*User](10000), decisions: newTTLCache[bool](10000),
+		users: newMemo[*User](10000), decisions: newMemo[bool](10000),
 	}
 }
 
@@ -50,24 +50,29 @@ func (k *Kubernetes) Authenticate(ctx context.Context, token string) (*User, err
 	}
 	// Cache by hash: the cache must not hold usable tokens.
 	sum := sha256.Sum256([]byte(token))
-	key := hex.EncodeToString(sum[:])
-	if u, ok := k.users.get(key); ok {
-		if u == nil {
-			return nil, ErrUnauthenticated
-		}
-		return u, nil
+	u, err := k.users.get(ctx, hex.EncodeToString(sum[:]), reviewTimeout, func(ctx context.Context) (*User, time.Duration, error) {
+		return k.review(ctx, token)
+	})
+	if err != nil {
+		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, reviewTimeout)
-	defer cancel()
+	if u == nil {
+		return nil, ErrUnauthenticated
+	}
+	return u, nil
+}
+
+// review asks the API server who the token belongs to: nil for an invalid
+// token (kept for the shorter TTL).
+func (k *Kubernetes) review(ctx context.Context, token string) (*User, time.Duration, error) {
 	tr, err := k.client.AuthenticationV1().TokenReviews().Create(ctx, &authnv1.TokenReview{
 		Spec: authnv1.TokenReviewSpec{Token: token, Audiences: k.audiences},
 	}, metav1.CreateOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("token review: %w", err)
+		return nil, 0, fmt.Errorf("token review: %w", err)
 	}
 	if !tr.Status.Authenticated {
-		k.users.put(key, nil, k.denyTTL)
-		return nil, ErrUnauthenticated
+		return nil, k.denyTTL, nil
 	}
 	u := &User{Name: tr.Status.User.Username, UID: tr.Status.User.UID, Groups: tr.Status.User.Groups}
 	if len(tr.Status.User.Extra) > 0 {
@@ -76,22 +81,22 @@ func (k *Kubernetes) Authenticate(ctx context.Context, token string) (*User, err
 			u.Extra[k] = v
 		}
 	}
-	k.users.put(key, u, k.ttl)
-	return u, nil
+	return u, k.ttl, nil
 }
 
 // Authorize implements Authorizer.
 func (k *Kubernetes) Authorize(ctx context.Context, u *User, a Attributes) (bool, error) {
-	key := decisionKey(u, a)
-	if ok, hit := k.decisions.get(key); hit {
-		return ok, nil
-	}
+	return k.decisions.get(ctx, decisionKey(u, a), reviewTimeout, func(ctx context.Context) (bool, time.Duration, error) {
+		return k.accessReview(ctx, u, a)
+	})
+}
+
+// accessReview asks the API server whether u may do a.
+func (k *Kubernetes) accessReview(ctx context.Context, u *User, a Attributes) (bool, time.Duration, error) {
 	extra := map[string]authzv1.ExtraValue{}
 	for k, v := range u.Extra {
 		extra[k] = v
 	}
-	ctx, cancel := context.WithTimeout(ctx, reviewTimeout)
-	defer cancel()
 	sar, err := k.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{
 		Spec: authzv1.SubjectAccessReviewSpec{
 			User: u.Name, UID: u.UID, Groups: u.Groups, Extra: extra,
@@ -102,14 +107,12 @@ func (k *Kubernetes) Authorize(ctx context.Context, u *User, a Attributes) (bool
 		},
 	}, metav1.CreateOptions{})
 	if err != nil {
-		return false, fmt.Errorf("subject access review: %w", err)
+		return false, 0, fmt.Errorf("subject access review: %w", err)
 	}
-	ttl := k.ttl
 	if !sar.Status.Allowed {
-		ttl = k.denyTTL
+		return false, k.denyTTL, nil
 	}
-	k.decisions.put(key, sar.Status.Allowed, ttl)
-	return sar.Status.Allowed, nil
+	return true, k.ttl, nil
 }
 
 func decisionKey(u *User, a Attributes) string {
