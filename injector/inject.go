@@ -27,15 +27,30 @@ func New(cfg Config) *Injector {
 // Config returns the effective configuration.
 func (in *Injector) Config() Config { return in.cfg }
 
+// Result is what one injection found besides the mutated object.
+type Result struct {
+	Warnings []string
+	// SecretRefs are the Secrets the injected pods depend on (for
+	// missing-Secret warnings); none for an unlabelled Deployment.
+	SecretRefs []SecretRef
+}
+
 // Inject mutates d in place: it removes what an earlier injection added and,
 // while the Deployment carries the server label, injects again. Problems are
 // returned all at once as a field.ErrorList; d must then be discarded.
 func (in *Injector) Inject(d *appsv1.Deployment) ([]string, field.ErrorList) {
-	var warnings []string
+	res, errs := in.Admit(d)
+	return res.Warnings, errs
+}
+
+// Admit is Inject that also reports the Secrets the result depends on, from
+// the same single parse of the annotations.
+func (in *Injector) Admit(d *appsv1.Deployment) (Result, field.ErrorList) {
+	var res Result
 	if raw, ok := d.Annotations[api.AnnInjected]; ok {
 		rec, err := decodeRecord(raw)
 		if err != nil {
-			return nil, field.ErrorList{field.Invalid(field.NewPath("metadata", "annotations").Key(api.AnnInjected),
+			return res, field.ErrorList{field.Invalid(field.NewPath("metadata", "annotations").Key(api.AnnInjected),
 				field.OmitValueType{}, fmt.Sprintf("%v; this annotation is written by the webhook only, remove it", err))}
 		}
 		strip(&d.Spec.Template, rec)
@@ -45,23 +60,24 @@ func (in *Injector) Inject(d *appsv1.Deployment) ([]string, field.ErrorList) {
 		}
 	}
 	if _, labelled := d.Labels[api.ServerLabel]; !labelled {
-		return warnings, nil
+		return res, nil
 	}
 	spec, errs, warns := Parse(d.Labels, d.Annotations)
-	warnings = append(warnings, warns...)
+	res.Warnings = append(res.Warnings, warns...)
 	if len(errs) > 0 {
-		return warnings, errs
+		return res, errs
 	}
 	rec, warns, errs := in.apply(spec, &d.Spec.Template)
-	warnings = append(warnings, warns...)
+	res.Warnings = append(res.Warnings, warns...)
 	if len(errs) > 0 {
-		return warnings, errs
+		return res, errs
 	}
 	if d.Annotations == nil {
 		d.Annotations = map[string]string{}
 	}
 	d.Annotations[api.AnnInjected] = rec.encode()
-	return warnings, nil
+	res.SecretRefs = in.secretRefs(spec)
+	return res, nil
 }
 
 // Validate reports every problem of d's MCP annotations without keeping any
@@ -181,18 +197,9 @@ func serverPort(s *Spec, c *corev1.Container) (int32, field.ErrorList) {
 	return port, nil
 }
 
-// SecretRefs lists the Secrets the pods of a labelled Deployment will need:
-// those its annotations name and the platform's pull secrets. The webhook
-// warns about the ones that do not exist; nil for an unlabelled or invalid
-// Deployment.
-func (in *Injector) SecretRefs(d *appsv1.Deployment) []SecretRef {
-	if _, labelled := d.Labels[api.ServerLabel]; !labelled {
-		return nil
-	}
-	spec, errs, _ := Parse(d.Labels, d.Annotations)
-	if len(errs) > 0 {
-		return nil
-	}
+// secretRefs lists the Secrets pods of spec depend on, the platform's
+// default pull secrets included.
+func (in *Injector) secretRefs(spec *Spec) []SecretRef {
 	refs := spec.secretRefs()
 	for _, name := range in.cfg.ImagePullSecrets {
 		refs = append(refs, SecretRef{Name: name, Source: "platform imagePullSecrets"})

@@ -41,11 +41,11 @@ func (d Deployments) Mutate(_ context.Context, r *webhook.Request) (*webhook.Mut
 	if dep.DeletionTimestamp != nil {
 		return nil, nil
 	}
-	warnings, errs := d.Injector.Inject(dep)
+	res, errs := d.Injector.Admit(dep)
 	if len(errs) > 0 {
 		return nil, &webhook.Invalid{Errs: errs}
 	}
-	warnings = append(warnings, missingSecretWarnings(d.Secrets, r.Namespace, d.Injector.SecretRefs(dep))...)
+	warnings := append(res.Warnings, missingSecretWarnings(d.Secrets, r.Namespace, res.SecretRefs)...)
 	mutated, err := json.Marshal(dep)
 	if err != nil {
 		return nil, fmt.Errorf("encoding Deployment: %w", err)

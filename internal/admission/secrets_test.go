@@ -3,6 +3,8 @@ package admission
 import (
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -33,7 +35,11 @@ func TestMissingSecretWarnings(t *testing.T) {
 		api.AnnSecretFiles:          "files:/etc/files",
 		api.AnnRequestHeadersSecret: "headers", // ignored with stdio: not needed
 	}
-	refs := in.SecretRefs(&d)
+	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "server", Command: []string{"server"}}}
+	unlabelled := d.DeepCopy()
+	res, errs := in.Admit(&d)
+	require.Empty(t, errs)
+	refs := res.SecretRefs
 	require.Equal(t, []injector.SecretRef{
 		{Name: "env-secret", Source: api.AnnSecretEnv},
 		{Name: "files", Source: api.AnnSecretFiles},
@@ -48,6 +54,8 @@ func TestMissingSecretWarnings(t *testing.T) {
 	assert.Empty(t, missingSecretWarnings(lookupMap{synced: false}, "ns", refs), "no warnings before the cache has synced")
 	assert.Empty(t, missingSecretWarnings(nil, "ns", refs))
 
-	delete(d.Labels, api.ServerLabel)
-	assert.Nil(t, in.SecretRefs(&d), "unlabelled: no references")
+	delete(unlabelled.Labels, api.ServerLabel)
+	res, errs = in.Admit(unlabelled)
+	require.Empty(t, errs)
+	assert.Nil(t, res.SecretRefs, "unlabelled: no references")
 }
