@@ -1,0 +1,20 @@
+// Module tools/mcpservers builds the Go SDK's conformance everything-server from
+// the current go-sdk, which speaks both MCP eras (2024-11-05..2026-07-28),
+// as a reference MCP server for the conformance tests. One module pins one
+// go-sdk version, hence one module per version (hack/build-mcpservers.sh).
+module github.com/archestra-ai/mcp-orchestrator/tools/mcpservers
+
+go 1.26.0
+
+require github.com/modelcontextprotocol/go-sdk v1.8.0
+
+require (
+	github.com/google/jsonschema-go v0.4.3 // indirect
+	github.com/segmentio/asm v1.1.3 // indirect
+	github.com/segmentio/encoding v0.5.4 // indirect
+	github.com/yosida95/uritemplate/v3 v3.0.2 // indirect
+	golang.org/x/oauth2 v0.35.0 // indirect
+	golang.org/x/sync v0.20.0 // indirect
+	golang.org/x/sys v0.41.0 // indirect
+	golang.org/x/time v0.15.0 // indirect
+)
