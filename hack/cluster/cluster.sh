@@ -83,7 +83,7 @@ record_host_state() {
 		[[ -e $d ]] || echo "created $d" >>"$f.tmp"
 	done
 	# Only the netns that appear after this point are ours.
-	ls /var/run/netns 2>/dev/null | sed 's/^/netns /' >>"$f.tmp" || true
+	find /var/run/netns -mindepth 1 -maxdepth 1 -printf 'netns %f\n' 2>/dev/null | sort >>"$f.tmp" || true
 	local t
 	for t in filter nat mangle raw; do
 		iptables-save -t "$t" 2>/dev/null | awk -v t="$t" '/^:/{print "chain4", t, substr($1, 2)}' >>"$f.tmp"
@@ -421,9 +421,9 @@ down() {
 	fi
 	stop containerd
 	local pid
-	for pid in $(grep -lz -- "$SOCK" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+	while read -r pid; do
 		kill -KILL "$pid" 2>/dev/null
-	done
+	done < <(grep -lz -- "$SOCK" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3)
 	stop kube-proxy
 	stop kube-apiserver
 	stop etcd
