@@ -10,8 +10,17 @@ BINARIES  := mcp-webhook mcp-transport mcp-gateway mcpctl
 ENVTEST_ASSETS = $(shell hack/build-envtest-bins.sh)
 # helm for the chart tests, built from its Go module (tools/helm).
 HELM_BIN = $(shell hack/build-helm.sh)
+# Every shell script of the project, for shellcheck.
+SHELL_SCRIPTS = $(shell find hack -name '*.sh' | sort) .ci/run
+LINT_DEBS := shellcheck
+# debs-install installs those of the Debian packages $(1) that are missing.
+debs-install = missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [[ -n "$$missing" ]]; then \
+		echo "installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
-.PHONY: help setup build test test-unit test-integration bench lint fuzz run-local clean
+.PHONY: help setup build test test-unit test-integration bench lint lint-deps fuzz run-local clean
 
 help: ## this list
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -52,10 +61,15 @@ fuzz: ## 60 s on each fuzz target
 	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 60s
 	$(GO) test ./gateway/session -run '^$$' -fuzz '^FuzzSessionID$$' -fuzztime 60s
 
-lint: ## gofmt + go vet
+lint-deps: ## Debian packages of make lint (shellcheck)
+	@$(call debs-install,$(LINT_DEBS))
+
+lint: lint-deps ## gofmt, go vet, shellcheck on every shell script
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e/
+	@# -x: the scripts' sourced files are checked with the variables they set.
+	shellcheck -x $(SHELL_SCRIPTS)
 
 run-local: setup build ## no root needed: local control plane (no node) + webhook + gateway, applies the examples, waits for Ctrl-C
 	$(GO) run ./hack/localrun -assets $(ENVTEST_ASSETS) $(RUN_ARGS)

@@ -114,6 +114,20 @@ func TestGolden(t *testing.T) {
 	require.GreaterOrEqual(t, cases, 20, "the golden suite must cover at least 20 cases")
 }
 
+// TestGoldenFilesHaveInputs: a golden file whose input was renamed or
+// removed would never be compared again, and would still look like a case.
+func TestGoldenFilesHaveInputs(t *testing.T) {
+	t.Parallel()
+	goldens, err := filepath.Glob("testdata/*.golden.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, goldens)
+	for _, golden := range goldens {
+		input := strings.TrimSuffix(golden, ".golden.yaml") + ".yaml"
+		_, err := os.Stat(input)
+		assert.NoError(t, err, "%s has no input %s: remove it, or restore its input", golden, input)
+	}
+}
+
 func errStrings[E interface{ Error() string }](errs []E) []string {
 	var out []string
 	for _, e := range errs {

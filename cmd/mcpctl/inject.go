@@ -11,9 +11,11 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 	"github.com/archestra-ai/mcp-orchestrator/internal/version"
 )
@@ -24,7 +26,8 @@ func runVersion(stdout io.Writer) int {
 }
 
 // runInject reads multi-document YAML and writes it back with every apps/v1
-// Deployment injected; other documents pass through byte for byte. Nothing
+// Deployment injected; other documents, and Deployments the injection
+// leaves as they are, pass through byte for byte. Nothing
 // is written unless every document is fine, so a failed run never leaves a
 // half-injected file behind in a pipeline.
 func runInject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -124,13 +127,14 @@ func injectDocument(in *injector.Injector, doc []byte) ([]byte, []string, error)
 	if err := yaml.Unmarshal(doc, &tm); err != nil {
 		return nil, nil, fmt.Errorf("not a Kubernetes object: %w", err)
 	}
-	if tm.APIVersion != "apps/v1" || tm.Kind != "Deployment" {
+	if tm.APIVersion != "apps/v1" || tm.Kind != "Deployment" || !injectable(doc) {
 		return doc, nil, nil
 	}
 	var d appsv1.Deployment
 	if err := yaml.UnmarshalStrict(doc, &d); err != nil {
 		return nil, nil, fmt.Errorf("Deployment %s: %w", tm.Metadata.Name, err)
 	}
+	original := d.DeepCopy()
 	warnings, errs := in.Inject(&d)
 	if len(errs) > 0 {
 		msg := fmt.Sprintf("Deployment %s:", d.Name)
@@ -139,11 +143,33 @@ func injectDocument(in *injector.Injector, doc []byte) ([]byte, []string, error)
 		}
 		return nil, warnings, errors.New(msg)
 	}
-	out, err := yaml.Marshal(&d)
+	if apiequality.Semantic.DeepEqual(original, &d) {
+		return doc, warnings, nil // already injected: the user's bytes, comments and all
+	}
+	out, err := encodeDeployment(&d, doc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("Deployment %s: encoding: %w", d.Name, err)
 	}
 	return out, warnings, nil
+}
+
+// injectable: the Deployment carries the server label, or the marker of an
+// earlier injection (which Inject removes with what it added). Any other
+// Deployment is not ours: it passes through unread, even with fields this
+// build's types do not know.
+func injectable(doc []byte) bool {
+	var m struct {
+		Metadata struct {
+			Labels      map[string]any `json:"labels"`
+			Annotations map[string]any `json:"annotations"`
+		} `json:"metadata"`
+	}
+	if err := yaml.Unmarshal(doc, &m); err != nil {
+		return true // malformed metadata: the strict decode reports it
+	}
+	_, labelled := m.Metadata.Labels[api.ServerLabel]
+	_, injected := m.Metadata.Annotations[api.AnnInjected]
+	return labelled || injected
 }
 
 // stripComments drops comment-only lines, to tell an empty document (only

@@ -14,19 +14,17 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
 )
 
-// dropRequestHeaders are never sent to a pod: hop-by-hop headers, the
-// caller's credentials (the pod must not see or reuse them), the session
-// id (replaced by the pod's own) and Accept-Encoding (a compressed answer
-// would hide tools/list from the allow-list filter; the hop is in-cluster).
-var dropRequestHeaders = []string{
-	"Authorization", "Cookie", "Proxy-Authorization", api.HeaderSessionID,
-	"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-	"Accept-Encoding",
-}
+// dropRequestHeaders are never sent to a pod, besides the hop-by-hop
+// headers (headers.go): the caller's credentials (the pod must not see or
+// reuse them), the session id (replaced by the pod's own) and
+// Accept-Encoding (a compressed answer would hide tools/list from the
+// allow-list filter; the hop is in-cluster).
+var dropRequestHeaders = []string{"Authorization", "Cookie", api.HeaderSessionID, "Accept-Encoding",
+	// Who the caller is reaches the pod only as the gateway states it.
+	api.HeaderCallerUser, api.HeaderCallerGroups}
 
-var dropResponseHeaders = []string{
-	"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", api.HeaderSessionID,
-}
+// dropResponseHeaders: the pod's session id, replaced by the gateway's.
+var dropResponseHeaders = []string{api.HeaderSessionID}
 
 // maxFilteredBody bounds a JSON tools/list response the filter buffers.
 const maxFilteredBody = 32 << 20
@@ -46,6 +44,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 		return fmt.Errorf("building upstream request: %w", err)
 	}
 	copyHeaders(out.Header, r.Header, dropRequestHeaders)
+	setForwarded(out.Header, r)
 	if upstreamSID != "" {
 		out.Header.Set(api.HeaderSessionID, upstreamSID)
 	}
@@ -119,13 +118,4 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 		p.Log.Info("response from pod ended early", "namespace", req.ns, "server", req.server, "pod", ep.Pod, "error", err.Error())
 	}
 	return nil
-}
-
-func copyHeaders(dst, src http.Header, drop []string) {
-	for k, vs := range src {
-		dst[k] = append([]string(nil), vs...)
-	}
-	for _, k := range drop {
-		dst.Del(k)
-	}
 }

@@ -12,11 +12,7 @@ CLUSTER_DEBS   := containerd runc containernetworking-plugins iptables conntrack
 .PHONY: cluster-deps cluster-bins cluster-images cluster-up cluster-down test-e2e run
 
 cluster-deps: ## Debian packages of the cluster (containerd, runc, CNI plugins, iptables, conntrack)
-	@missing=$$(for p in $(CLUSTER_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
-	if [[ -n "$$missing" ]]; then \
-		echo "installing $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	fi
+	@$(call debs-install,$(CLUSTER_DEBS))
 
 cluster-bins: ## kubelet, control plane, kube-proxy, kubectl, etcd from Go modules (cached in bin/k8s)
 	hack/build-envtest-bins.sh cluster >/dev/null
