@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -53,7 +52,7 @@ func TestForwardedAndHopByHopHeaders(t *testing.T) {
 			h := newHarness(t)
 			got := make(chan http.Header, 1)
 			h.addPod(headerPod(t, got), "ns", "srv", nil)
-			r := mux.NewRouter()
+			r := http.NewServeMux()
 			r.Handle("/mcp/{namespace}/{server}", New(Options{Router: h.registry, Codec: h.codec, Metrics: h.metrics,
 				Log: discardLog(), Transport: NewTransport(time.Second, 10*time.Second)}))
 			gw := httptest.NewUnstartedServer(r)
