@@ -9,6 +9,7 @@ import (
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
+	"github.com/archestra-ai/mcp-orchestrator/internal/version"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -118,6 +119,7 @@ func checkInjected(t *testing.T, in, out string) {
 	t.Helper()
 	cfg, err := injector.LoadConfig(testConfig)
 	require.NoError(t, err)
+	cfg.Version = version.Version // what mcpctl records
 	var want, got appsv1.Deployment
 	require.NoError(t, yaml.UnmarshalStrict([]byte(in), &want))
 	_, errs := injector.New(cfg).Inject(&want)
