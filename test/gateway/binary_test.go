@@ -109,7 +109,7 @@ current-context: x
 		{[]string{"--auth=open"}, `--auth=\"open\": want kubernetes, tokens or none`},
 		{[]string{"--auth=tokens", "--session-key-file=" + filepath.Join(dir, "key"), "--kubeconfig=" + filepath.Join(dir, "kubeconfig")}, "--auth=tokens needs --tokens-file"},
 		{[]string{"--session-key-file=" + filepath.Join(dir, "short")}, "at least 32"},
-		{[]string{"--session-key-file=" + filepath.Join(dir, "key"), "--kubeconfig=" + filepath.Join(dir, "missing")}, "loading kubeconfig"},
+		{[]string{"--session-key-file=" + filepath.Join(dir, "key"), "--kubeconfig=" + filepath.Join(dir, "missing")}, "kubeconfig " + filepath.Join(dir, "missing")},
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer

@@ -17,6 +17,7 @@ import (
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
+	"github.com/archestra-ai/mcp-orchestrator/internal/version"
 )
 
 var everythingAnnotations = map[string]string{
@@ -71,6 +72,7 @@ func TestCreateInjectsWithPlatformDefaults(t *testing.T) {
 	// point of the injector: a later admission changes nothing.
 	cfg, err := injector.LoadConfig("testdata/webhook-config.yaml")
 	require.NoError(t, err)
+	cfg.Version = version.Version // as the webhook binary records it
 	again := d.DeepCopy()
 	_, errs := injector.New(cfg.PlatformScheduling(platform)).Inject(again)
 	require.Empty(t, errs)

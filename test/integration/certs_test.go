@@ -25,6 +25,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
 	"github.com/archestra-ai/mcp-orchestrator/internal/testutil"
+	"github.com/archestra-ai/mcp-orchestrator/internal/version"
 	"github.com/archestra-ai/mcp-orchestrator/webhook"
 )
 
@@ -144,6 +145,7 @@ func testRotation(t *testing.T, lt lifetimes, minCAs, minCerts int) {
 	var served, issuers sync.Map
 	cfg, err := injector.LoadConfig("testdata/webhook-config.yaml")
 	require.NoError(t, err)
+	cfg.Version = version.Version // as the webhook binary records it
 	d := admission.Deployments{Injector: injector.New(cfg)}
 	var calls atomic.Int64
 	srv := webhook.New(webhook.Options{Mutator: countingMutator{d, &calls}, Validator: d, Logger: slogDiscard(), Ready: src.Ready})
