@@ -59,6 +59,8 @@ fuzz: ## 60 s on each fuzz target
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzReview$$' -fuzztime 60s
 	$(GO) test ./webhook -run '^$$' -fuzz '^FuzzCreatePatch$$' -fuzztime 60s
 	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 60s
+	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzSet$$' -fuzztime 60s
+	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzValidateModern$$' -fuzztime 60s
 	$(GO) test ./gateway/session -run '^$$' -fuzz '^FuzzSessionID$$' -fuzztime 60s
 
 lint-deps: ## Debian packages of make lint (shellcheck)

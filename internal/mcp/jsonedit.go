@@ -1,0 +1,261 @@
+package mcp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// The bridge and the gateway forward messages byte for byte; where they must
+// change one field (a JSON-RPC id rewritten for a shared process, resultType
+// added for a modern client, a subscription id mapped back), they splice the
+// bytes of that one value instead of decoding and re-encoding the message,
+// which would cost time and lose what the decoder does not keep (key order,
+// number spelling, fields unknown to a struct). Inputs are valid JSON: every
+// message passed Decode or DecodeOne first.
+
+// errNotObject means a path step does not name a member of an object.
+var errNotObject = errors.New("not a JSON object")
+
+// Lookup returns the raw value at path (object keys from the top), or nil
+// when any step is missing or not an object. With duplicate keys the last
+// wins, as with encoding/json.
+func Lookup(raw []byte, path ...string) []byte {
+	v := bytes.TrimSpace(raw)
+	for _, key := range path {
+		ms, err := members(v)
+		if err != nil {
+			return nil
+		}
+		i := lastMember(ms, key)
+		if i < 0 {
+			return nil
+		}
+		v = v[ms[i].valStart:ms[i].valEnd]
+	}
+	return v
+}
+
+// Set returns a copy of raw with the value at path replaced by val (raw
+// JSON). A missing last member is added at the end of its object; missing
+// objects on the way are created.
+func Set(raw []byte, val []byte, path ...string) ([]byte, error) {
+	if len(path) == 0 {
+		return append([]byte(nil), val...), nil
+	}
+	raw = bytes.TrimSpace(raw)
+	ms, err := members(raw)
+	if err != nil {
+		return nil, fmt.Errorf("setting %q: %w", path[0], err)
+	}
+	i := lastMember(ms, path[0])
+	if i < 0 {
+		inner := val
+		for j := len(path) - 1; j >= 1; j-- {
+			inner = objectOf(path[j], inner)
+		}
+		return insertMember(raw, ms, path[0], inner), nil
+	}
+	m := ms[i]
+	inner, err := Set(raw[m.valStart:m.valEnd], val, path[1:]...)
+	if err != nil {
+		return nil, err
+	}
+	return splice(raw, m.valStart, m.valEnd, inner), nil
+}
+
+// Delete returns a copy of raw without the member at path; raw itself when
+// there is none.
+func Delete(raw []byte, path ...string) ([]byte, error) {
+	raw = bytes.TrimSpace(raw)
+	ms, err := members(raw)
+	if err != nil || len(path) == 0 {
+		return raw, err
+	}
+	i := lastMember(ms, path[0])
+	if i < 0 {
+		return raw, nil
+	}
+	m := ms[i]
+	if len(path) > 1 {
+		inner, err := Delete(raw[m.valStart:m.valEnd], path[1:]...)
+		if err != nil {
+			return nil, err
+		}
+		return splice(raw, m.valStart, m.valEnd, inner), nil
+	}
+	// Remove the member with one adjacent comma.
+	start, end := m.start, m.valEnd
+	switch {
+	case i+1 < len(ms):
+		end = ms[i+1].start
+	case i > 0:
+		start = ms[i-1].valEnd
+	}
+	return splice(raw, start, end, nil), nil
+}
+
+// member is one member of an object: where it starts (its key's quote) and
+// where its value starts and ends, as offsets into the object's bytes.
+type member struct {
+	key                     string
+	start, valStart, valEnd int
+}
+
+func lastMember(ms []member, key string) int {
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// members scans the members of the object obj (no surrounding space).
+func members(obj []byte) ([]member, error) {
+	if len(obj) < 2 || obj[0] != '{' {
+		return nil, errNotObject
+	}
+	var out []member
+	i := skipSpace(obj, 1)
+	if i < len(obj) && obj[i] == '}' {
+		return out, nil
+	}
+	for i < len(obj) {
+		if obj[i] != '"' {
+			return nil, errors.New("object key expected")
+		}
+		start := i
+		keyEnd, err := skipString(obj, i)
+		if err != nil {
+			return nil, err
+		}
+		key, err := decodeKey(obj[i:keyEnd])
+		if err != nil {
+			return nil, err
+		}
+		i = skipSpace(obj, keyEnd)
+		if i >= len(obj) || obj[i] != ':' {
+			return nil, errors.New("':' expected")
+		}
+		vs := skipSpace(obj, i+1)
+		ve, err := skipValue(obj, vs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, member{key: key, start: start, valStart: vs, valEnd: ve})
+		i = skipSpace(obj, ve)
+		if i < len(obj) && obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+			continue
+		}
+		if i < len(obj) && obj[i] == '}' {
+			return out, nil
+		}
+		return nil, errors.New("',' or '}' expected")
+	}
+	return nil, errors.New("unterminated object")
+}
+
+func decodeKey(quoted []byte) (string, error) {
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		return string(quoted[1 : len(quoted)-1]), nil
+	}
+	var s string
+	if err := json.Unmarshal(quoted, &s); err != nil {
+		return "", fmt.Errorf("object key: %w", err)
+	}
+	return s, nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the offset after the string starting at b[i] ('"').
+func skipString(b []byte, i int) (int, error) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return 0, errors.New("unterminated string")
+}
+
+// skipValue returns the offset after the value starting at b[i].
+func skipValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errors.New("value expected")
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end, err := skipString(b, j)
+				if err != nil {
+					return 0, err
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, nil
+				}
+			}
+		}
+		return 0, errors.New("unterminated object or array")
+	default: // number, true, false, null
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+			j++
+		}
+		if j == i {
+			return 0, errors.New("value expected")
+		}
+		return j, nil
+	}
+}
+
+func splice(b []byte, start, end int, with []byte) []byte {
+	out := make([]byte, 0, len(b)-(end-start)+len(with))
+	out = append(out, b[:start]...)
+	out = append(out, with...)
+	return append(out, b[end:]...)
+}
+
+// insertMember adds "key":val as the last member of obj.
+func insertMember(obj []byte, ms []member, key string, val []byte) []byte {
+	k, _ := json.Marshal(key) // a string always encodes
+	closing := bytes.LastIndexByte(obj, '}')
+	add := make([]byte, 0, len(k)+len(val)+2)
+	if len(ms) > 0 {
+		add = append(add, ',')
+	}
+	add = append(add, k...)
+	add = append(add, ':')
+	add = append(add, val...)
+	return splice(obj, closing, closing, add)
+}
+
+func objectOf(key string, val []byte) []byte {
+	k, _ := json.Marshal(key)
+	out := make([]byte, 0, len(k)+len(val)+3)
+	out = append(out, '{')
+	out = append(out, k...)
+	out = append(out, ':')
+	out = append(out, val...)
+	return append(out, '}')
+}
