@@ -3,7 +3,6 @@ package oidc
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -112,16 +111,4 @@ func (p *Provider) RegisterClient(ctx context.Context, spec ClientSpec) (*Client
 		return nil, fmt.Errorf("registering client: %w", err)
 	}
 	return &Client{ID: out.ID, Secret: out.Secret, RedirectURL: redirects[0]}, nil
-}
-
-// RotateKeys adds a new RSA key to the set that signs access tokens and
-// returns its kid. Hydra signs with the newest key from then on and keeps
-// publishing the old ones, so tokens issued before stay verifiable.
-func (p *Provider) RotateKeys(ctx context.Context) (string, error) {
-	kid := "rotated-" + rand.Text()
-	body := map[string]string{"alg": "RS256", "use": "sig", "kid": kid}
-	if err := p.adminJSON(ctx, http.MethodPost, "/keys/"+accessTokenKeySet, nil, body, nil); err != nil {
-		return "", fmt.Errorf("rotating access-token key: %w", err)
-	}
-	return kid, nil
 }

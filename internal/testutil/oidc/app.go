@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/http"
@@ -46,6 +47,10 @@ func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 // consentRequest is the part of Hydra's consent request the app reads.
 type consentRequest struct {
+	Client struct {
+		ID       string   `json:"client_id"`
+		Audience []string `json:"audience"`
+	} `json:"client"`
 	Subject           string   `json:"subject"`
 	RequestedScope    []string `json:"requested_scope"`
 	RequestedAudience []string `json:"requested_access_token_audience"`
@@ -59,7 +64,7 @@ func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "reading consent request: "+err.Error(), http.StatusBadGateway)
 		return
 	}
-	body, err := p.consent(&req)
+	body, err := p.consent(r.Context(), &req)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -74,9 +79,8 @@ func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
 
 // consent is the decision for req: every requested scope, the requested
 // audience plus (unless disabled) each RFC 8707 resource of the original
-// authorization request, and the user's claims in both tokens. Hydra grants
-// a consented audience without checking it against the client's.
-func (p *Provider) consent(req *consentRequest) (map[string]any, error) {
+// authorization request, and the user's claims in both tokens.
+func (p *Provider) consent(ctx context.Context, req *consentRequest) (map[string]any, error) {
 	audience := slices.Clone(req.RequestedAudience)
 	if p.resourceAsAudience {
 		u, err := url.Parse(req.RequestURL)
@@ -87,6 +91,9 @@ func (p *Provider) consent(req *consentRequest) (map[string]any, error) {
 			if !slices.Contains(audience, res) {
 				audience = append(audience, res)
 			}
+			if err := p.allowAudience(ctx, req.Client.ID, req.Client.Audience, res); err != nil {
+				return nil, err
+			}
 		}
 	}
 	claims := p.claims(req.Subject)
@@ -96,6 +103,24 @@ func (p *Provider) consent(req *consentRequest) (map[string]any, error) {
 		"remember":                    false,
 		"session":                     map[string]any{"access_token": claims, "id_token": claims},
 	}, nil
+}
+
+// allowAudience adds aud to the client's allowed audiences unless there.
+// Hydra grants a consented audience without checking it against the
+// client's, but checks it again on refresh: without this, tokens with a
+// resource as audience could not be refreshed.
+func (p *Provider) allowAudience(ctx context.Context, clientID string, allowed []string, aud string) error {
+	if slices.Contains(allowed, aud) {
+		return nil
+	}
+	patch := []map[string]any{{"op": "add", "path": "/audience/-", "value": aud}}
+	if allowed == nil {
+		patch = []map[string]any{{"op": "add", "path": "/audience", "value": []string{aud}}}
+	}
+	if err := p.adminJSON(ctx, http.MethodPatch, "/clients/"+url.PathEscape(clientID), nil, patch, nil); err != nil {
+		return fmt.Errorf("allowing client audience %s: %w", aud, err)
+	}
+	return nil
 }
 
 // claims are the token claims of subject's user.

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/auth"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -96,6 +95,22 @@ func (p *Provider) AuthCodeToken(ctx context.Context, c *Client, req TokenReques
 	return tok, nil
 }
 
+// Refresh exchanges tok's refresh token (scope offline_access) for new tokens.
+func (p *Provider) Refresh(ctx context.Context, c *Client, tok *oauth2.Token) (*oauth2.Token, error) {
+	cfg := &oauth2.Config{
+		ClientID:     c.ID,
+		ClientSecret: c.Secret,
+		Endpoint:     oauth2.Endpoint{TokenURL: p.TokenURL(), AuthStyle: oauth2.AuthStyleInHeader},
+	}
+	old := *tok
+	old.Expiry = time.Unix(1, 0) // make the token source refresh now
+	nt, err := cfg.TokenSource(p.clientContext(ctx), &old).Token()
+	if err != nil {
+		return nil, fmt.Errorf("refreshing token: %w", err)
+	}
+	return nt, nil
+}
+
 // Authorize plays the browser for an authorization URL built by any client:
 // it follows Hydra's redirects through the login and consent app and
 // returns the query of the redirect to the client (code, state, scope, and
@@ -146,18 +161,6 @@ func (p *Provider) ownsURL(u *url.URL) bool {
 		return true
 	}
 	return origin == p.app.URL && u.Path != "/callback"
-}
-
-// CodeFetcher is an auth.AuthorizationCodeFetcher for the MCP Go SDK's
-// auth.AuthorizationCodeHandler: it performs the browser step with Authorize.
-func (p *Provider) CodeFetcher() auth.AuthorizationCodeFetcher {
-	return func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
-		q, err := p.Authorize(ctx, args.URL)
-		if err != nil {
-			return nil, err
-		}
-		return &auth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
-	}
 }
 
 // clientContext makes oauth2 use a client with a timeout.

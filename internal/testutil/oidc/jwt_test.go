@@ -94,13 +94,20 @@ func verifyJWT(t *testing.T, set jwks, token string) (jwtHeader, map[string]any)
 	require.Equal(t, "RS256", h.Alg)
 	key, err := set.rsaKey(h.Kid)
 	require.NoError(t, err)
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	require.NoError(t, err)
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	require.NoError(t, rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], sig), "signature")
+	require.NoError(t, verifyRS256(key, parts), "signature")
 	var claims map[string]any
 	decodePart(t, parts[1], &claims)
 	return h, claims
+}
+
+// verifyRS256 checks the signature of a JWT split at its dots.
+func verifyRS256(key *rsa.PublicKey, parts []string) error {
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	return rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], sig)
 }
 
 func decodePart(t *testing.T, part string, out any) {
