@@ -249,6 +249,42 @@ func TestHydraRefreshAfterRotationHasStaleKid(t *testing.T) {
 	require.NoError(t, verifyRS256(key, parts), "signed with the new key")
 }
 
+// Hydra v2.3.0 has no RFC 8693 token exchange, though its v2.0 changelog
+// says so: fosite v0.49.0 has no handler for the grant, and Hydra answers it
+// as it answers a made-up one.
+func TestHydraHasNoTokenExchange(t *testing.T) {
+	p := Start(t)
+	ctx := context.Background()
+	c, err := p.RegisterClient(ctx, ClientSpec{Audience: []string{mcpBase}})
+	require.NoError(t, err)
+	tok, err := p.ClientCredentialsToken(ctx, c, TokenRequest{Resource: mcpResource})
+	require.NoError(t, err)
+	exchange := func(grant string) (int, map[string]any) {
+		form := url.Values{
+			"grant_type":         {grant},
+			"subject_token":      {tok.AccessToken},
+			"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"},
+			"audience":           {mcpBase + "/ns/other"},
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.TokenURL(), strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(url.QueryEscape(c.ID), url.QueryEscape(c.Secret))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return resp.StatusCode, out
+	}
+	code, out := exchange("urn:ietf:params:oauth:grant-type:token-exchange")
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.NotContains(t, out, "access_token")
+	bogusCode, bogus := exchange("urn:example:no-such-grant")
+	assert.Equal(t, bogusCode, code)
+	assert.Equal(t, bogus, out)
+}
+
 func assertExpiresIn(t *testing.T, claims map[string]any, ttl time.Duration) {
 	t.Helper()
 	exp, ok := claims["exp"].(float64)
