@@ -2,7 +2,8 @@
 // for the gateway authorization tests (hack/build-hydra.sh,
 // internal/testutil/oidc). It keeps Hydra's dependencies out of the
 // orchestrator's go.mod. Hydra's own go.mod replaces gobuffalo/pop with Ory's
-// fork; a dependency's replace directives are ignored, so it is repeated here.
+// fork; a dependency's replace directives are ignored, so it is repeated here
+// (without it Hydra does not compile: pop.store has no SQLDB).
 module github.com/archestra-ai/mcp-orchestrator/tools/hydra
 
 go 1.26.0
