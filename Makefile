@@ -11,7 +11,7 @@ ENVTEST_ASSETS = $(shell hack/build-envtest-bins.sh)
 # helm for the chart tests, built from its Go module (tools/helm).
 HELM_BIN = $(shell hack/build-helm.sh)
 # Every shell script of the project, for shellcheck.
-SHELL_SCRIPTS = $(shell find hack -name '*.sh' | sort) .ci/run
+SHELL_SCRIPTS = $(shell find hack -name '*.sh' | sort) examples/typescript/install.sh .ci/run
 LINT_DEBS := shellcheck
 # debs-install installs those of the Debian packages $(1) that are missing.
 debs-install = missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
