@@ -39,7 +39,10 @@ type Options struct {
 	RequestHeadersDir string
 
 	AllowedOrigins string
-	MaxBodyBytes   int64
+	// AllowedHosts are more Host names the endpoint answers (the pod's own
+	// names and addresses and loopback always are).
+	AllowedHosts string
+	MaxBodyBytes int64
 	// ShutdownGrace bounds draining in-flight requests after SIGTERM.
 	ShutdownGrace time.Duration
 
@@ -170,6 +173,7 @@ func routes(o Options, ep endpoint, dr *drainer, met *metrics.Metrics, hl *healt
 	mux := http.NewServeMux()
 	mux.Handle(o.Path, httpguard.Wrap(httpguard.Config{
 		Origins:      httpguard.ParseOrigins(o.AllowedOrigins),
+		Hosts:        httpguard.ParseHosts(o.AllowedHosts),
 		MaxBodyBytes: o.MaxBodyBytes,
 		// The server behind us (streamable-http) or the stdio bridge, which
 		// knows each session's negotiated version, judges it.

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,21 @@ type Config struct {
 	// ProbeInterval is how often readiness is re-checked with a real
 	// initialize handshake when no session has done one recently.
 	ProbeInterval time.Duration
+	// EraProbeTimeout bounds the wait for an answer to the stdio era probe
+	// (server/discover); silence means a legacy server (default 5s).
+	EraProbeTimeout time.Duration
+	// Caller names the caller of a stateless request, which keys its
+	// process (default HeaderCaller: the gateway's statement).
+	Caller func(*http.Request) string
+	// GatherWindow is how long the MRTR bridge waits for more input
+	// requests of a legacy server after the first (default 25ms).
+	GatherWindow time.Duration
+	// MRTRTimeout bounds the wait for the retry of an InputRequiredResult
+	// (default 5m); the legacy request is then cancelled.
+	MRTRTimeout time.Duration
+	// CacheTTL is the ttlMs added to a legacy server's list and read
+	// results for modern clients (default 0: revalidate every time).
+	CacheTTL time.Duration
 
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
@@ -71,6 +87,14 @@ type Manager struct {
 	sessions map[string]*session
 	reserved int // sessions being created (counted against MaxSessions)
 	closed   bool
+
+	// Stateless (2026-07-28) requests: the server's era, one process per
+	// key (caller, or everyone in shared mode), starts in progress, and the
+	// signer of MRTR requestStates.
+	era      *eraState
+	mprocs   map[string]*mproc
+	starting map[string]chan struct{}
+	states   *stateSigner
 
 	procSeq  atomic.Int64
 	pool     *pool
@@ -100,12 +124,28 @@ func NewManager(cfg Config) *Manager {
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = 25 * time.Second
 	}
+	if cfg.EraProbeTimeout <= 0 {
+		cfg.EraProbeTimeout = 5 * time.Second
+	}
+	if cfg.Caller == nil {
+		cfg.Caller = HeaderCaller
+	}
+	if cfg.GatherWindow <= 0 {
+		cfg.GatherWindow = 25 * time.Millisecond
+	}
+	if cfg.MRTRTimeout <= 0 {
+		cfg.MRTRTimeout = 5 * time.Minute
+	}
 	m := &Manager{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		metrics:  cfg.Metrics,
 		health:   cfg.Health,
 		sessions: map[string]*session{},
+		era:      newEraState(),
+		mprocs:   map[string]*mproc{},
+		starting: map[string]chan struct{}{},
+		states:   newStateSigner(),
 		draining: make(chan struct{}),
 		stop:     make(chan struct{}),
 	}
@@ -154,7 +194,7 @@ func (m *Manager) newSession(ctx context.Context, version string) (*session, err
 		m.mu.Unlock()
 		return nil, errors.New("shutting down")
 	}
-	if m.cfg.MaxSessions > 0 && len(m.sessions)+m.reserved >= m.cfg.MaxSessions {
+	if m.cfg.MaxSessions > 0 && m.countLocked() >= m.cfg.MaxSessions {
 		m.mu.Unlock()
 		return nil, ErrTooManySessions
 	}
@@ -283,7 +323,7 @@ func (m *Manager) InFlight() int {
 		n += len(s.pending)
 		s.mu.Unlock()
 	}
-	return n
+	return n + m.procsBusy()
 }
 
 func (m *Manager) janitor() {
@@ -312,19 +352,27 @@ func (m *Manager) janitor() {
 			for _, s := range idle {
 				m.endSession(s, "idle timeout", false)
 			}
+			m.stopIdleProcs(now)
 		}
 	}
 }
 
-// Drain makes standalone GET streams end so http.Server.Shutdown can finish;
-// POST streams keep going until answered.
+// Drain makes standalone GET streams and subscriptions end so
+// http.Server.Shutdown can finish; POST streams keep going until answered.
 func (m *Manager) Drain() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	select {
 	case <-m.draining:
 	default:
 		close(m.draining)
+	}
+	procs := make([]*mproc, 0, len(m.mprocs))
+	for _, p := range m.mprocs {
+		procs = append(procs, p)
+	}
+	m.mu.Unlock()
+	for _, p := range procs {
+		p.closeListens()
 	}
 }
 
@@ -350,6 +398,7 @@ func (m *Manager) Close() {
 	if m.shared != nil {
 		m.shared.close()
 	}
+	m.closeProcs()
 	m.wg.Wait()
 	if m.pool != nil {
 		m.pool.drain()

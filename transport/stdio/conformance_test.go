@@ -1,0 +1,67 @@
+package stdio
+
+import (
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/archestra-ai/mcp-orchestrator/internal/testutil/conformance"
+)
+
+// conformanceServers builds the reference stdio servers: the Go SDK v1.8's
+// everything-server (modern: it answers server/discover) and our legacy
+// conformance server on go-sdk v1.4.1 (initialize only).
+func conformanceServers(t *testing.T) (modern, legacy string) {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	out, err := exec.CommandContext(t.Context(), filepath.Join(root, "hack", "build-mcpservers.sh")).Output()
+	require.NoError(t, err)
+	bins := strings.Fields(string(out))
+	require.Len(t, bins, 2)
+	return bins[0], filepath.Join(filepath.Dir(bins[1]), "conformance-server")
+}
+
+// The official conformance suite, both requirement sets, through the
+// sidecar in front of a legacy and of a modern stdio server, in both
+// session modes. Every check passes.
+func TestConformanceThroughTheBridge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the conformance suite (Node.js)")
+	}
+	t.Parallel()
+	modern, legacy := conformanceServers(t)
+	for _, tt := range []struct {
+		name   string
+		server string
+		shared bool
+	}{
+		{"legacy server", legacy, false},
+		{"modern server", modern, false},
+		{"legacy server shared", legacy, true},
+		{"modern server shared", modern, true},
+	} {
+		for _, rev := range []string{"2026-07-28", "2025-11-25"} {
+			t.Run(tt.name+" "+rev, func(t *testing.T) {
+				t.Parallel()
+				b := newBridge(t, func(c *Config) {
+					c.Starter = &ExecStarter{Command: []string{tt.server}, Stderr: testWriter{t}}
+					c.Shared = tt.shared
+				})
+				conformance.RequireAllPass(t, conformance.Run(t, b.URL, rev))
+			})
+		}
+	}
+}
+
+// testWriter sends a process's stderr to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
