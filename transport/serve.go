@@ -34,6 +34,9 @@ type Options struct {
 	MaxSessions    int
 	WarmPool       int
 	IdleTimeout    time.Duration
+	// StdioEra forces the stdio server's protocol era (legacy, modern);
+	// empty: the sidecar probes for it.
+	StdioEra string
 
 	Upstream          string
 	RequestHeadersDir string
@@ -63,6 +66,9 @@ func (o *Options) Validate() error {
 		}
 		if o.MaxSessions < 0 || o.WarmPool < 0 || o.IdleTimeout < 0 {
 			errs = append(errs, errors.New("--max-sessions, --warm-pool and --idle-timeout must not be negative"))
+		}
+		if o.StdioEra != "" && o.StdioEra != stdio.EraLegacy && o.StdioEra != stdio.EraModern {
+			errs = append(errs, fmt.Errorf("--stdio-era must be legacy or modern (or empty to probe), not %q", o.StdioEra))
 		}
 		if o.LauncherSocket == "" && o.Starter == nil {
 			errs = append(errs, errors.New("--launcher-socket is required in stdio mode"))
@@ -163,7 +169,7 @@ func newEndpoint(o Options, met *metrics.Metrics, hl *health.Tracker) endpoint {
 	}
 	return stdio.NewManager(stdio.Config{
 		Starter: starter, Shared: o.Sessions == api.SessionsShared, MaxSessions: o.MaxSessions,
-		WarmPool: o.WarmPool, IdleTimeout: o.IdleTimeout, Logger: o.Logger, Metrics: met, Health: hl,
+		WarmPool: o.WarmPool, IdleTimeout: o.IdleTimeout, Era: o.StdioEra, Logger: o.Logger, Metrics: met, Health: hl,
 	})
 }
 

@@ -1,6 +1,9 @@
 package stdio
 
 import (
+	"io"
+	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -49,19 +52,22 @@ func TestConformanceThroughTheBridge(t *testing.T) {
 			t.Run(tt.name+" "+rev, func(t *testing.T) {
 				t.Parallel()
 				b := newBridge(t, func(c *Config) {
-					c.Starter = &ExecStarter{Command: []string{tt.server}, Stderr: testWriter{t}}
+					c.Starter = &ExecStarter{Command: []string{tt.server}, Stderr: io.Discard}
 					c.Shared = tt.shared
+					if dir := os.Getenv("BRIDGE_LOG_DIR"); dir != "" {
+						f, _ := os.Create(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log"))
+						t.Cleanup(func() { f.Close() })
+						c.Logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+						c.Starter = &ExecStarter{Command: []string{tt.server}, Stderr: f}
+					}
 				})
-				conformance.RequireAllPass(t, conformance.Run(t, b.URL, rev))
+				res := conformance.Run(t, b.URL, rev)
+				if dir := os.Getenv("BRIDGE_LOG_DIR"); dir != "" && len(res.Failures(false)) > 0 {
+					buf := make([]byte, 1<<24)
+					_ = os.WriteFile(filepath.Join(dir, "stacks.txt"), buf[:runtime.Stack(buf, true)], 0o644)
+				}
+				conformance.RequireAllPass(t, res)
 			})
 		}
 	}
-}
-
-// testWriter sends a process's stderr to the test log.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

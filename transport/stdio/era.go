@@ -37,6 +37,12 @@ var eraProbe = []byte(`{"jsonrpc":"2.0","id":` + eraProbeID + `,"method":"server
 var probeRequest = []byte(`{"jsonrpc":"2.0","id":` + initProbeID + `,"method":"initialize","params":{"protocolVersion":"` +
 	mcp.LatestVersion + `","capabilities":{},"clientInfo":{"name":"mcp-transport-readiness","version":"1"}}}`)
 
+// Values of Config.Era.
+const (
+	EraLegacy = "legacy"
+	EraModern = "modern"
+)
+
 // eraInfo is what the manager knows about its server.
 type eraInfo struct {
 	modern bool
@@ -108,20 +114,29 @@ func (m *Manager) probeEra(ctx context.Context, c *conn) (*eraInfo, error) {
 			}
 		}
 	}
-	if err := c.write(eraProbe); err != nil {
-		return nil, err
-	}
-	a, err := await(eraProbeID, m.cfg.EraProbeTimeout)
-	if err != nil {
-		return nil, err
-	}
-	if res := discoverResult(a); res != nil {
-		return &eraInfo{modern: true, discover: res}, nil
+	if m.cfg.Era != EraLegacy {
+		if err := c.write(eraProbe); err != nil {
+			return nil, err
+		}
+		timeout := m.cfg.EraProbeTimeout
+		if m.cfg.Era == EraModern {
+			timeout = m.cfg.StartTimeout
+		}
+		a, err := await(eraProbeID, timeout)
+		if err != nil {
+			return nil, err
+		}
+		if res := discoverResult(a); res != nil {
+			return &eraInfo{modern: true, discover: res}, nil
+		}
+		if m.cfg.Era == EraModern {
+			return nil, errors.New("the server did not answer server/discover (--stdio-era=modern)")
+		}
 	}
 	if err := c.write(probeRequest); err != nil {
 		return nil, err
 	}
-	a, err = await(initProbeID, m.cfg.StartTimeout)
+	a, err := await(initProbeID, m.cfg.StartTimeout)
 	switch {
 	case err != nil:
 		return nil, err

@@ -52,6 +52,10 @@ type Config struct {
 	// ProbeInterval is how often readiness is re-checked with a real
 	// initialize handshake when no session has done one recently.
 	ProbeInterval time.Duration
+	// Era forces the server's era ("legacy" or "modern") instead of probing
+	// for it: for a dual-era server that should be translated, or one that
+	// misbehaves on the probe. Empty: probe.
+	Era string
 	// EraProbeTimeout bounds the wait for an answer to the stdio era probe
 	// (server/discover); silence means a legacy server (default 5s).
 	EraProbeTimeout time.Duration

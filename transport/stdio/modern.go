@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
@@ -40,6 +42,12 @@ func (m *Manager) handlePostModern(w http.ResponseWriter, r *http.Request, msg *
 		return
 	}
 	m.metrics.Request(msg.Method)
+	if m.log.Enabled(r.Context(), slog.LevelDebug) {
+		start := time.Now()
+		defer func() {
+			m.log.Debug("stateless request", "method", msg.Method, "name", mcp.Name(msg), "took", time.Since(start).String())
+		}()
+	}
 	info, err := m.serverEra(r.Context())
 	if err != nil {
 		m.unavailable(w, msg.ID, "the MCP server is starting, retry")
@@ -65,12 +73,13 @@ func (m *Manager) forwardModern(w http.ResponseWriter, r *http.Request, p *mproc
 	if ex.method == "subscriptions/listen" {
 		ex.listen = &listenFilter{}
 	}
+	st, id := ex.front() // before sending: an MRTR park replaces it
 	if err := p.send(ex, raw); err != nil {
 		p.log.Warn("forwarding to the MCP server failed", "err", err)
-		m.jsonRPCError(w, http.StatusServiceUnavailable, mcp.ServerGone(ex.clientID, err.Error()))
+		m.jsonRPCError(w, http.StatusServiceUnavailable, mcp.ServerGone(id, err.Error()))
 		return
 	}
-	m.serveModern(w, r, ex, ex.st, jsonOK, sseOK)
+	m.serveModern(w, r, ex, st, jsonOK, sseOK)
 }
 
 // serverEra waits (within the start timeout) until the prober knows what

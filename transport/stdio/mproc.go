@@ -190,11 +190,13 @@ func (p *mproc) logTarget(msg *mcp.Message) *exchange {
 	var level string
 	_ = json.Unmarshal(mcp.Lookup(msg.Params, "level"), &level)
 	lv := logLevelIndex(level)
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	var best *exchange
-	for _, ex := range p.inflight {
-		if ex.meta.LogLevel == "" || ex.listen != nil || lv < logLevelIndex(ex.meta.LogLevel) {
+	for _, ex := range p.inflightNow() {
+		ex.mu.Lock()
+		asked := ex.meta.LogLevel
+		live := ex.st != nil
+		ex.mu.Unlock()
+		if asked == "" || !live || ex.listen != nil || lv < logLevelIndex(asked) {
 			continue
 		}
 		if best == nil || ex.started.After(best.started) {
@@ -202,6 +204,19 @@ func (p *mproc) logTarget(msg *mcp.Message) *exchange {
 		}
 	}
 	return best
+}
+
+// inflightNow is a snapshot of the requests in flight. Lock order: an
+// exchange's lock may be held while taking the process's, never the other
+// way round, so callers inspect the exchanges after this returns.
+func (p *mproc) inflightNow() []*exchange {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*exchange, 0, len(p.inflight))
+	for _, ex := range p.inflight {
+		out = append(out, ex)
+	}
+	return out
 }
 
 func logLevelIndex(level string) int {

@@ -61,11 +61,15 @@ type serverRequest struct {
 // inputRequest handles a server request for input during a modern request.
 func (p *mproc) inputRequest(msg *mcp.Message) {
 	ex := p.inputTarget()
+	p.log.Debug("input request", "method", msg.Method, "target", ex != nil)
 	if ex == nil {
 		p.replyError(msg.ID, mcp.CodeInvalidRequest, "no client request is in flight to ask: "+msg.Method)
 		return
 	}
-	if capability := inputMethods[msg.Method]; !ex.meta.Capable(capability) {
+	ex.mu.Lock()
+	meta := ex.meta
+	ex.mu.Unlock()
+	if capability := inputMethods[msg.Method]; !meta.Capable(capability) {
 		p.missingCapability(ex, msg, capability)
 		return
 	}
@@ -83,17 +87,16 @@ func (p *mproc) inputRequest(msg *mcp.Message) {
 	}
 }
 
-// inputTarget is the newest request in flight that may take input: stdio
-// does not say which request a server request serves.
+// inputTarget is the newest request in flight that may take input (not
+// parked waiting for its retry): stdio does not say which request a server
+// request serves.
 func (p *mproc) inputTarget() *exchange {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	var best *exchange
-	for _, ex := range p.inflight {
-		if ex.input == nil || ex.handle != "" && p.parked[ex.handle] == ex {
-			continue
-		}
-		if best == nil || ex.started.After(best.started) {
+	for _, ex := range p.inflightNow() {
+		ex.mu.Lock()
+		ok := ex.input != nil && ex.st != nil
+		ex.mu.Unlock()
+		if ok && (best == nil || ex.started.After(best.started)) {
 			best = ex
 		}
 	}
@@ -148,6 +151,7 @@ func (p *mproc) park(ex *exchange) {
 	}
 	result, _ := json.Marshal(map[string]any{"resultType": "input_required", "inputRequests": reqs, "requestState": state})
 	st, id := ex.st, ex.clientID
+	p.log.Debug("input required", "name", ex.name, "requests", len(ex.input.pending), "round", ex.input.round)
 	ex.st, ex.input.given = nil, nil
 	ex.input.timer = time.AfterFunc(p.m.cfg.MRTRTimeout, func() { p.expire(ex) })
 	ex.mu.Unlock()
@@ -182,13 +186,15 @@ func (p *mproc) expire(ex *exchange) {
 	p.log.Info("input-required request expired without a retry", "method", ex.method)
 }
 
-// resume continues a parked exchange with the retry's input.
+// resume continues a parked exchange with the retry's input. The retry
+// becomes the exchange's front before the server gets the answers: the
+// legacy request may complete at once.
 func (p *mproc) resume(w http.ResponseWriter, r *http.Request, msg *mcp.Message, meta mcp.RequestMeta, jsonOK, sseOK bool) {
 	ex, v := p.retryTarget(msg)
+	var given map[string]json.RawMessage
 	if v == nil {
-		var given map[string]json.RawMessage
 		if given, v = inputResponses(msg.Params); v == nil {
-			v = p.answerPending(ex, given)
+			v = p.checkAnswers(ex, given)
 		}
 	}
 	if v != nil {
@@ -198,9 +204,8 @@ func (p *mproc) resume(w http.ResponseWriter, r *http.Request, msg *mcp.Message,
 	st := newStream(1, 1, sseOK)
 	ex.mu.Lock()
 	ex.clientID, ex.st, ex.meta = msg.ID, st, meta
-	missing := len(ex.input.pending) > 0
 	ex.mu.Unlock()
-	if missing {
+	if missing := p.answerPending(ex, given); missing {
 		p.park(ex) // ask again for what the retry left out
 	}
 	p.m.serveModern(w, r, ex, st, jsonOK, sseOK)
@@ -235,20 +240,28 @@ func (p *mproc) retryTarget(msg *mcp.Message) (*exchange, *mcp.Violation) {
 	return ex, nil
 }
 
-// answerPending sends the retry's answers to the waiting server requests;
-// what it does not answer stays pending.
-func (p *mproc) answerPending(ex *exchange, given map[string]json.RawMessage) *mcp.Violation {
+// checkAnswers refuses a retry whose answers do not have the shape of the
+// requests they answer; the exchange then stays parked for a correct one.
+func (p *mproc) checkAnswers(ex *exchange, given map[string]json.RawMessage) *mcp.Violation {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	for _, r := range ex.input.pending {
 		if ans, ok := given[r.key]; ok && !validInputResponse(r.method, ans) {
 			p.mu.Lock()
-			p.parked[ex.handle] = ex // the state stays usable for a correct retry
+			p.parked[ex.handle] = ex
 			p.mu.Unlock()
 			ex.input.timer = time.AfterFunc(p.m.cfg.MRTRTimeout, func() { p.expire(ex) })
 			return &mcp.Violation{Code: mcp.CodeInvalidParams, Message: fmt.Sprintf("Invalid params: inputResponses[%q] is not a valid result of %s", r.key, r.method)}
 		}
 	}
+	return nil
+}
+
+// answerPending sends the retry's answers to the waiting server requests
+// and reports whether some are still unanswered.
+func (p *mproc) answerPending(ex *exchange, given map[string]json.RawMessage) bool {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
 	kept := ex.input.pending[:0]
 	for _, r := range ex.input.pending {
 		if ans, ok := given[r.key]; ok {
@@ -258,7 +271,7 @@ func (p *mproc) answerPending(ex *exchange, given map[string]json.RawMessage) *m
 		kept = append(kept, r)
 	}
 	ex.input.pending = kept
-	return nil
+	return len(kept) > 0
 }
 
 // inputResponses reads params.inputResponses (absent: none).

@@ -112,10 +112,12 @@ func (m *Manager) countLocked() int { return len(m.sessions) + len(m.mprocs) + m
 func (m *Manager) startProc(ctx context.Context, key string, info *eraInfo, meta mcp.RequestMeta) (*mproc, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.StartTimeout)
 	defer cancel()
+	t0 := time.Now()
 	c, err := m.takeConn(ctx)
 	if err != nil {
 		return nil, err
 	}
+	m.log.Debug("took a process", "took", time.Since(t0).String())
 	p := newMproc(m, key, !info.modern, c)
 	p.start(func() { m.procEnded(p) })
 	if p.translate {
@@ -124,7 +126,7 @@ func (m *Manager) startProc(ctx context.Context, key string, info *eraInfo, meta
 			return nil, fmt.Errorf("initializing the legacy MCP server: %w", err)
 		}
 	}
-	p.log.Info("process serves stateless requests", "translate", p.translate)
+	p.log.Info("process serves stateless requests", "translate", p.translate, "took", time.Since(t0).String())
 	return p, nil
 }
 
