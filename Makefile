@@ -48,6 +48,7 @@ bench: setup ## benchmarks, printed as figures (see README "Performance")
 	$(GO) test -run '^$$' -bench MutateReview -cpu 1 -benchtime 5s ./internal/admission/
 	$(GO) test -run '^$$' -bench ToolsCall -benchtime 2000x ./transport/stdio/
 	$(GO) test -run '^$$' -bench NewSession -benchtime 20x ./transport/stdio/
+	$(GO) test -run '^$$' -bench 'Eras|FirstResult' -benchtime 2000x ./transport/stdio/
 	$(GO) test -run '^$$' -bench ToolsCall -benchtime 20000x ./gateway/proxy/
 	@# The gateway on a core of its own (as its own pod), clients and backend on the other.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -exec 'taskset -c 0' -run '^$$' -bench ToolsCallGatewayOwnCore -benchtime 20000x ./test/gateway/
