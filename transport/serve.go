@@ -37,6 +37,9 @@ type Options struct {
 	// StdioEra forces the stdio server's protocol era (legacy, modern);
 	// empty: the sidecar probes for it.
 	StdioEra string
+	// CacheTTL is the ttlMs a legacy server's list and read results get
+	// for 2026-07-28 clients.
+	CacheTTL time.Duration
 
 	Upstream          string
 	RequestHeadersDir string
@@ -169,7 +172,7 @@ func newEndpoint(o Options, met *metrics.Metrics, hl *health.Tracker) endpoint {
 	}
 	return stdio.NewManager(stdio.Config{
 		Starter: starter, Shared: o.Sessions == api.SessionsShared, MaxSessions: o.MaxSessions,
-		WarmPool: o.WarmPool, IdleTimeout: o.IdleTimeout, Era: o.StdioEra, Logger: o.Logger, Metrics: met, Health: hl,
+		WarmPool: o.WarmPool, IdleTimeout: o.IdleTimeout, Era: o.StdioEra, CacheTTL: o.CacheTTL, Logger: o.Logger, Metrics: met, Health: hl,
 	})
 }
 
