@@ -72,6 +72,13 @@ func (e *eraState) set(info *eraInfo) {
 	}
 }
 
+// peek is the era if known, else nil.
+func (e *eraState) peek() *eraInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.info
+}
+
 // get waits until the era is known, or ctx ends.
 func (e *eraState) get(ctx context.Context) (*eraInfo, error) {
 	select {

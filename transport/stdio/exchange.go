@@ -31,7 +31,7 @@ type exchange struct {
 
 	mu       sync.Mutex
 	clientID json.RawMessage // the id of the current front request
-	st       *stream         // the current front's stream; nil while parked
+	st       front           // the current front; nil while parked
 	input    *inputState     // translate: server requests waiting for input
 }
 
@@ -43,8 +43,14 @@ func newExchange(p *mproc, msg *mcp.Message, meta mcp.RequestMeta, sse bool) *ex
 	}
 }
 
-// front returns the current stream and the client's id for it.
-func (ex *exchange) front() (*stream, json.RawMessage) {
+// front is where an exchange's messages go: the stream of the HTTP request
+// that carries it, or a legacy session (for a modern-only server).
+type front interface {
+	push(data []byte, response bool) bool
+}
+
+// front returns the current front and the client's id for it.
+func (ex *exchange) front() (front, json.RawMessage) {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	return ex.st, ex.clientID

@@ -72,6 +72,7 @@ func (p *mproc) serveListen(w http.ResponseWriter, r *http.Request, msg *mcp.Mes
 	}
 	f := agreed(want, p.init)
 	ex := newExchange(p, msg, meta, true)
+	st := ex.st.(*stream)
 	ex.listen = &f
 	p.mu.Lock()
 	p.listens[ex] = true
@@ -81,7 +82,7 @@ func (p *mproc) serveListen(w http.ResponseWriter, r *http.Request, msg *mcp.Mes
 		"_meta": map[string]json.RawMessage{api.MetaSubscriptionID: msg.ID}, "notifications": f})
 	ex.notify(ack)
 	p.subscribe(f.ResourceSubscriptions)
-	p.m.serveModern(w, r, ex, ex.st, false, true)
+	p.m.serveModern(w, r, ex, st, false, true)
 }
 
 // subscribe asks a legacy server for updates of uris nobody here follows yet.

@@ -211,7 +211,16 @@ func (m *Manager) newSession(ctx context.Context, version string) (*session, err
 	}()
 
 	s := newSession(m, version)
-	if m.shared != nil {
+	if info := m.era.peek(); info != nil && info.modernOnly() {
+		// A server that speaks only 2026-07-28: the sidecar plays the
+		// legacy session itself (legacyfront.go). Sessions that start
+		// before the prober knows the era go to the server as they are.
+		b, err := m.newSessionBridge(ctx, s, info)
+		if err != nil {
+			return nil, err
+		}
+		s.be = b
+	} else if m.shared != nil {
 		s.be = m.shared
 	} else {
 		ctx, cancel := context.WithTimeout(ctx, m.cfg.StartTimeout)

@@ -73,7 +73,7 @@ func (m *Manager) forwardModern(w http.ResponseWriter, r *http.Request, p *mproc
 	if ex.method == "subscriptions/listen" {
 		ex.listen = &listenFilter{}
 	}
-	st, id := ex.front() // before sending: an MRTR park replaces it
+	st, id := ex.st.(*stream), ex.clientID // before sending: an MRTR park replaces it
 	if err := p.send(ex, raw); err != nil {
 		p.log.Warn("forwarding to the MCP server failed", "err", err)
 		m.jsonRPCError(w, http.StatusServiceUnavailable, mcp.ServerGone(id, err.Error()))

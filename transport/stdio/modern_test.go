@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -263,4 +265,32 @@ func TestStatelessCancelOnClose(t *testing.T) {
 	cancel()
 	<-done
 	require.Eventually(t, func() bool { return b.Manager.InFlight() == 0 }, 5*time.Second, 5*time.Millisecond)
+}
+
+// A legacy client (the SDK at 2025-11-25) in front of a server that speaks
+// only 2026-07-28: the sidecar plays the session. Tools are listed and
+// called, a stateful tool keeps its state within the session, and an input
+// request (MRTR) reaches the client as an elicitation and completes.
+func TestLegacyClientOfAModernOnlyServer(t *testing.T) {
+	t.Parallel()
+	b := newBridge(t, func(c *Config) {
+		c.Starter = &ExecStarter{Command: []string{stdioServer, "-modern-only"}, Stderr: io.Discard}
+	})
+	require.Eventually(t, func() bool { return b.Manager.era.peek() != nil }, 10*time.Second, 10*time.Millisecond)
+	require.True(t, b.Manager.era.peek().modernOnly())
+	cs := connect(t, b.URL, mcp.LatestVersion, &sdk.ClientOptions{
+		ElicitationHandler: func(_ context.Context, req *sdk.ElicitRequest) (*sdk.ElicitResult, error) {
+			return &sdk.ElicitResult{Action: "accept", Content: map[string]any{"name": "Ada " + req.Params.Message}}, nil
+		},
+	})
+	assert.Equal(t, mcp.LatestVersion, cs.InitializeResult().ProtocolVersion)
+	assert.Equal(t, "stdioserver", cs.InitializeResult().ServerInfo.Name)
+	tools, err := cs.ListTools(context.Background(), nil)
+	require.NoError(t, err)
+	assert.NotEmpty(t, tools.Tools)
+	assert.Equal(t, "hi", callText(t, cs, "echo", map[string]any{"text": "hi"}))
+	assert.Equal(t, "1", callText(t, cs, "counter", map[string]any{}))
+	assert.Equal(t, "2", callText(t, cs, "counter", map[string]any{}), "the session keeps its process")
+	assert.Equal(t, "hello Ada name?", callText(t, cs, "ask-name", map[string]any{}))
+	require.NoError(t, cs.Ping(context.Background(), nil))
 }

@@ -43,12 +43,13 @@ func (p *mproc) initialize(ctx context.Context, meta mcp.RequestMeta) error {
 	}
 	req, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 0, "method": "initialize",
 		"params": map[string]any{"protocolVersion": mcp.LatestVersion, "capabilities": caps, "clientInfo": info}})
-	ex := &exchange{p: p, method: "initialize", clientID: json.RawMessage(`0`), st: newStream(1, 1, false)}
+	st := newStream(1, 1, false)
+	ex := &exchange{p: p, method: "initialize", clientID: json.RawMessage(`0`), st: st}
 	if err := p.send(ex, req); err != nil {
 		return err
 	}
 	for {
-		evs, done, changed := ex.st.after(0)
+		evs, done, changed := st.after(0)
 		if done {
 			res := mcp.Lookup(evs[len(evs)-1].data, "result")
 			if len(res) == 0 {
