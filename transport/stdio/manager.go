@@ -209,75 +209,82 @@ func (m *Manager) newSession(ctx context.Context, version string) (*session, err
 		m.reserved--
 		m.mu.Unlock()
 	}()
-
 	s := newSession(m, version)
-	if info := m.era.peek(); info != nil && info.modernOnly() {
-		// A server that speaks only 2026-07-28: the sidecar plays the
-		// legacy session itself (legacyfront.go). Sessions that start
-		// before the prober knows the era go to the server as they are.
-		b, err := m.newSessionBridge(ctx, s, info)
-		if err != nil {
-			return nil, err
-		}
-		s.be = b
-	} else if m.shared != nil {
-		s.be = m.shared
-	} else {
-		ctx, cancel := context.WithTimeout(ctx, m.cfg.StartTimeout)
-		defer cancel()
-		var c *conn
-		if m.pool != nil {
-			var err error
-			if c, err = m.pool.get(ctx); err != nil {
-				return nil, err
-			}
-		} else {
-			p, err := m.startProcess(ctx)
-			if err != nil {
-				return nil, err
-			}
-			c = m.newConn(p)
-		}
-		p := c.proc
-		if l, ok := p.(sessionLabeler); ok {
-			l.SetSession(s.label)
-		}
-		d := &dedicated{conn: c}
-		s.be = d
-		// The server stopped reading stdin: end the session first, so its
-		// requests get this reason rather than the exit status.
-		c.onStall = func() {
-			m.endSession(s, "the MCP server stopped reading its input (write timed out after "+m.cfg.WriteTimeout.String()+")", false)
-		}
-		s.log.Info("session started", "process", p.Label())
-		go d.conn.readLoop(s.deliver, func(status string) {
-			reason := "crashed"
-			if s.isClosed() {
-				reason = "stopped"
-			} else {
-				s.log.Warn("MCP server process ended during the session", "process", p.Label(), "status", status)
-			}
-			m.metrics.ProcessExited(reason)
-			m.endSession(s, status, true)
-		})
+	be, err := m.sessionBackend(ctx, s)
+	if err != nil {
+		return nil, err
 	}
+	s.be = be
+	if err := m.register(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// sessionBackend is what carries a new session's messages: the sidecar
+// itself for a modern-only server (legacyfront.go; sessions that start
+// before the prober knows the era go to the server as they are), the
+// shared process, or a process of its own.
+func (m *Manager) sessionBackend(ctx context.Context, s *session) (backend, error) {
+	if info := m.era.peek(); info != nil && info.modernOnly() {
+		return m.newSessionBridge(ctx, s, info)
+	}
+	if m.shared != nil {
+		return m.shared, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StartTimeout)
+	defer cancel()
+	c, err := m.takeConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.dedicate(s, c)
+	return &dedicated{conn: c}, nil
+}
+
+// dedicate makes c the process of session s.
+func (m *Manager) dedicate(s *session, c *conn) {
+	p := c.proc
+	if l, ok := p.(sessionLabeler); ok {
+		l.SetSession(s.label)
+	}
+	// The server stopped reading stdin: end the session first, so its
+	// requests get this reason rather than the exit status.
+	c.onStall = func() {
+		m.endSession(s, "the MCP server stopped reading its input (write timed out after "+m.cfg.WriteTimeout.String()+")", false)
+	}
+	s.log.Info("session started", "process", p.Label())
+	go c.readLoop(s.deliver, func(status string) {
+		reason := "crashed"
+		if s.isClosed() {
+			reason = "stopped"
+		} else {
+			s.log.Warn("MCP server process ended during the session", "process", p.Label(), "status", status)
+		}
+		m.metrics.ProcessExited(reason)
+		m.endSession(s, status, true)
+	})
+}
+
+// register puts a started session in the map.
+func (m *Manager) register(s *session) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		s.be.detach(s)
-		return nil, errors.New("shutting down")
+		return errors.New("shutting down")
 	}
 	// The process may have ended already and its exit path ended s (not yet
 	// in the map): never put a closed session back. m.mu is held, so a later
 	// end finds s in the map and removes it.
 	if s.isClosed() {
 		m.mu.Unlock()
-		return nil, errors.New("MCP server process ended while the session started")
+		return errors.New("MCP server process ended while the session started")
 	}
 	m.sessions[s.id] = s
 	m.mu.Unlock()
 	m.metrics.SessionOpened()
-	return s, nil
+	return nil
 }
 
 // lookup returns the live session with this id, or nil.
