@@ -3,15 +3,10 @@ package proxy
 import (
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +33,7 @@ func TestConformanceThroughTheProxy(t *testing.T) {
 		t.Skip("runs the conformance suite (Node.js)")
 	}
 	t.Parallel()
-	modern, legacy := conformanceServers(t)
+	modern, legacy := conformance.ReferenceServers(t)
 	for _, tt := range []struct {
 		name     string
 		server   []string
@@ -51,7 +46,7 @@ func TestConformanceThroughTheProxy(t *testing.T) {
 		for _, rev := range []string{"2026-07-28", "2025-11-25"} {
 			t.Run(tt.name+" "+rev, func(t *testing.T) {
 				t.Parallel()
-				direct := startHTTPServer(t, tt.server)
+				direct := conformance.StartHTTPServer(t, tt.server)
 				res := conformance.Run(t, proxyFor(t, direct), rev)
 				if tt.conforms[rev] {
 					conformance.RequireAllPass(t, res)
@@ -89,40 +84,4 @@ func proxyFor(t *testing.T, upstream string) string {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL + "/mcp"
-}
-
-// conformanceServers builds the reference servers (hack/build-mcpservers.sh).
-func conformanceServers(t *testing.T) (modern, legacy string) {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	out, err := exec.CommandContext(t.Context(), filepath.Join(root, "hack", "build-mcpservers.sh")).Output()
-	require.NoError(t, err)
-	bins := strings.Fields(string(out))
-	require.Len(t, bins, 2)
-	return bins[0], filepath.Join(filepath.Dir(bins[1]), "conformance-server")
-}
-
-// startHTTPServer runs a reference server with -http on a free loopback
-// port and returns its URL once it accepts connections.
-func startHTTPServer(t *testing.T, argv []string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	cmd := exec.Command(argv[0], append([]string{"-http", addr}, argv[1:]...)...)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	require.Eventually(t, func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			_ = c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond, "server on %s", addr)
-	return "http://" + addr + "/"
 }

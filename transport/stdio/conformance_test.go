@@ -4,30 +4,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/archestra-ai/mcp-orchestrator/internal/testutil/conformance"
 )
-
-// conformanceServers builds the reference stdio servers: the Go SDK v1.8's
-// everything-server (modern: it answers server/discover) and our legacy
-// conformance server on go-sdk v1.4.1 (initialize only).
-func conformanceServers(t *testing.T) (modern, legacy string) {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	out, err := exec.CommandContext(t.Context(), filepath.Join(root, "hack", "build-mcpservers.sh")).Output()
-	require.NoError(t, err)
-	bins := strings.Fields(string(out))
-	require.Len(t, bins, 2)
-	return bins[0], filepath.Join(filepath.Dir(bins[1]), "conformance-server")
-}
 
 // The official conformance suite, both requirement sets, through the
 // sidecar in front of a legacy and of a modern stdio server, in both
@@ -37,7 +20,7 @@ func TestConformanceThroughTheBridge(t *testing.T) {
 		t.Skip("runs the conformance suite (Node.js)")
 	}
 	t.Parallel()
-	modern, legacy := conformanceServers(t)
+	modern, legacy := conformance.ReferenceServers(t)
 	for _, tt := range []struct {
 		name   string
 		server string

@@ -386,12 +386,8 @@ func (m *Manager) Drain() {
 	default:
 		close(m.draining)
 	}
-	procs := make([]*mproc, 0, len(m.mprocs))
-	for _, p := range m.mprocs {
-		procs = append(procs, p)
-	}
 	m.mu.Unlock()
-	for _, p := range procs {
+	for _, p := range m.procs() {
 		p.closeListens()
 	}
 }

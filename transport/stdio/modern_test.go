@@ -20,6 +20,7 @@ import (
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
+	"github.com/archestra-ai/mcp-orchestrator/internal/testutil/conformance"
 )
 
 // rawClient speaks 2026-07-28 by hand: each call is one POST with the
@@ -173,7 +174,7 @@ func TestStatelessRequestsWithTheSameID(t *testing.T) {
 // renumbered with its URI.
 func TestLegacyServerLooksModern(t *testing.T) {
 	t.Parallel()
-	_, legacy := conformanceServers(t)
+	_, legacy := conformance.ReferenceServers(t)
 	b := newBridge(t, func(c *Config) { c.Starter = &ExecStarter{Command: []string{legacy}, Stderr: io.Discard} })
 	c := &rawClient{url: b.URL}
 	d := c.post(t, "server/discover", nil)

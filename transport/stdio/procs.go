@@ -156,31 +156,30 @@ func (m *Manager) procEnded(p *mproc) {
 	m.metrics.ProcessExited("stopped")
 }
 
+// procs is a snapshot of the stateless processes.
+func (m *Manager) procs() []*mproc {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	all := make([]*mproc, 0, len(m.mprocs))
+	for _, p := range m.mprocs {
+		all = append(all, p)
+	}
+	return all
+}
+
 // stopIdleProcs ends stateless processes nothing used for the idle timeout.
 func (m *Manager) stopIdleProcs(now time.Time) {
-	m.mu.Lock()
-	var idle []*mproc
-	for _, p := range m.mprocs {
+	for _, p := range m.procs() {
 		if p.idleSince(now, m.cfg.IdleTimeout) {
-			idle = append(idle, p)
+			p.log.Info("stateless process idle; stopping it")
+			p.conn.proc.Stop()
 		}
-	}
-	m.mu.Unlock()
-	for _, p := range idle {
-		p.log.Info("stateless process idle; stopping it")
-		p.conn.proc.Stop()
 	}
 }
 
 // closeProcs ends every stateless process (shutdown).
 func (m *Manager) closeProcs() {
-	m.mu.Lock()
-	all := make([]*mproc, 0, len(m.mprocs))
-	for _, p := range m.mprocs {
-		all = append(all, p)
-	}
-	m.mu.Unlock()
-	for _, p := range all {
+	for _, p := range m.procs() {
 		p.closeListens()
 		p.conn.proc.Stop()
 	}
@@ -188,14 +187,8 @@ func (m *Manager) closeProcs() {
 
 // procsBusy sums requests in flight at stateless processes.
 func (m *Manager) procsBusy() int {
-	m.mu.Lock()
-	all := make([]*mproc, 0, len(m.mprocs))
-	for _, p := range m.mprocs {
-		all = append(all, p)
-	}
-	m.mu.Unlock()
 	n := 0
-	for _, p := range all {
+	for _, p := range m.procs() {
 		n += p.busy()
 	}
 	return n
