@@ -50,11 +50,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// MaxBodyBytes limits a POST body; 0: 16 MiB.
 	MaxBodyBytes int64
-	// Activity, if set, is told of every MCP request: hibernation's clock.
-	Activity interface{ Touch(namespace, server string) }
-	// Waker, if set, is asked to wake a server without a ready pod (see
-	// wake.go).
-	Waker Waker
+	// Activity and Waker, if set, serve hibernation (see wake.go).
+	Activity Activity
+	Waker    Waker
 }
 
 // Proxy is the /mcp/{namespace}/{server} handler.

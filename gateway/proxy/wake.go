@@ -12,6 +12,11 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
+// Activity is told of every MCP request: hibernation's idle clock.
+type Activity interface {
+	Touch(namespace, server string)
+}
+
 // Waker wakes hibernated servers. Wake holds the caller until a pod of the
 // server can take a request (ready) or its wait budget ends (not ready,
 // with the time after which to try again; the wake goes on). An error means
