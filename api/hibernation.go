@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -103,4 +104,34 @@ func ParseHibernation(v string) (Hibernation, error) {
 		return Hibernation{}, errors.New("since missing, or a negative count")
 	}
 	return h, nil
+}
+
+// Leases of the gateway in its own namespace: the hibernator's leader
+// election, and one activity Lease per server whose renewTime is the last
+// MCP request any gateway replica saw for it.
+const (
+	HibernatorLease = "mcp-gateway-hibernator"
+	// ActivityLeasePrefix starts every activity Lease's name.
+	ActivityLeasePrefix = "mcp-activity."
+	// ComponentLabel = ActivityComponent (with ManagedByLabel) marks the
+	// activity Leases, which the gateway watches.
+	ComponentLabel    = "app.kubernetes.io/component"
+	ActivityComponent = "mcp-activity"
+)
+
+// ActivityLeaseName is the activity Lease of namespace/server. Neither part
+// holds a dot (a namespace and a server name are DNS labels), so the name
+// is unambiguous.
+func ActivityLeaseName(namespace, server string) string {
+	return ActivityLeasePrefix + namespace + "." + server
+}
+
+// ParseActivityLeaseName is the inverse of ActivityLeaseName.
+func ParseActivityLeaseName(name string) (namespace, server string, ok bool) {
+	rest, found := strings.CutPrefix(name, ActivityLeasePrefix)
+	if !found {
+		return "", "", false
+	}
+	namespace, server, ok = strings.Cut(rest, ".")
+	return namespace, server, ok && namespace != "" && server != "" && !strings.Contains(server, ".")
 }

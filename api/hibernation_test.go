@@ -86,3 +86,16 @@ func TestParseHibernationRefuses(t *testing.T) {
 	require.NoError(t, err, "unknown fields are a newer gateway's")
 	assert.Equal(t, 1, h.Overrides)
 }
+
+func TestActivityLeaseName(t *testing.T) {
+	t.Parallel()
+	name := api.ActivityLeaseName("team-a", "github")
+	assert.Equal(t, "mcp-activity.team-a.github", name)
+	ns, server, ok := api.ParseActivityLeaseName(name)
+	assert.True(t, ok)
+	assert.Equal(t, []string{"team-a", "github"}, []string{ns, server})
+	for _, bad := range []string{"mcp-gateway-hibernator", "mcp-activity.", "mcp-activity.ns", "mcp-activity.ns.", "mcp-activity..s", "mcp-activity.a.b.c"} {
+		_, _, ok := api.ParseActivityLeaseName(bad)
+		assert.False(t, ok, bad)
+	}
+}

@@ -9,8 +9,12 @@ func Wake(o Observation, cause, reason string) Step {
 	case "invalid":
 		return refuse(ErrNotHibernated, "the hibernation record is unreadable")
 	case api.HibernationHibernating:
-		if o.Replicas == 0 {
+		switch {
+		case o.Replicas == 0:
 			return startWake(o, cause, reason)
+		case o.Record.Cause == api.CauseOperator:
+			// An operator's decision is carried out; the wake follows.
+			return Step{Kind: Wait, Why: "an operator is hibernating it: woken once it is scaled down"}
 		}
 		return write(o.awakeRecord(""), "woken while hibernating: cancelled")
 	case api.HibernationHibernated:
@@ -29,9 +33,9 @@ func Wake(o Observation, cause, reason string) Step {
 	case o.Ready:
 		return Step{Kind: Done, Why: "awake"}
 	case o.Replicas == 0:
-		return refuse(ErrNotHibernated, "scaled to 0 by someone else, not hibernated")
+		return refuse(ErrNotHibernated, "scaled to 0 by someone else")
 	}
-	return refuse(ErrNotHibernated, "not hibernated (its pods are not ready yet)")
+	return refuse(ErrNotHibernated, "it runs, its pods are not ready yet")
 }
 
 func startWake(o Observation, cause, reason string) Step {

@@ -166,6 +166,7 @@ func TestWake(t *testing.T) {
 		{"hibernating, scaled: wake", obs(rec(api.HibernationHibernating, 3, api.CauseIdle), replicas(0), ready(false)),
 			want{kind: Write, state: api.HibernationWaking, replicas: 3, cause: api.CauseRequest}},
 		{"hibernating, not scaled yet: cancel", obs(rec(api.HibernationHibernating, 2, api.CauseIdle)), want{kind: Write}},
+		{"an operator hibernating it: wait for the scale down", obs(rec(api.HibernationHibernating, 2, api.CauseOperator)), want{kind: Wait}},
 		{"waking: scale up", obs(rec(api.HibernationWaking, 3, api.CauseRequest), replicas(0), ready(false)),
 			want{kind: Scale, replicas: 3, event: "Woken"}},
 		{"waking, scaled: wait", obs(rec(api.HibernationWaking, 3, api.CauseRequest), replicas(3), ready(false)), want{kind: Wait}},

@@ -13,6 +13,9 @@ import (
 // always does.
 var ErrNotHibernated = errors.New("not hibernated")
 
+// ErrNotFound: no Deployment carries the server's label.
+var ErrNotFound = errors.New("no Deployment for the server")
+
 // ErrRefused: an operator's request the state does not allow (an HPA
 // targets the Deployment, it is already at 0, the record is unreadable).
 var ErrRefused = errors.New("refused")
