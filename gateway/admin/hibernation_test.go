@@ -100,9 +100,9 @@ func TestWakeAndHibernateEndpoints(t *testing.T) {
 
 	var e map[string]string
 	for err, status := range map[error]int{
-		fmt.Errorf("%w: an HPA", hibernate.ErrRefused):                  http.StatusConflict,
+		fmt.Errorf("%w: an HPA", hibernate.ErrRefused):                    http.StatusConflict,
 		fmt.Errorf("%w: scaled to 0 by hand", hibernate.ErrNotHibernated): http.StatusConflict,
-		hibernate.ErrNotFound:                                            http.StatusNotFound,
+		hibernate.ErrNotFound: http.StatusNotFound,
 	} {
 		f.err = err
 		assert.Equal(t, status, get(t, http.MethodPost, url+"/api/v1/namespaces/a/servers/github/hibernate", &e))
