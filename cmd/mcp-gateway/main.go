@@ -77,6 +77,10 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	hib, err := o.hibernation.options()
+	if err != nil {
+		return err
+	}
 	cfg, err := server.RESTConfig(o.kubeconfig)
 	if err != nil {
 		return err
@@ -89,10 +93,6 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
 	authz, err := authorizer(o, client, log)
-	if err != nil {
-		return err
-	}
-	hib, err := o.hibernation.options()
 	if err != nil {
 		return err
 	}

@@ -78,12 +78,29 @@ func hibernating(o Observation) Step {
 		return write(&next, "scaled to 0: hibernated")
 	case o.Replicas != r.Replicas:
 		return write(o.awakeRecord(""), "replicas changed by someone else while hibernating: cancelled")
-	case r.Cause == api.CauseIdle && (o.LastActive.After(r.Since) || o.HPA != "" || o.Window == 0 || o.RollingOut):
-		return write(o.awakeRecord(""), "activity, an autoscaler, a rollout or hibernation turned off: cancelled")
+	case r.Cause == api.CauseIdle:
+		if why := cancelIdle(o); why != "" {
+			return write(o.awakeRecord(""), why+": cancelled")
+		}
 	}
 	st := Step{Kind: Scale, Replicas: 0, Why: "scaling to 0"}
 	st.Event = &Event{Reason: "Hibernated", Message: fmt.Sprintf("scaled to 0: %s; the next MCP request restores %s", r.Reason, plural(r.Replicas))}
 	return st
+}
+
+// cancelIdle says why an idle hibernation recorded but not carried out
+// must not go on, "" when it may.
+func cancelIdle(o Observation) string {
+	switch {
+	case o.LastActive.After(o.Record.Since):
+		return "activity since it was recorded"
+	case o.HPA != "":
+		return "an autoscaler targets it"
+	case o.Window == 0:
+		return "hibernation was turned off"
+	}
+	return "" // no rollout check: the record's write itself bumps the generation
+
 }
 
 // hibernated watches a hibernated server: someone else may scale it up, an

@@ -15,13 +15,11 @@ import (
 const gcKey = "\x00gc"
 
 // term is one leadership of this replica: its queue of Deployments to look
-// at, and what it has said already.
+// at, and the servers its last probe found busy (worker goroutine only).
 type term struct {
 	queue workqueue.TypedRateLimitingInterface[string]
 	since time.Time
-	// said holds uid/reason of the notes given this term, so each is given
-	// once (worker goroutine only).
-	said map[string]bool
+	busy  map[string]bool
 }
 
 // elect runs the hibernator on whichever replica holds the Lease.
@@ -40,7 +38,7 @@ func (m *Manager) elect(ctx context.Context) {
 func (m *Manager) lead(ctx context.Context) {
 	q := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 		workqueue.TypedRateLimitingQueueConfig[string]{Name: "hibernator"})
-	m.term.Store(&term{queue: q, since: m.now(), said: map[string]bool{}})
+	m.term.Store(&term{queue: q, since: m.now(), busy: map[string]bool{}})
 	defer m.term.Store(nil)
 	go func() {
 		<-ctx.Done()
@@ -100,26 +98,43 @@ func (m *Manager) reconcile(ctx context.Context, k string) (time.Duration, error
 			m.note(cur, st)
 			return st.After, nil
 		}
-		if pods = m.probe(ctx, cur); pods == PodsBusy {
-			// An open session or stream is activity: a new window.
+		pods = m.probe(ctx, cur)
+		if t := m.term.Load(); t != nil && m.sawBusy(t, k, pods) {
+			// Open until now, for all this replica knows: a session or
+			// stream open is activity, and the window starts again.
 			m.activity.Touch(cur.Namespace, cur.Labels[api.ServerLabel])
+			pods = PodsBusy
 		}
 		d = cur
 	}
 	return retryDoubt, nil
 }
 
-// note gives a Stay's event once per Deployment and term, with a log line.
+// sawBusy reports whether the pods of k are busy, or were busy at the
+// previous probe: the probes sample, so a session that closed since may
+// have been open until a moment ago, and a window is counted from now.
+func (m *Manager) sawBusy(t *term, k string, pods Pods) bool {
+	switch pods {
+	case PodsBusy:
+		t.busy[k] = true
+		return true
+	case PodsIdle:
+		was := t.busy[k]
+		delete(t.busy, k)
+		return was
+	}
+	return false
+}
+
+// note gives a Stay's event once per Deployment and reason (per process),
+// with a log line.
 func (m *Manager) note(d *appsv1.Deployment, st Step) {
-	t := m.term.Load()
-	if st.Kind != Stay || st.Event == nil || t == nil {
+	if st.Kind != Stay || st.Event == nil {
 		return
 	}
-	k := string(d.UID) + "/" + st.Event.Reason
-	if t.said[k] {
+	if _, said := m.said.LoadOrStore(string(d.UID)+"/"+st.Event.Reason+"/"+st.Event.Message, true); said {
 		return
 	}
-	t.said[k] = true
 	m.log.Info("hibernation: "+st.Why, "namespace", d.Namespace, "deployment", d.Name, "reason", st.Event.Reason, "message", st.Event.Message)
 	m.event(d, st.Event)
 }

@@ -95,6 +95,7 @@ type Manager struct {
 	broadcaster record.EventBroadcaster
 	changes     notifier // Deployments by namespace/name
 	term        atomic.Pointer[term]
+	said        sync.Map // notes given: uid/reason/message
 
 	ctx   context.Context // Start's: wakes outlive the request that began them
 	mu    sync.Mutex

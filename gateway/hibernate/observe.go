@@ -54,7 +54,8 @@ func specReplicas(d *appsv1.Deployment) int32 {
 }
 
 // rollingOut reports a Deployment whose pods are not all of its current
-// template yet (or whose controller has not seen its spec): never
+// template yet, or whose controller has not seen its latest generation
+// (annotation changes bump it too, the gateway's records included): never
 // hibernated in the middle of that.
 func rollingOut(d *appsv1.Deployment) bool {
 	r, st := specReplicas(d), d.Status

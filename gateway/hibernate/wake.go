@@ -2,6 +2,7 @@ package hibernate
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -99,7 +100,9 @@ func (m *Manager) runWake(d *appsv1.Deployment, cause, reason string, run *wakeR
 	if err != nil {
 		run.err = err
 		close(run.failed)
-		m.log.Warn("wake failed", "namespace", d.Namespace, "deployment", d.Name, "error", err.Error())
+		if m.ctx.Err() == nil && !errors.Is(err, ErrNotHibernated) {
+			m.log.Warn("wake failed", "namespace", d.Namespace, "deployment", d.Name, "error", err.Error())
+		}
 		return
 	}
 	if scaled {
@@ -186,9 +189,9 @@ func (m *Manager) awaitPods(ctx context.Context, d *appsv1.Deployment, depChange
 // recorded and the scale-up asked for (not when a pod is ready), with the
 // record as it then is.
 func (m *Manager) WakeNow(ctx context.Context, namespace, server, by string) (*api.Hibernation, error) {
-	d := m.deploymentFor(namespace, server)
-	if d == nil {
-		return nil, ErrNotFound
+	d, err := m.fresh(ctx, namespace, server)
+	if err != nil {
+		return nil, err
 	}
 	m.activity.Touch(namespace, server) // a window from now, traffic or not
 	run := m.startWake(d, api.CauseOperator, "woken by "+by)
@@ -205,9 +208,9 @@ func (m *Manager) WakeNow(ctx context.Context, namespace, server, by string) (*a
 
 // HibernateNow hibernates a server for an operator, whatever its traffic.
 func (m *Manager) HibernateNow(ctx context.Context, namespace, server, by string) (*api.Hibernation, error) {
-	d := m.deploymentFor(namespace, server)
-	if d == nil {
-		return nil, ErrNotFound
+	d, err := m.fresh(ctx, namespace, server)
+	if err != nil {
+		return nil, err
 	}
 	st, cur, err := m.drive(ctx, d, func(o Observation) Step { return Hibernate(o, "hibernated by "+by) }, nil)
 	switch {
@@ -218,4 +221,14 @@ func (m *Manager) HibernateNow(ctx context.Context, namespace, server, by string
 	}
 	r, _ := recordOf(cur)
 	return r, nil
+}
+
+// fresh reads the server's Deployment from the API server: an operator may
+// act right after a change this replica's cache has not seen yet.
+func (m *Manager) fresh(ctx context.Context, namespace, server string) (*appsv1.Deployment, error) {
+	d := m.deploymentFor(namespace, server)
+	if d == nil {
+		return nil, ErrNotFound
+	}
+	return m.get(ctx, d)
 }
