@@ -146,7 +146,9 @@ func TestReplicaKilledDuringWake(t *testing.T) {
 	require.NoError(t, err)
 	defer w.Stop()
 	go func() { _, _ = callTool(context.Background(), a.url+"/mcp/"+ns+"/srv", "lost") }()
-	waitFor(t, w, func(d *appsv1.Deployment) bool { return strings.Contains(d.Annotations[api.AnnHibernation], api.HibernationWaking) })
+	waitFor(t, w, func(d *appsv1.Deployment) bool {
+		return strings.Contains(d.Annotations[api.AnnHibernation], api.HibernationWaking)
+	})
 	a.stop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
