@@ -375,7 +375,7 @@ func TestHelmRejectsBadValues(t *testing.T) {
 		{"platformConfig.baseImage=x", []string{"/platformConfig", "baseImage"}},
 		{"hibernation.default=soon", []string{"/hibernation/default", "does not match pattern"}},
 		{"platformConfig.hibernation.minWindow=1s", []string{"/platformConfig", "hibernation"}}, // hibernation.minWindow
-		{"replicas=2", []string{"additional properties 'replicas' not allowed"}}, // webhook.replicas or gateway.replicas
+		{"replicas=2", []string{"additional properties 'replicas' not allowed"}},                // webhook.replicas or gateway.replicas
 	} {
 		t.Run(tt.set, func(t *testing.T) {
 			t.Parallel()
