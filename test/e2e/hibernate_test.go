@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -49,6 +50,13 @@ spec:
 `, name, window, replicas)
 }
 
+// echo calls the test server's echo tool and returns its text.
+func echo(ctx context.Context, s *mcp.ClientSession, text string) (string, error) {
+	var out struct{ Text string }
+	err := structured(ctx, s, "echo", map[string]any{"text": text}, &out)
+	return out.Text, err
+}
+
 // operators is the operators' API of the gateway, as the e2e client.
 func operators() *admin.Client {
 	return &admin.Client{BaseURL: gatewayURL, Token: clientToken, HTTP: &http.Client{Transport: noProxy(), Timeout: 60 * time.Second}}
@@ -68,7 +76,7 @@ func TestHibernation(t *testing.T) {
 
 	// A session open for two windows with no traffic keeps it up.
 	s := connect(t, ns, "sleepy")
-	_, err := callText(ctx, s, "echo", map[string]any{"text": "hi"})
+	_, err := echo(ctx, s, "hi")
 	require.NoError(t, err)
 	require.Never(t, func() bool {
 		d, rec := deployment(t, ns, "sleepy")
@@ -87,7 +95,7 @@ func TestHibernation(t *testing.T) {
 
 	scaleUps := watchScaleUps(t, ns, "sleepy")
 	s = connect(t, ns, "sleepy")
-	out, err := callText(ctx, s, "echo", map[string]any{"text": "awake"})
+	out, err := echo(ctx, s, "awake")
 	require.NoError(t, err, "the client's next tools/call succeeds")
 	assert.Equal(t, "awake", out)
 	require.NoError(t, s.Close())
@@ -108,7 +116,7 @@ func wakeLatency(t *testing.T, ns, name string, n int) {
 		s, err := tryConnect(t, ns, name)
 		require.NoError(t, err, "wake %d", i)
 		first = append(first, time.Since(start))
-		out, err := callText(context.Background(), s, "echo", map[string]any{"text": "x"})
+		out, err := echo(context.Background(), s, "x")
 		require.NoError(t, err, "wake %d", i)
 		require.Equal(t, "x", out)
 		call = append(call, time.Since(start))
@@ -134,7 +142,7 @@ func concurrentWake(t *testing.T, ns, name string, n int) {
 		wg.Go(func() {
 			s, err := tryConnect(t, ns, name)
 			if err == nil {
-				_, err = callText(context.Background(), s, "echo", map[string]any{"text": "x"})
+				_, err = echo(context.Background(), s, "x")
 			}
 			errs <- err
 		})
@@ -173,7 +181,7 @@ func TestHibernationGatewayKilledDuringWake(t *testing.T) {
 				default:
 				}
 				if s, err := tryConnect(t, ns, "victim"); err == nil {
-					if _, err := callText(context.Background(), s, "echo", map[string]any{"text": "x"}); err == nil {
+					if _, err := echo(context.Background(), s, "x"); err == nil {
 						answered.Add(1)
 					}
 					_ = s.Close()

@@ -374,8 +374,8 @@ func TestHelmRejectsBadValues(t *testing.T) {
 		{"platformConfig.maxSesions=5", []string{"/platformConfig", "maxSesions"}},
 		{"platformConfig.baseImage=x", []string{"/platformConfig", "baseImage"}},
 		{"hibernation.default=soon", []string{"/hibernation/default", "does not match pattern"}},
-		{"platformConfig.hibernation.minWindow=1s", []string{"/platformConfig", "hibernation"}}, // hibernation.minWindow
-		{"replicas=2", []string{"additional properties 'replicas' not allowed"}},                // webhook.replicas or gateway.replicas
+		{"platformConfig.hibernation.minWindow=1s", []string{"/platformConfig", "hibernation"}},
+		{"replicas=2", []string{"additional properties 'replicas' not allowed"}}, // webhook.replicas or gateway.replicas
 	} {
 		t.Run(tt.set, func(t *testing.T) {
 			t.Parallel()
