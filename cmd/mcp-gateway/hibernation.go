@@ -22,7 +22,7 @@ type hibernationFlags struct {
 }
 
 func (h *hibernationFlags) register(fs *flag.FlagSet) {
-	fs.BoolVar(&h.enabled, "hibernation", true, "scale servers with mcp.archestra.io/hibernate-after to zero when idle and wake them on the next request (needs the leases of --lease-namespace and deployments/scale)")
+	fs.BoolVar(&h.enabled, "hibernation", true, "scale servers with "+api.AnnHibernateAfter+" to zero when idle and wake them on the next request (needs the leases of --lease-namespace and deployments/scale)")
 	fs.StringVar(&h.afterDefault, "hibernate-after-default", api.HibernateOff, "hibernate-after of Deployments without the annotation: a duration, or off")
 	fs.DurationVar(&h.minWindow, "hibernate-min-window", api.MinHibernateAfter, "shorter windows are raised to this; lower it for tests only (with the webhook's hibernation.minWindow)")
 	fs.DurationVar(&h.wakeTimeout, "wake-timeout", 30*time.Second, "how long a request for a waking server is held before 503 with Retry-After (the wake goes on)")
