@@ -62,4 +62,7 @@ var Annotations = []Annotation{
 		Example: "remote-headers", Pattern: patternSubdom},
 	{Key: AnnAllowedTools, Value: "tool names, comma list", Default: "all",
 		Effect: "the gateway and the sidecar hide and refuse every other tool", Example: "read_file,list_directory"},
+	{Key: AnnHibernateAfter, Value: "duration (at least 2m) or `off`", Default: "the gateway's --hibernate-after-default (off)",
+		Effect:  "scale to zero after that long without MCP traffic or open sessions; the next request through the gateway wakes the server",
+		Example: "30m", Pattern: `^(off|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`},
 }

@@ -27,11 +27,16 @@ const (
 	AnnMaxSessions          = Prefix + "max-sessions"
 	AnnRequestHeadersSecret = Prefix + "request-headers-secret"
 	AnnAllowedTools         = Prefix + "allowed-tools"
+	AnnHibernateAfter       = Prefix + "hibernate-after"
 )
 
 // AnnInjected is written by the webhook only: a record of what it added, so
 // a second pass is a no-op, removal is exact and an upgrade is detectable.
 const AnnInjected = Prefix + "injected"
+
+// AnnHibernation is written by the gateway only: the hibernation record of a
+// Deployment (see Hibernation). The webhook accepts it without re-injecting.
+const AnnHibernation = Prefix + "hibernation"
 
 // Values of the transport annotation.
 const (

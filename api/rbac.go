@@ -12,8 +12,10 @@ const (
 	VerbUse    = "use"    // MCP traffic to a server
 	VerbGet    = "get"    // status; with SubLogs, logs
 	VerbList   = "list"   // the server list
-	VerbUpdate = "update" // with SubRestart, rollout restart
+	VerbUpdate = "update" // with SubRestart, SubWake or SubHibernate
 
-	SubLogs    = "logs"
-	SubRestart = "restart"
+	SubLogs      = "logs"
+	SubRestart   = "restart"
+	SubWake      = "wake"      // scale a hibernated server back up
+	SubHibernate = "hibernate" // scale a server to zero now
 )

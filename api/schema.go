@@ -11,8 +11,9 @@ const AnnotationsSchemaID = "https://archestra.ai/schemas/mcp-orchestrator/annot
 
 // AnnotationsJSONSchema is a JSON Schema (2020-12) of a Deployment's
 // metadata.annotations map as far as this contract goes: every key under
-// Prefix must be one of Annotations (AnnInjected is the webhook's), and each
-// value a string of the documented form. Other keys are left alone.
+// Prefix must be one of Annotations (AnnInjected is the webhook's,
+// AnnHibernation the gateway's), and each value a string of the documented
+// form. Other keys are left alone.
 func AnnotationsJSONSchema() []byte {
 	props := map[string]any{}
 	known := []string{}
@@ -31,7 +32,8 @@ func AnnotationsJSONSchema() []byte {
 		known = append(known, a.Key)
 	}
 	props[AnnInjected] = map[string]any{"type": "string", "description": "written by the webhook only; never set it"}
-	known = append(known, AnnInjected)
+	props[AnnHibernation] = map[string]any{"type": "string", "description": "written by the gateway only (its hibernation record); never set it"}
+	known = append(known, AnnInjected, AnnHibernation)
 	schema := map[string]any{
 		"$schema":     "https://json-schema.org/draft/2020-12/schema",
 		"$id":         AnnotationsSchemaID,

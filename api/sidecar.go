@@ -39,3 +39,13 @@ const (
 	HealthPath  = "/healthz"
 	MetricsPath = "/metrics"
 )
+
+// Gauges of the sidecar's /metrics that the gateway reads before it
+// hibernates a server: any open session or request in flight keeps it up.
+const (
+	// MetricSessions is the number of open MCP sessions (stdio).
+	MetricSessions = "mcp_transport_sessions"
+	// MetricInFlight is the number of MCP requests being answered, open
+	// SSE streams (GET and POST) included.
+	MetricInFlight = "mcp_transport_requests_in_flight"
+)

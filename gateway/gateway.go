@@ -21,6 +21,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/credentials"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/hibernate"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/metrics"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/proxy"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
@@ -50,12 +51,17 @@ type Config struct {
 	// tool names are for operators, and the clients' port is public. The
 	// caller then serves MetricsHandler on a port of its own.
 	SeparateMetrics bool
+	// Hibernation, if set, scales idle servers to zero and wakes them on
+	// the first request (Namespace, Identity and the windows; the rest is
+	// filled in here).
+	Hibernation *hibernate.Options
 }
 
 // Gateway is one replica.
 type Gateway struct {
 	Registry    *discovery.Registry
 	Credentials *credentials.Store // nil unless enabled
+	Hibernation *hibernate.Manager // nil unless enabled
 	Metrics     *metrics.Metrics
 	handler     http.Handler
 	metrics     http.Handler
@@ -92,17 +98,29 @@ func New(cfg Config) (*Gateway, error) {
 	metrics.RegisterSessions(cfg.Registry, reg.Sessions)
 	g.Metrics = m
 	guard := &auth.Guard{Auth: cfg.Auth, Log: cfg.Log, Denied: func(d auth.Denial) { m.AuthDenials.WithLabelValues(string(d)).Inc() }}
-	px := proxy.New(proxy.Options{
+	popts := proxy.Options{
 		Router: reg, Credentials: creds, Codec: cfg.Codec, Metrics: m, Log: cfg.Log,
 		Transport:    proxy.NewTransport(cfg.DialTimeout, cfg.HeaderTimeout),
 		MaxBodyBytes: cfg.MaxBodyBytes,
-	})
+	}
+	var hib admin.Hibernation
+	if cfg.Hibernation != nil {
+		o := *cfg.Hibernation
+		o.Client, o.Namespaces, o.Pods, o.Log, o.Metrics = cfg.Client, cfg.Namespaces, reg, cfg.Log, cfg.Registry
+		if g.Hibernation, err = hibernate.New(o); err != nil {
+			return nil, fmt.Errorf("hibernation: %w", err)
+		}
+		hib = g.Hibernation
+		popts.Activity, popts.Waker = g.Hibernation, g.Hibernation
+		popts.Router = router{Registry: reg, known: g.Hibernation.Known}
+	}
+	px := proxy.New(popts)
 
 	mux := http.NewServeMux()
 	mux.Handle("/mcp/{namespace}/{server}", guard.Handler(func(r *http.Request) auth.Attributes {
 		return auth.Attributes{Verb: api.VerbUse, Namespace: r.PathValue("namespace"), Name: r.PathValue("server")}
 	}, writeRPCError, px))
-	(&admin.API{Client: cfg.Client, Namespaces: cfg.Namespaces, Guard: guard, Log: cfg.Log}).Register(mux)
+	(&admin.API{Client: cfg.Client, Namespaces: cfg.Namespaces, Guard: guard, Log: cfg.Log, Hibernation: hib}).Register(mux)
 	server.AddProbes(mux, func() error {
 		if !g.synced() {
 			return errors.New("informers not synced")
@@ -126,6 +144,9 @@ func (g *Gateway) Start(ctx context.Context) {
 	if g.Credentials != nil {
 		g.Credentials.Start(ctx)
 	}
+	if g.Hibernation != nil {
+		g.Hibernation.Start(ctx)
+	}
 }
 
 // WaitForSync blocks until every informer has its initial list.
@@ -133,11 +154,26 @@ func (g *Gateway) WaitForSync(ctx context.Context) bool {
 	if !g.Registry.WaitForSync(ctx) {
 		return false
 	}
+	if g.Hibernation != nil && !g.Hibernation.WaitForSync(ctx) {
+		return false
+	}
 	return g.Credentials == nil || g.Credentials.WaitForSync(ctx)
 }
 
 func (g *Gateway) synced() bool {
-	return g.Registry.HasSynced() && (g.Credentials == nil || g.Credentials.HasSynced())
+	return g.Registry.HasSynced() && (g.Credentials == nil || g.Credentials.HasSynced()) &&
+		(g.Hibernation == nil || g.Hibernation.HasSynced())
+}
+
+// router is discovery, plus hibernation's knowledge of servers without a
+// pod (hibernated): their requests keep the server's metric label.
+type router struct {
+	*discovery.Registry
+	known func(namespace, server string) bool
+}
+
+func (r router) Known(namespace, server string) bool {
+	return r.Registry.Known(namespace, server) || r.known(namespace, server)
 }
 
 // ServeHTTP implements http.Handler.

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -33,6 +34,10 @@ type Spec struct {
 	MaxSessions          int
 	RequestHeadersSecret string
 	AllowedTools         []string
+	// HibernateAfter is the hibernate-after window; 0: off or unset (the
+	// gateway's default). The platform's floor is checked by Admit.
+	HibernateAfter    time.Duration
+	hibernateAfterRaw string
 	// set records which annotations were present, for warnings about
 	// annotations that do not apply to the chosen transport.
 	set map[string]bool
@@ -122,6 +127,14 @@ var registry = []annotation{
 		return secretName(v, fp)
 	}},
 	{api.AnnAllowedTools, parseAllowedTools},
+	{api.AnnHibernateAfter, func(v string, fp *field.Path, s *Spec) field.ErrorList {
+		d, err := api.ParseHibernateAfter(v)
+		if err != nil {
+			return field.ErrorList{field.Invalid(fp, v, err.Error())}
+		}
+		s.HibernateAfter, s.hibernateAfterRaw = d, v
+		return nil
+	}},
 }
 
 // Parse reads the server label and every annotation of the registry. It
@@ -144,7 +157,8 @@ func Parse(labels, annotations map[string]string) (*Spec, field.ErrorList, []str
 		errs = append(errs, field.Invalid(labelPath, s.Server, msg))
 	}
 	annPath := field.NewPath("metadata", "annotations")
-	known := map[string]bool{api.AnnInjected: true}
+	// Written by the webhook and by the gateway, not by users.
+	known := map[string]bool{api.AnnInjected: true, api.AnnHibernation: true}
 	for _, a := range registry {
 		known[a.key] = true
 		v, ok := annotations[a.key]
@@ -153,6 +167,12 @@ func Parse(labels, annotations map[string]string) (*Spec, field.ErrorList, []str
 		}
 		s.set[a.key] = true
 		errs = append(errs, a.parse(v, annPath.Key(a.key), s)...)
+	}
+	if v, ok := annotations[api.AnnHibernation]; ok {
+		if _, err := api.ParseHibernation(v); err != nil {
+			errs = append(errs, field.Invalid(annPath.Key(api.AnnHibernation), field.OmitValueType{},
+				err.Error()+"; this annotation is written by the gateway only, remove it"))
+		}
 	}
 	for _, k := range sortedKeys(annotations) {
 		if strings.HasPrefix(k, api.Prefix) && !known[k] {

@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
 // Config is what the platform decides for every MCP server: images, default
@@ -35,6 +38,9 @@ type Config struct {
 	// the webhook's controller may copy into a server's namespace when its
 	// image-pull-secrets annotation names them. Empty: nothing is copied.
 	CopyPullSecrets []string `json:"copyPullSecrets,omitempty"`
+	// Hibernation holds the platform's hibernation settings the webhook
+	// validates with (the gateway hibernates).
+	Hibernation Hibernation `json:"hibernation,omitzero"`
 	// Version is the build version of the caller (the webhook, mcpctl),
 	// recorded in the injection marker so an upgrade is visible. It is not
 	// read from the file and not part of Hash; empty leaves it out.
@@ -50,6 +56,22 @@ type SidecarConfig struct {
 	WarmPool *int `json:"warmPool,omitempty"`
 	// IdleTimeout ends stdio sessions without traffic, as a Go duration.
 	IdleTimeout string `json:"idleTimeout,omitempty"`
+}
+
+// Hibernation configures what the webhook accepts in hibernate-after.
+type Hibernation struct {
+	// MinWindow is the shortest hibernate-after accepted, a Go duration;
+	// empty: api.MinHibernateAfter (2m). Lower it for tests only, together
+	// with the gateway's --hibernate-min-window.
+	MinWindow string `json:"minWindow,omitempty"`
+}
+
+// MinHibernateAfter is the effective floor of hibernate-after.
+func (c Config) MinHibernateAfter() time.Duration {
+	if d, err := time.ParseDuration(c.Hibernation.MinWindow); err == nil && d > 0 {
+		return d
+	}
+	return api.MinHibernateAfter
 }
 
 // Scheduling is inherited by servers with inherit-scheduling: true.
@@ -112,6 +134,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("home must be an absolute path")
 	case c.MaxSessions < 0:
 		return fmt.Errorf("maxSessions must not be negative")
+	}
+	if w := c.Hibernation.MinWindow; w != "" {
+		if d, err := time.ParseDuration(w); err != nil || d <= 0 {
+			return fmt.Errorf("hibernation.minWindow: %q is not a positive duration", w)
+		}
 	}
 	return nil
 }

@@ -64,6 +64,7 @@ func (in *Injector) Admit(d *appsv1.Deployment) (Result, field.ErrorList) {
 	}
 	spec, errs, warns := Parse(d.Labels, d.Annotations)
 	res.Warnings = append(res.Warnings, warns...)
+	errs = append(errs, in.hibernateFloor(spec)...)
 	if len(errs) > 0 {
 		return res, errs
 	}
@@ -78,6 +79,16 @@ func (in *Injector) Admit(d *appsv1.Deployment) (Result, field.ErrorList) {
 	d.Annotations[api.AnnInjected] = rec.encode()
 	res.SecretRefs = in.secretRefs(spec)
 	return res, nil
+}
+
+// hibernateFloor refuses a hibernate-after shorter than the platform's floor.
+func (in *Injector) hibernateFloor(s *Spec) field.ErrorList {
+	floor := in.cfg.MinHibernateAfter()
+	if s.HibernateAfter == 0 || s.HibernateAfter >= floor {
+		return nil
+	}
+	fp := field.NewPath("metadata", "annotations").Key(api.AnnHibernateAfter)
+	return field.ErrorList{field.Invalid(fp, s.hibernateAfterRaw, fmt.Sprintf("must be at least %s, or %q", floor, api.HibernateOff))}
 }
 
 // Validate reports every problem of d's MCP annotations without keeping any

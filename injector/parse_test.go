@@ -3,10 +3,15 @@ package injector
 import (
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
 func TestParseWords(t *testing.T) {
@@ -120,6 +125,8 @@ func TestLoadConfig(t *testing.T) {
 		"typo":     "baseImge: x\n",
 		"noimage":  "baseImage: ''\n",
 		"relative": "home: relative\n",
+		"window":   "hibernation: {minWindow: soon}\n",
+		"negative": "hibernation: {minWindow: -1s}\n",
 	} {
 		path := dir + "/" + name
 		require.NoError(t, writeFile(path, body))
@@ -128,4 +135,42 @@ func TestLoadConfig(t *testing.T) {
 	}
 	_, err = LoadConfig(dir + "/missing")
 	assert.ErrorContains(t, err, "reading config")
+}
+
+// The hibernate-after floor is the platform's: 2m unless its config lowers
+// it, and an unset hibernation section leaves the config hash as it was (no
+// re-injection on upgrade).
+func TestHibernateAfterFloor(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig("testdata/config.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Minute, cfg.MinHibernateAfter())
+	before := cfg.Hash()
+	dep := func(v string) *appsv1.Deployment {
+		return &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "s", Labels: map[string]string{api.ServerLabel: "s"},
+				Annotations: map[string]string{api.AnnCommand: "server", api.AnnHibernateAfter: v}},
+			Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "server"}}}}},
+		}
+	}
+	for _, tt := range []struct {
+		floor, value, err string
+	}{
+		{value: "2m"}, {value: "off"}, {value: "119s", err: "at least 2m0s"}, {value: "10", err: "must be a duration"},
+		{floor: "1s", value: "5s"}, {floor: "1s", value: "500ms", err: "at least 1s"},
+	} {
+		c := cfg
+		c.Hibernation.MinWindow = tt.floor
+		_, errs := New(c).Validate(dep(tt.value))
+		if tt.err == "" {
+			assert.Empty(t, errs, "%+v", tt)
+		} else {
+			require.Len(t, errs, 1, "%+v", tt)
+			assert.ErrorContains(t, errs[0], tt.err)
+			assert.Contains(t, errs[0].Error(), api.AnnHibernateAfter)
+		}
+	}
+	assert.Equal(t, before, cfg.Hash())
+	cfg.Hibernation.MinWindow = "1s"
+	assert.NotEqual(t, before, cfg.Hash())
 }

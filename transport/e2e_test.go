@@ -190,7 +190,7 @@ func TestSidecarWithLauncher(t *testing.T) {
 	assert.NotContains(t, launch.logs.String()+side.logs.String(), cs.ID(), "session ids are never logged")
 
 	_, metricsBody := get(t, base+"/metrics")
-	for _, name := range []string{"mcp_transport_sessions", "mcp_transport_process_starts_total", "mcp_transport_process_exits_total", `mcp_transport_requests_total{method="tools/call"}`, "mcp_transport_request_duration_seconds_bucket", "mcp_transport_errors_total"} {
+	for _, name := range []string{"mcp_transport_sessions", "mcp_transport_requests_in_flight", "mcp_transport_process_starts_total", "mcp_transport_process_exits_total", `mcp_transport_requests_total{method="tools/call"}`, "mcp_transport_request_duration_seconds_bucket", "mcp_transport_errors_total"} {
 		assert.Contains(t, metricsBody, name)
 	}
 

@@ -188,7 +188,7 @@ func routes(o Options, ep endpoint, dr *drainer, met *metrics.Metrics, hl *healt
 		// knows each session's negotiated version, judges it.
 		PassVersions: true,
 		OnReject:     func(status int) { met.Error(fmt.Sprint(status)) },
-	}, dr.wrap(ep)))
+	}, met.InFlight(dr.wrap(ep), ep.InFlight)))
 	// The server container's preStop hook (httpGet on this port): Kubernetes
 	// stops the server container (whose PID 1 is the launcher) before the
 	// native sidecar, so the hook holds that until requests in flight end.

@@ -39,6 +39,7 @@ type options struct {
 	grace         time.Duration
 	callerCreds   bool
 	logLevel      string
+	hibernation   hibernationFlags
 }
 
 func main() {
@@ -58,6 +59,7 @@ func main() {
 	flag.BoolVar(&o.callerCreds, "caller-credentials", false, "add per-caller headers from Secrets labelled "+api.CredentialsForLabel+"=<server> and annotated "+api.CredentialsSubjectAnnot+"=<user> (needs list/watch on Secrets in the served namespaces)")
 	flag.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "time for in-flight requests to finish on SIGTERM (streams are then cut)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	o.hibernation.register(flag.CommandLine)
 	flag.Parse()
 	server.Main("mcp-gateway", o.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, o, log) })
 }
@@ -72,6 +74,10 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return errors.New("--session-key-file is required (the same key on every replica)")
 	}
 	codec, err := session.LoadKeyFile(o.sessionKey)
+	if err != nil {
+		return err
+	}
+	hib, err := o.hibernation.options()
 	if err != nil {
 		return err
 	}
@@ -93,7 +99,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	gw, err := gateway.New(gateway.Config{
 		Client: client, Namespaces: splitList(o.namespaces), Codec: codec, Auth: authz, Log: log,
 		DialTimeout: o.dialTimeout, HeaderTimeout: o.headerTimeout, MaxBodyBytes: o.maxBody,
-		CallerCredentials: o.callerCreds, SeparateMetrics: o.metricsListen != "",
+		CallerCredentials: o.callerCreds, SeparateMetrics: o.metricsListen != "", Hibernation: hib,
 	})
 	if err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/certs"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
+	"github.com/archestra-ai/mcp-orchestrator/internal/leader"
 	"github.com/archestra-ai/mcp-orchestrator/internal/pullsecrets"
 	"github.com/archestra-ai/mcp-orchestrator/internal/server"
 	"github.com/archestra-ai/mcp-orchestrator/internal/version"
@@ -176,7 +177,7 @@ func startPullSecrets(ctx context.Context, restCfg *rest.Config, secrets cache.S
 	if identity == "" {
 		identity, _ = os.Hostname()
 	}
-	election := pullsecrets.Election{Client: client, Namespace: ns, LeaseName: "mcp-orchestrator-pull-secrets", Identity: identity, Logger: log}
+	election := leader.Election{Client: client, Namespace: ns, LeaseName: "mcp-orchestrator-pull-secrets", Identity: identity, Logger: log}
 	go election.Run(ctx, func(ctx context.Context) {
 		c, err := pullsecrets.New(pullsecrets.Options{Client: client, Secrets: secrets, PlatformNamespace: ns,
 			CopyAllowed: cfg.CopyPullSecrets, Identity: identity, Logger: log})

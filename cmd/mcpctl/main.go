@@ -1,7 +1,7 @@
 // Command mcpctl is the MCP Orchestrator command line. `mcpctl inject`
 // renders what the admission webhook would store, for GitOps users who keep
-// the injected result in Git; status, logs and restart are the gateway's
-// operators' API for people.
+// the injected result in Git; status, logs, restart, wake and hibernate are
+// the gateway's operators' API for people.
 package main
 
 import (
@@ -17,9 +17,11 @@ Usage:
   mcpctl status [NAME] [-n NS | -A] [-o json] status of one server, or the list
   mcpctl logs NAME [-n NS] [-f] [--tail N] [-c CONTAINER] [--pod POD] [--previous]
   mcpctl restart NAME [-n NS]               rollout restart of the server's Deployment
+  mcpctl wake NAME [-n NS]                  scale a hibernated server back up
+  mcpctl hibernate NAME [-n NS]             scale a server to zero now (its next request wakes it)
   mcpctl version                            print the version
 
-status, logs and restart call the gateway's API: --gateway URL (or MCP_GATEWAY)
+status, logs, restart, wake and hibernate call the gateway's API: --gateway URL (or MCP_GATEWAY)
 and a bearer token from --token-file (or MCP_GATEWAY_TOKEN_FILE, or the token
 in MCP_GATEWAY_TOKEN). "mcpctl COMMAND -h" lists a command's flags.
 `
@@ -42,6 +44,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runLogs(args[1:], stdout, stderr)
 	case "restart":
 		return runRestart(args[1:], stdout, stderr)
+	case "wake", "hibernate":
+		return runHibernation(args[0], args[1:], stdout, stderr)
 	case "version":
 		return runVersion(stdout)
 	case "help", "-h", "--help":

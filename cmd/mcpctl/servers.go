@@ -229,9 +229,9 @@ func writeJSON(w io.Writer, v any) int {
 
 func printList(w io.Writer, list []admin.ServerSummary) {
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "NAMESPACE\tSERVER\tDEPLOYMENT\tTRANSPORT\tREADY")
+	fmt.Fprintln(tw, "NAMESPACE\tSERVER\tDEPLOYMENT\tTRANSPORT\tREADY\tHIBERNATION")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\n", s.Namespace, s.Name, s.Deployment, s.Transport, s.ReadyReplicas, s.DesiredReplicas)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\n", s.Namespace, s.Name, s.Deployment, s.Transport, s.ReadyReplicas, s.DesiredReplicas, column(s.Hibernation))
 	}
 	_ = tw.Flush()
 }
@@ -241,6 +241,7 @@ func printStatus(w io.Writer, st *admin.ServerStatus) {
 	fmt.Fprintf(w, "Deployment:  %s\n", st.Deployment)
 	fmt.Fprintf(w, "Transport:   %s\n", st.Transport)
 	fmt.Fprintf(w, "Ready:       %d/%d\n", st.ReadyReplicas, st.DesiredReplicas)
+	fmt.Fprintf(w, "Hibernation: %s\n", describe(st.Hibernation))
 	if st.AllowedTools != nil {
 		fmt.Fprintf(w, "Tools:       %s\n", *st.AllowedTools)
 	}

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/archestra-ai/mcp-orchestrator/gateway/admin"
 )
 
 // Usage errors exit 2 before any request; the API itself is tested through
@@ -25,11 +28,33 @@ func TestServerCommandsUsage(t *testing.T) {
 		{[]string{"restart", "x", "--gateway=http://x", "--token-file=/nonexistent"}, "reading the token file: open /nonexistent"},
 		{[]string{"status", "x", "--gateway=http://x", "--ca-file=servers_test.go"}, "CA file servers_test.go: no PEM certificate in it"},
 		{[]string{"logs", "x", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"wake", "--gateway=http://x"}, "the server name is required: mcpctl wake NAME"},
+		{[]string{"hibernate", "a", "b", "--gateway=http://x"}, "unexpected arguments: b"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
 		assert.Equal(t, 2, run(tt.args, nil, &stdout, &stderr), tt.args)
 		assert.Contains(t, stderr.String(), tt.want, tt.args)
 		assert.Empty(t, stdout.String())
+	}
+}
+
+func TestHibernationColumns(t *testing.T) {
+	now = func() time.Time { return time.Date(2026, 3, 1, 12, 5, 0, 0, time.UTC) }
+	t.Cleanup(func() { now = time.Now })
+	hibernated := &admin.HibernationStatus{State: "Hibernated", Since: "2026-03-01T12:00:00Z", Reason: "no MCP traffic for 30m", Replicas: 2, After: "30m"}
+	for _, tt := range []struct {
+		h            *admin.HibernationStatus
+		column, line string
+	}{
+		{nil, "-", "off"},
+		{&admin.HibernationStatus{State: "Awake", After: "30m"}, "after 30m", "Awake; hibernate-after 30m"},
+		{hibernated, "Hibernated 5m0s", "Hibernated since 2026-03-01T12:00:00Z (5m0s ago): no MCP traffic for 30m; a wake restores 2; hibernate-after 30m"},
+		{&admin.HibernationStatus{State: "Waking", Since: "2026-03-01T12:04:58Z", Replicas: 1, After: "off"}, "Waking 2s",
+			"Waking since 2026-03-01T12:04:58Z (2s ago); a wake restores 1; hibernate-after off"},
+		{&admin.HibernationStatus{State: "Unknown", Reason: "unreadable record", After: "off"}, "Unknown", "Unknown: unreadable record; hibernate-after off"},
+	} {
+		assert.Equal(t, tt.column, column(tt.h))
+		assert.Equal(t, tt.line, describe(tt.h))
 	}
 }

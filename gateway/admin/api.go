@@ -37,6 +37,9 @@ type API struct {
 	// MaxFollow ends a followed log stream (0: one hour): each holds a
 	// connection to the API server and the kubelet. Clients reconnect.
 	MaxFollow time.Duration
+	// Hibernation, if set, serves wake and hibernate and the servers'
+	// hibernation state.
+	Hibernation Hibernation
 }
 
 // Register adds the routes to mux.
@@ -54,6 +57,12 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET "+p+"/namespaces/{namespace}/servers/{name}", a.guard(attrs(api.VerbGet, ""), a.status))
 	mux.Handle("GET "+p+"/namespaces/{namespace}/servers/{name}/logs", a.guard(attrs(api.VerbGet, api.SubLogs), a.logs))
 	mux.Handle("POST "+p+"/namespaces/{namespace}/servers/{name}/restart", a.guard(attrs(api.VerbUpdate, api.SubRestart), a.restart))
+	wake, hibernate := http.HandlerFunc(unavailable), http.HandlerFunc(unavailable)
+	if a.Hibernation != nil {
+		wake, hibernate = a.wake, a.hibernate
+	}
+	mux.Handle("POST "+p+"/namespaces/{namespace}/servers/{name}/wake", a.guard(attrs(api.VerbUpdate, api.SubWake), wake))
+	mux.Handle("POST "+p+"/namespaces/{namespace}/servers/{name}/hibernate", a.guard(attrs(api.VerbUpdate, api.SubHibernate), hibernate))
 }
 
 func attrs(verb, sub string) func(*http.Request) auth.Attributes {
@@ -124,7 +133,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for i := range ds.Items {
-			out = append(out, summary(&ds.Items[i]))
+			out = append(out, a.summary(&ds.Items[i]))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -188,7 +197,7 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 		a.apiError(w, r, "listing events", err)
 		return
 	}
-	st := ServerStatus{ServerSummary: summary(d), Pods: []PodStatus{}, RestartedAt: d.Spec.Template.Annotations[RestartedAtAnnotation]}
+	st := ServerStatus{ServerSummary: a.summary(d), Pods: []PodStatus{}, RestartedAt: d.Spec.Template.Annotations[RestartedAtAnnotation]}
 	if v, ok := d.Spec.Template.Annotations[api.PodAnnAllowedTools]; ok {
 		st.AllowedTools = &v
 	}

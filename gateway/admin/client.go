@@ -71,6 +71,26 @@ func (c *Client) Restart(ctx context.Context, ns, name string) (*RestartResult, 
 	return &out, nil
 }
 
+// Wake asks for a hibernated server to be scaled back up; it returns once
+// the wake is under way.
+func (c *Client) Wake(ctx context.Context, ns, name string) (*HibernationResult, error) {
+	var out HibernationResult
+	if err := c.do(ctx, http.MethodPost, serverPath(ns, name)+"/wake", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Hibernate asks for a server to be scaled to zero now, until its next
+// request (or Wake).
+func (c *Client) Hibernate(ctx context.Context, ns, name string) (*HibernationResult, error) {
+	var out HibernationResult
+	if err := c.do(ctx, http.MethodPost, serverPath(ns, name)+"/hibernate", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Logs copies a container's log to w until it ends, or until ctx ends
 // when following.
 func (c *Client) Logs(ctx context.Context, ns, name string, o LogOptions, w io.Writer) error {

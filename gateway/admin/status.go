@@ -1,5 +1,5 @@
-// Package admin serves the operators' API: server status, logs and
-// rollout restart, read straight from the Kubernetes API.
+// Package admin serves the operators' API: server status, logs, rollout
+// restart, wake and hibernate, read straight from the Kubernetes API.
 package admin
 
 import (
@@ -20,6 +20,9 @@ type ServerSummary struct {
 	Transport       string `json:"transport"`
 	DesiredReplicas int32  `json:"desiredReplicas"`
 	ReadyReplicas   int32  `json:"readyReplicas"`
+	// Hibernation is set when hibernation is on for the server or it has
+	// a hibernation record.
+	Hibernation *HibernationStatus `json:"hibernation,omitempty"`
 }
 
 // ServerStatus is GET /api/v1/namespaces/{ns}/servers/{name}.
@@ -66,13 +69,14 @@ const maxEvents = 5
 // RestartedAtAnnotation is what `kubectl rollout restart` sets.
 const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 
-func summary(d *appsv1.Deployment) ServerSummary {
+func (a *API) summary(d *appsv1.Deployment) ServerSummary {
 	s := ServerSummary{
 		Namespace:     d.Namespace,
 		Name:          d.Labels[api.ServerLabel],
 		Deployment:    d.Name,
 		Transport:     transport(d),
 		ReadyReplicas: d.Status.ReadyReplicas,
+		Hibernation:   a.hibernationStatus(d),
 	}
 	s.DesiredReplicas = 1
 	if d.Spec.Replicas != nil {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	corev1 "k8s.io/api/core/v1"
@@ -44,6 +45,9 @@ type load struct {
 	// spread evenly even when sessionless probes (server/discover)
 	// interleave with initialize requests.
 	sessions atomic.Int64
+	// servingUntil (unix ns): the pod answered its readiness endpoint to
+	// the gateway before the kubelet reported it Ready; see MarkServing.
+	servingUntil atomic.Int64
 }
 
 // Key is "namespace/server".
@@ -76,6 +80,15 @@ func (e *Endpoint) SessionEnded() {
 
 // Sessions is the number of sessions this replica placed on the pod.
 func (e *Endpoint) Sessions() int64 { return e.load.sessions.Load() }
+
+// takesNew reports whether the pod takes new sessions: Ready (or marked
+// serving for a while) and not terminating.
+func (e *Endpoint) takesNew() bool {
+	if e.Terminating {
+		return false
+	}
+	return e.Ready || time.Now().UnixNano() < e.load.servingUntil.Load()
+}
 
 // lighter reports whether e should take new work before o.
 func (e *Endpoint) lighter(o *Endpoint) bool {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +27,8 @@ type Registry struct {
 	byServer map[string][]*Endpoint // "ns/server" -> pods with an IP
 	byUID    map[string]*Endpoint
 	loads    map[string]*load // uid -> live load, kept across updates
+	// waiters: "ns/server" -> a channel closed at the server's next change.
+	waiters map[string]chan struct{}
 
 	next atomic.Uint64 // rotates ties between equally loaded pods
 
@@ -41,6 +44,7 @@ func NewRegistry(client kubernetes.Interface, namespaces []string, log *slog.Log
 		byServer: map[string][]*Endpoint{},
 		byUID:    map[string]*Endpoint{},
 		loads:    map[string]*load{},
+		waiters:  map[string]chan struct{}{},
 	}
 	if len(namespaces) == 0 {
 		namespaces = []string{metav1.NamespaceAll}
@@ -117,6 +121,9 @@ func (r *Registry) upsert(obj any) {
 	if old := r.byUID[uid]; old != nil && old.Key() != e.Key() {
 		r.dropLocked(uid) // relabelled to another server
 	}
+	if e.Ready {
+		c.servingUntil.Store(0) // the kubelet caught up: its word from now on
+	}
 	r.loads[uid] = c
 	r.byUID[uid] = e
 	list := r.byServer[e.Key()]
@@ -128,6 +135,7 @@ func (r *Registry) upsert(obj any) {
 		sort.Slice(list, func(i, j int) bool { return list[i].Pod < list[j].Pod })
 	}
 	r.byServer[e.Key()] = list
+	r.notifyLocked(e.Key())
 }
 
 func (r *Registry) remove(obj any) {
@@ -157,6 +165,45 @@ func (r *Registry) dropLocked(uid string) {
 	} else {
 		r.byServer[key] = list
 	}
+	r.notifyLocked(key)
+}
+
+func (r *Registry) notifyLocked(key string) {
+	if ch := r.waiters[key]; ch != nil {
+		close(ch)
+		delete(r.waiters, key)
+	}
+}
+
+// Changed returns a channel closed at the next change of namespace/server's
+// pods (added, updated, removed, marked serving). Take it before looking at
+// the pods, then wait on it, and no change is missed.
+func (r *Registry) Changed(namespace, server string) <-chan struct{} {
+	key := namespace + "/" + server
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ch := r.waiters[key]
+	if ch == nil {
+		ch = make(chan struct{})
+		r.waiters[key] = ch
+	}
+	return ch
+}
+
+// MarkServing lets Pick choose the pod with uid, for d, although the kubelet
+// has not reported it Ready yet: the caller saw the pod's own readiness
+// endpoint (the check the kubelet's probe makes) succeed. A woken server
+// then takes requests without waiting up to a probe period for the
+// kubelet's next probe. The pod's Ready condition, once seen, takes over.
+func (r *Registry) MarkServing(uid string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.byUID[uid]
+	if e == nil || e.Ready {
+		return
+	}
+	e.load.servingUntil.Store(time.Now().Add(d).UnixNano())
+	r.notifyLocked(e.Key())
 }
 
 // Pick returns the ready, non-terminating pod of namespace/server with the
@@ -175,7 +222,7 @@ func (r *Registry) Pick(namespace, server string, exclude map[string]bool) *Endp
 	var best *Endpoint
 	for i := 0; i < n; i++ {
 		e := list[(start+i)%n]
-		if !e.Ready || e.Terminating || exclude[e.UID] {
+		if !e.takesNew() || exclude[e.UID] {
 			continue
 		}
 		if best == nil || e.lighter(best) {

@@ -136,3 +136,51 @@ func withPhase(p *corev1.Pod, phase corev1.PodPhase) *corev1.Pod {
 	p.Status.Phase = phase
 	return p
 }
+
+// A waiter takes Changed before it looks and is woken by the next change;
+// a pod marked serving takes new sessions before the kubelet says Ready,
+// for as long as the mark lasts or until the pod's own condition is seen.
+func TestChangedAndMarkServing(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client := fake.NewClientset()
+	r, err := NewRegistry(client, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	r.Start(ctx)
+	require.True(t, r.WaitForSync(ctx))
+
+	changed := r.Changed("ns", "s")
+	other := r.Changed("ns", "other")
+	assert.Equal(t, changed, r.Changed("ns", "s"), "one channel per server until it fires")
+	pods := client.CoreV1().Pods("ns")
+	_, err = pods.Create(ctx, pod("a", "s", "10.0.0.1", false, nil), metav1.CreateOptions{})
+	require.NoError(t, err)
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no change seen for the new pod")
+	}
+	select {
+	case <-other:
+		t.Fatal("another server's waiters are not woken")
+	default:
+	}
+	assert.Nil(t, r.Pick("ns", "s", nil), "not ready")
+
+	changed = r.Changed("ns", "s")
+	r.MarkServing("uid-a", time.Hour)
+	<-changed
+	require.NotNil(t, r.Pick("ns", "s", nil), "marked serving")
+	r.MarkServing("uid-a", -time.Second)
+	assert.Nil(t, r.Pick("ns", "s", nil), "the mark expired")
+
+	r.MarkServing("uid-a", time.Hour)
+	_, err = pods.UpdateStatus(ctx, pod("a", "s", "10.0.0.1", true, nil), metav1.UpdateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return r.Lookup("ns", "s", "uid-a").Ready }, 5*time.Second, 10*time.Millisecond)
+	_, err = pods.UpdateStatus(ctx, pod("a", "s", "10.0.0.1", false, nil), metav1.UpdateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return !r.Lookup("ns", "s", "uid-a").Ready }, 5*time.Second, 10*time.Millisecond)
+	assert.Nil(t, r.Pick("ns", "s", nil), "once Ready was seen, the kubelet's word counts")
+}

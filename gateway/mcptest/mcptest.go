@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,12 +19,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Backend is a streamable-http MCP server on 127.0.0.1, one fake pod.
+// Backend is a streamable-http MCP server on 127.0.0.1, one fake pod. It
+// also answers the sidecar's /readyz (503 while NotReady) and /metrics,
+// whose gauge of open sessions is Open (hibernation asks both).
 type Backend struct {
-	Name string
-	Port int
-	URL  string
-	srv  *http.Server
+	Name     string
+	Port     int
+	URL      string
+	Open     atomic.Int64
+	NotReady atomic.Bool
+	srv      *http.Server
 }
 
 type echoIn struct {
@@ -84,7 +89,18 @@ func NewBackendWith(t testing.TB, name string, opts *mcp.StreamableHTTPOptions) 
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	b := &Backend{Name: name, Port: ln.Addr().(*net.TCPAddr).Port, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}
+	b := &Backend{Name: name, Port: ln.Addr().(*net.TCPAddr).Port}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", h)
+	mux.HandleFunc("GET "+api.ReadyPath, func(w http.ResponseWriter, _ *http.Request) {
+		if b.NotReady.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	mux.HandleFunc("GET "+api.MetricsPath, func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "# TYPE %s gauge\n%s %d\n%s 0\n", api.MetricSessions, api.MetricSessions, b.Open.Load(), api.MetricInFlight)
+	})
+	b.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	b.URL = "http://" + ln.Addr().String() + "/mcp"
 	go func() { _ = b.srv.Serve(ln) }()
 	t.Cleanup(b.Close)

@@ -50,6 +50,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// MaxBodyBytes limits a POST body; 0: 16 MiB.
 	MaxBodyBytes int64
+	// Activity and Waker, if set, serve hibernation (see wake.go).
+	Activity Activity
+	Waker    Waker
 }
 
 // Proxy is the /mcp/{namespace}/{server} handler.
@@ -121,6 +124,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRPCError(w, http.StatusMethodNotAllowed, nil, mcp.CodeInvalidRequest, "method not allowed")
 		return
 	}
+	if p.Activity != nil {
+		p.Activity.Touch(req.ns, req.server)
+	}
 	if r.Method == http.MethodPost {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.MaxBodyBytes))
 		if err != nil {
@@ -181,7 +187,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	exclude := map[string]bool{}
 	var lastErr error
 	for range maxAttempts {
-		if ep = p.Router.Pick(req.ns, req.server, exclude); ep == nil {
+		ep = p.Router.Pick(req.ns, req.server, exclude)
+		if ep == nil && len(exclude) == 0 && p.Waker != nil {
+			if !p.wake(w, r, req) {
+				return
+			}
+			ep = p.Router.Pick(req.ns, req.server, exclude)
+		}
+		if ep == nil {
 			break
 		}
 		if p.refuseTools(w, req, ep) {

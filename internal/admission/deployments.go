@@ -7,10 +7,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 	"github.com/archestra-ai/mcp-orchestrator/webhook"
 )
@@ -38,7 +41,7 @@ func (d Deployments) Mutate(_ context.Context, r *webhook.Request) (*webhook.Mut
 	if err != nil || dep == nil {
 		return nil, err
 	}
-	if dep.DeletionTimestamp != nil {
+	if dep.DeletionTimestamp != nil || gatewayBookkeeping(r, dep) {
 		return nil, nil
 	}
 	res, errs := d.Injector.Admit(dep)
@@ -57,13 +60,49 @@ func (d Deployments) Mutate(_ context.Context, r *webhook.Request) (*webhook.Mut
 // Deployment being deleted is let through so it can always go away.
 func (d Deployments) Validate(_ context.Context, r *webhook.Request) ([]string, error) {
 	dep, _, err := decode(r)
-	if err != nil || dep == nil || dep.DeletionTimestamp != nil {
+	if err != nil || dep == nil || dep.DeletionTimestamp != nil || gatewayBookkeeping(r, dep) {
 		return nil, err
 	}
 	if _, errs := d.Injector.Validate(dep); len(errs) > 0 {
 		return nil, &webhook.Invalid{Errs: errs}
 	}
 	return nil, nil
+}
+
+// gatewayBookkeeping reports an UPDATE that changes the gateway's
+// hibernation record (to a readable one, or none) and nothing else. The
+// gateway writes it while it hibernates and wakes the server; re-injecting
+// then (after a platform config change, say) would roll the Deployment out
+// under its feet, and denying it would leave a server asleep. Replica counts
+// never come here: the gateway scales through the scale subresource, which
+// the webhook configurations do not match.
+func gatewayBookkeeping(r *webhook.Request, dep *appsv1.Deployment) bool {
+	if r.Operation != admissionv1.Update || len(r.OldObject) == 0 {
+		return false
+	}
+	if v, ok := dep.Annotations[api.AnnHibernation]; ok {
+		if _, err := api.ParseHibernation(v); err != nil {
+			return false // the injector denies it, saying why
+		}
+	}
+	var old appsv1.Deployment
+	if err := json.Unmarshal(r.OldObject, &old); err != nil {
+		return false
+	}
+	oldRecord, hadRecord := old.Annotations[api.AnnHibernation]
+	newRecord, hasRecord := dep.Annotations[api.AnnHibernation]
+	if oldRecord == newRecord && hadRecord == hasRecord {
+		return false // not the gateway's write: an update may re-inject
+	}
+	return maps.Equal(old.Labels, dep.Labels) &&
+		maps.Equal(withoutRecord(old.Annotations), withoutRecord(dep.Annotations)) &&
+		apiequality.Semantic.DeepEqual(old.Spec, dep.Spec)
+}
+
+func withoutRecord(ann map[string]string) map[string]string {
+	out := maps.Clone(ann)
+	delete(out, api.AnnHibernation)
+	return out
 }
 
 // decode returns the Deployment of a CREATE or UPDATE, and its JSON after a

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -160,4 +161,57 @@ func checkAgainstOracle(t *testing.T, h http.Handler, raw, mutated []byte) {
 	}
 	assert.True(t, apiequality.Semantic.DeepEqual(apply(oraclePatch), apply(ours)), "our patch and the oracle's disagree")
 	assert.Less(t, len(ours), len(oraclePatch)+1, "our patch is never larger than the generic one")
+}
+
+// The gateway's hibernation record is bookkeeping: an update that changes
+// nothing else is let through as it is, never re-injected (here the stored
+// object's injection is stale, as after a platform config change) and never
+// denied; any other change in the same update is injected as always.
+func TestGatewayBookkeepingIsNotReinjected(t *testing.T) {
+	t.Parallel()
+	h := newHandler(t)
+	data, err := os.ReadFile("../../injector/testdata/stdio-base-image.yaml")
+	require.NoError(t, err)
+	var old appsv1.Deployment
+	require.NoError(t, yaml.Unmarshal(data, &old))
+	record := api.EncodeHibernation(api.Hibernation{State: api.HibernationHibernated, Replicas: 1,
+		Since: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Cause: api.CauseIdle})
+	update := func(change func(d *appsv1.Deployment)) []byte {
+		d := old.DeepCopy()
+		change(d)
+		oldRaw, _ := json.Marshal(&old)
+		raw, _ := json.Marshal(d)
+		body, _ := json.Marshal(admissionv1.AdmissionReview{
+			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+			Request: &admissionv1.AdmissionRequest{UID: "7", Kind: metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"},
+				Operation: admissionv1.Update, Object: runtime.RawExtension{Raw: raw}, OldObject: runtime.RawExtension{Raw: oldRaw}},
+		})
+		return body
+	}
+	for _, tt := range []struct {
+		name             string
+		change           func(d *appsv1.Deployment)
+		allowed, patched bool
+	}{
+		{"record written", func(d *appsv1.Deployment) { d.Annotations[api.AnnHibernation] = record }, true, false},
+		{"nothing changed", func(*appsv1.Deployment) {}, true, true},
+		{"record and image changed", func(d *appsv1.Deployment) {
+			d.Annotations[api.AnnHibernation] = record
+			d.Spec.Template.Spec.Containers[0].Image = "other:1"
+		}, true, true},
+		{"record and a user annotation", func(d *appsv1.Deployment) {
+			d.Annotations[api.AnnHibernation] = record
+			d.Annotations["team"] = "a"
+		}, true, true},
+		{"unreadable record", func(d *appsv1.Deployment) { d.Annotations[api.AnnHibernation] = "{" }, false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			body := update(tt.change)
+			resp := admit(t, h, "/mutate", body)
+			assert.Equal(t, tt.allowed, resp.Allowed)
+			assert.Equal(t, tt.patched, resp.Patch != nil)
+			assert.Equal(t, tt.allowed, admit(t, h, "/validate", body).Allowed)
+		})
+	}
 }

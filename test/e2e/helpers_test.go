@@ -33,7 +33,7 @@ kind: ClusterRole
 metadata: {name: e2e-mcp-client}
 rules:
 - apiGroups: [mcp.archestra.io]
-  resources: [servers, servers/logs, servers/restart]
+  resources: [servers, servers/logs, servers/restart, servers/wake, servers/hibernate]
   verbs: [use, get, list, update]
 ---
 apiVersion: rbac.authorization.k8s.io/v1

@@ -110,6 +110,8 @@ current-context: x
 		{[]string{"--auth=tokens", "--session-key-file=" + filepath.Join(dir, "key"), "--kubeconfig=" + filepath.Join(dir, "kubeconfig")}, "--auth=tokens needs --tokens-file"},
 		{[]string{"--session-key-file=" + filepath.Join(dir, "short")}, "at least 32"},
 		{[]string{"--session-key-file=" + filepath.Join(dir, "key"), "--kubeconfig=" + filepath.Join(dir, "missing")}, "kubeconfig " + filepath.Join(dir, "missing")},
+		{[]string{"--session-key-file=" + filepath.Join(dir, "key"), "--hibernate-after-default=1m"}, "--hibernate-after-default=1m0s is shorter than --hibernate-min-window=2m0s"},
+		{[]string{"--session-key-file=" + filepath.Join(dir, "key"), "--hibernate-after-default=soon"}, `--hibernate-after-default=\"soon\": must be a duration`},
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer
@@ -135,7 +137,7 @@ func gatewayCommand(t testing.TB, user, ns string) (string, []string) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "kubeconfig"), kc, 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "session-key"), append(sessionKey, '\n'), 0o600))
 	return bin, []string{"--listen=" + freeAddr(t), "--metrics-listen=" + freeAddr(t), "--kubeconfig=" + filepath.Join(dir, "kubeconfig"),
-		"--session-key-file=" + filepath.Join(dir, "session-key"), "--auth=none", "--namespaces=" + ns}
+		"--session-key-file=" + filepath.Join(dir, "session-key"), "--auth=none", "--namespaces=" + ns, "--lease-namespace=" + ns}
 }
 
 // freeAddr is a loopback address nothing listens on right now.

@@ -71,8 +71,8 @@ func TestMcpctl(t *testing.T) {
 
 	code, out, errOut := run(asOperator, "status")
 	require.Equal(t, 0, code, errOut)
-	assert.Regexp(t, `(?m)^NAMESPACE\s+SERVER\s+DEPLOYMENT\s+TRANSPORT\s+READY$`, out)
-	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+1/2$`, out)
+	assert.Regexp(t, `(?m)^NAMESPACE\s+SERVER\s+DEPLOYMENT\s+TRANSPORT\s+READY\s+HIBERNATION$`, out)
+	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+1/2\s+-$`, out)
 
 	code, out, errOut = run(asOperator, "status", "notes")
 	require.Equal(t, 0, code, errOut)
@@ -122,4 +122,49 @@ func TestMcpctl(t *testing.T) {
 	code, _, errOut = run(nil, "logs", "notes", "--token-file", viewerFile)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "may not get servers/logs.mcp.archestra.io notes")
+	code, _, errOut = run(asOperator, "wake", "notes")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "may not update servers/wake.mcp.archestra.io notes", "its own grant")
+}
+
+// mcpctl hibernate, status and wake against a gateway with hibernation.
+func TestMcpctlHibernation(t *testing.T) {
+	t.Parallel()
+	mcpctl := goBuild(t, "mcpctl")
+	ns, leases := namespace(t), namespace(t)
+	createServer(t, ns, "notes", "30m", 2, nil)
+	c := runController(t, ns, "notes", mcptest.NewBackend(t, "pod"))
+	gw := startReplica(t, ns, leases, "gw-a")
+	run := func(args ...string) (int, string, string) {
+		cmd := exec.Command(mcpctl, append(args, "-n", ns)...)
+		cmd.Env = append(os.Environ(), "MCP_GATEWAY="+gw.url, "MCP_GATEWAY_TOKEN=")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return code, stdout.String(), stderr.String()
+	}
+	code, out, errOut := run("status")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+2/2\s+after 30m$`, out)
+
+	code, out, errOut = run("hibernate", "notes")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `^deployment `+ns+`/notes: Hibernated since \S+Z \(\d+s ago\): hibernated by system:anonymous; a wake restores 2; hibernate-after 30m\n$`, out)
+	code, out, errOut = run("status")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+\d/0\s+Hibernated \d+s$`, out)
+	code, out, errOut = run("status", "notes")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^Hibernation: Hibernated since `, out)
+
+	podsGone(t, gw, ns, "notes")
+	code, out, errOut = run("wake", "notes")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `^deployment `+ns+`/notes: Waking since \S+Z \(\d+s ago\): woken by system:anonymous; a wake restores 2`, out)
+	waitState(t, ns, "notes", "", 2, 5*time.Second)
+	assert.Equal(t, 1, c.scaleUps())
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/stretchr/testify/assert"
@@ -335,6 +336,11 @@ platformConfig:
 			limits := cfg.Sidecar.Resources.Limits
 			assert.Equal(t, "128Mi", limits.Memory().String(), "defaults kept")
 		}},
+		{"hibernation", `hibernation: {default: 45m, wakeTimeout: 10s, minWindow: 5s}`, func(t *testing.T, objs map[string]map[string]any) {
+			args := container(t, objs, "mcp-gateway").Args
+			assert.Subset(t, args, []string{"--hibernate-after-default=45m", "--wake-timeout=10s", "--hibernate-min-window=5s"})
+			assert.Equal(t, 5*time.Second, assertConfigLoads(t, objs, ns).MinHibernateAfter(), "the webhook's floor is the gateway's")
+		}},
 		{"namespace managed elsewhere", `namespace: {create: false}`, func(t *testing.T, objs map[string]map[string]any) {
 			assert.NotContains(t, objs, "Namespace//"+ns)
 		}},
@@ -367,6 +373,8 @@ func TestHelmRejectsBadValues(t *testing.T) {
 		{"webhook.tolerations[0].operator=Equals", []string{"/webhook/tolerations/0/operator", "'Equal', 'Exists'"}},
 		{"platformConfig.maxSesions=5", []string{"/platformConfig", "maxSesions"}},
 		{"platformConfig.baseImage=x", []string{"/platformConfig", "baseImage"}},
+		{"hibernation.default=soon", []string{"/hibernation/default", "does not match pattern"}},
+		{"platformConfig.hibernation.minWindow=1s", []string{"/platformConfig", "hibernation"}},
 		{"replicas=2", []string{"additional properties 'replicas' not allowed"}}, // webhook.replicas or gateway.replicas
 	} {
 		t.Run(tt.set, func(t *testing.T) {
@@ -381,7 +389,8 @@ func TestHelmRejectsBadValues(t *testing.T) {
 }
 
 // The schema of values.platformConfig lists exactly the fields of the
-// webhook's config (less the images, which have values of their own), and
+// webhook's config (less the images and hibernation, which have values of
+// their own), and
 // scheduling and security theirs, so a new config field cannot be forgotten
 // in the chart.
 func TestHelmSchemaKnowsPlatformConfig(t *testing.T) {
@@ -395,7 +404,8 @@ func TestHelmSchemaKnowsPlatformConfig(t *testing.T) {
 	require.NoError(t, json.Unmarshal(raw, &schema))
 	pc := schema.Properties["platformConfig"]
 	require.NotNil(t, pc)
-	assert.Equal(t, jsonFields(injector.Config{}, "baseImage"), keys(pc.Properties))
+	// baseImage and hibernation.minWindow have values of their own.
+	assert.Equal(t, jsonFields(injector.Config{}, "baseImage", "hibernation"), keys(pc.Properties))
 	assert.Equal(t, jsonFields(injector.SidecarConfig{}, "image"), keys(pc.Properties["sidecar"].Properties))
 	assert.Equal(t, jsonFields(injector.Scheduling{}), keys(pc.Properties["scheduling"].Properties))
 	assert.Equal(t, jsonFields(injector.Security{}), keys(pc.Properties["security"].Properties))

@@ -58,7 +58,8 @@ func TestOverlaysAreAccepted(t *testing.T) {
 	}
 }
 
-// The RBAC of the manifests grants what the webhook does and nothing more.
+// The RBAC of the manifests grants what the webhook and the gateway do and
+// nothing more.
 func TestWebhookRBACIsLeastPrivilege(t *testing.T) {
 	requireControlPlane(t)
 	t.Parallel()
@@ -112,6 +113,17 @@ func TestWebhookRBACIsLeastPrivilege(t *testing.T) {
 		{[]string{"create", "subjectaccessreviews.authorization.k8s.io"}, true},
 		{[]string{"get", "secrets", "-n", "team-a"}, false},
 		{[]string{"create", "pods/exec", "-n", "team-a"}, false},
+		// Hibernation: the scale subresource and one annotation, Leases in
+		// its own namespace only, autoscalers read, events written.
+		{[]string{"update", "deployments.apps", "--subresource=scale", "-n", "team-a"}, true},
+		{[]string{"update", "deployments.apps", "-n", "team-a"}, false},
+		{[]string{"watch", "deployments.apps", "--all-namespaces"}, true},
+		{[]string{"watch", "horizontalpodautoscalers.autoscaling", "--all-namespaces"}, true},
+		{[]string{"update", "horizontalpodautoscalers.autoscaling", "-n", "team-a"}, false},
+		{[]string{"create", "events", "-n", "team-a"}, true},
+		{[]string{"update", "leases.coordination.k8s.io", "-n", "mcp-system"}, true},
+		{[]string{"delete", "leases.coordination.k8s.io", "-n", "mcp-system"}, true},
+		{[]string{"update", "leases.coordination.k8s.io", "-n", "team-a"}, false},
 	} {
 		out, _, _ := kubectl(t, "", append([]string{"auth", "can-i", "--as=" + gw}, tt.args...)...)
 		assert.Equal(t, tt.want, strings.TrimSpace(out) == "yes", "gateway can-i %v: %s", tt.args, out)

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/metadata/metadatainformer"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
+	"github.com/archestra-ai/mcp-orchestrator/internal/leader"
 	"github.com/archestra-ai/mcp-orchestrator/internal/pullsecrets"
 )
 
@@ -223,7 +224,7 @@ func TestLeaderElectionOneWriter(t *testing.T) {
 	lease := "pull-secrets-" + rand.String(5)
 	run := func(identity string) context.CancelFunc {
 		ctx, cancel := context.WithCancel(context.Background())
-		e := pullsecrets.Election{Client: client, Namespace: platformNamespace, LeaseName: lease, Identity: identity,
+		e := leader.Election{Client: client, Namespace: platformNamespace, LeaseName: lease, Identity: identity,
 			LeaseDuration: 2 * time.Second, RenewDeadline: 1500 * time.Millisecond, RetryPeriod: 200 * time.Millisecond, Logger: nil}
 		e.Logger = slogDiscard()
 		go e.Run(ctx, func(ctx context.Context) {

@@ -4,11 +4,14 @@ package metrics
 
 import (
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
 // Metrics is nil-safe: every method does nothing on a nil receiver.
@@ -29,7 +32,7 @@ func New() *Metrics {
 	m := &Metrics{
 		Registry: r,
 		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "mcp_transport_sessions", Help: "Open MCP sessions.",
+			Name: api.MetricSessions, Help: "Open MCP sessions.",
 		}),
 		processStarts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mcp_transport_process_starts_total", Help: "MCP server processes started.",
@@ -120,4 +123,27 @@ func (m *Metrics) Error(kind string) {
 	if m != nil {
 		m.errors.WithLabelValues(kind).Inc()
 	}
+}
+
+// InFlight wraps the MCP handler and registers the gauge
+// mcp_transport_requests_in_flight: its requests being answered (SSE streams
+// included) plus busy(), work that outlived its request (may be nil). The
+// gateway reads it, with the sessions, before it hibernates the server.
+// Call it once.
+func (m *Metrics) InFlight(next http.Handler, busy func() int) http.Handler {
+	var n atomic.Int64
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: api.MetricInFlight, Help: "MCP requests being answered (open SSE streams included), plus answers still owed to clients that dropped their connection.",
+	}, func() float64 {
+		v := n.Load()
+		if busy != nil {
+			v += int64(busy())
+		}
+		return float64(v)
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		defer n.Add(-1)
+		next.ServeHTTP(w, r)
+	})
 }

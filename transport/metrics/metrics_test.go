@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMetrics(t *testing.T) {
@@ -39,4 +40,32 @@ func TestMetrics(t *testing.T) {
 	} {
 		assert.Contains(t, body, want)
 	}
+}
+
+// Every request counts while it is answered, a standing GET stream too,
+// plus the work the endpoint still owes.
+func TestInFlight(t *testing.T) {
+	t.Parallel()
+	m := New()
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := m.InFlight(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		entered <- struct{}{}
+		<-release
+	}), func() int { return 2 })
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		return rec.Body.String()
+	}
+	require.Contains(t, scrape(), "mcp_transport_requests_in_flight 2")
+	done := make(chan struct{})
+	go func() {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/mcp", nil))
+		close(done)
+	}()
+	<-entered
+	assert.Contains(t, scrape(), "mcp_transport_requests_in_flight 3")
+	close(release)
+	<-done
+	assert.Contains(t, scrape(), "mcp_transport_requests_in_flight 2")
 }

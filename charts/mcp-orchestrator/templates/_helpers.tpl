@@ -8,13 +8,16 @@ app.kubernetes.io/part-of: mcp-orchestrator
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end }}
 
-{{/* The platform config: values.platformConfig plus the images, which have values of their own. */}}
+{{/* The platform config: values.platformConfig plus the images and hibernation.minWindow, which have values of their own. */}}
 {{- define "mcp-orchestrator.platformConfig" -}}
 {{- $c := deepCopy .Values.platformConfig -}}
 {{- $_ := set $c "baseImage" (printf "%s:%s" .Values.baseImage.repository (.Values.baseImage.tag | default .Chart.AppVersion)) -}}
 {{- $sidecar := $c.sidecar | default dict -}}
 {{- $_ = set $sidecar "image" (.Values.sidecar.image | default (include "mcp-orchestrator.image" .)) -}}
 {{- $_ = set $c "sidecar" $sidecar -}}
+{{- with .Values.hibernation.minWindow -}}
+{{- $_ = set $c "hibernation" (dict "minWindow" .) -}}
+{{- end -}}
 {{- toYaml $c -}}
 {{- end }}
 

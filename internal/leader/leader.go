@@ -1,4 +1,7 @@
-package pullsecrets
+// Package leader runs a function while this replica holds a Lease: one
+// replica of the webhook writes pull secrets at a time, one replica of the
+// gateway hibernates idle servers.
+package leader
 
 import (
 	"context"
@@ -11,8 +14,8 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
-// Election configures leader election: one replica of the webhook writes
-// pull secrets at a time, holding a Lease in the platform namespace.
+// Election configures leader election with client-go's leaderelection on a
+// Lease (in the platform namespace).
 type Election struct {
 	Client    kubernetes.Interface
 	Namespace string
