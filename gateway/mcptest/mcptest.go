@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +25,44 @@ type Backend struct {
 	Name string
 	Port int
 	URL  string
-	srv  *http.Server
+	// Server is the SDK server, for tests that change its tools.
+	Server *mcp.Server
+	srv    *http.Server
+
+	mu   sync.Mutex
+	seen []Seen
+}
+
+// Seen is a request as the backend received it.
+type Seen struct {
+	Method string // HTTP method
+	Header http.Header
+}
+
+// Seen returns the requests the backend has received so far.
+func (b *Backend) Seen() []Seen {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.seen)
+}
+
+// SeenMCP returns the Mcp-Method header of every request received so far
+// ("" for requests without one, such as a legacy client's).
+func (b *Backend) SeenMCP() []string {
+	var out []string
+	for _, s := range b.Seen() {
+		out = append(out, s.Header.Get(api.HeaderMethod))
+	}
+	return out
+}
+
+func (b *Backend) record(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		b.seen = append(b.seen, Seen{Method: r.Method, Header: r.Header.Clone()})
+		b.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
 }
 
 type echoIn struct {
@@ -41,6 +80,14 @@ type progressIn struct {
 func NewBackend(t testing.TB, name string) *Backend {
 	t.Helper()
 	return NewBackendWith(t, name, nil)
+}
+
+// NewStatelessBackend is NewBackend serving the 2026-07-28 revision: a
+// stateless server, as MCP Go SDK v1.8 serves it (no sessions; legacy
+// clients get sessionless answers too).
+func NewStatelessBackend(t testing.TB, name string, jsonResponse bool) *Backend {
+	t.Helper()
+	return NewBackendWith(t, name, &mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: jsonResponse})
 }
 
 // NewBackendWith is NewBackend with handler options (JSONResponse makes
@@ -84,7 +131,8 @@ func NewBackendWith(t testing.TB, name string, opts *mcp.StreamableHTTPOptions) 
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	b := &Backend{Name: name, Port: ln.Addr().(*net.TCPAddr).Port, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}
+	b := &Backend{Name: name, Port: ln.Addr().(*net.TCPAddr).Port, Server: s}
+	b.srv = &http.Server{Handler: b.record(h), ReadHeaderTimeout: 5 * time.Second}
 	b.URL = "http://" + ln.Addr().String() + "/mcp"
 	go func() { _ = b.srv.Serve(ln) }()
 	t.Cleanup(b.Close)
