@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -102,7 +103,11 @@ func TestModernClientThroughGateway(t *testing.T) {
 				assert.Equal(t, api.MCPVersion20260728, s.Header.Get(api.HeaderProtocolVersion))
 			}
 			assert.Empty(t, log.sessionIDs(), "the gateway mints no session id")
-			assert.EqualValues(t, 1, h.counter(t, "mcp_gateway_requests_total", "200", "tools/call", "ns/srv", "echo"))
+			// Counted once the handler returns, which may be after the
+			// client has read the answer.
+			assert.Eventually(t, func() bool {
+				return h.counter(t, "mcp_gateway_requests_total", "200", "tools/call", "ns/srv", "echo") == 1
+			}, 2*time.Second, 5*time.Millisecond, "the call is counted under its method and tool")
 		})
 	}
 }
@@ -327,8 +332,10 @@ func TestModernCallerAffinity(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	stdio := map[string]string{api.PodAnnTransport: api.TransportStdio} // sessions: per-session by default
+	pods := map[string]*mcptest.Backend{}
 	for _, name := range []string{"pod-a", "pod-b", "pod-c"} {
-		h.addPod(mcptest.NewStatelessBackend(t, name, true), "ns", "srv", stdio)
+		pods[name] = mcptest.NewStatelessBackend(t, name, true)
+		h.addPod(pods[name], "ns", "srv", stdio)
 	}
 	gw1, gw2 := h.gatewayWithUsers()+"/mcp/ns/srv", h.gatewayWithUsers()+"/mcp/ns/srv"
 	ctx := context.Background()
@@ -355,6 +362,10 @@ func TestModernCallerAffinity(t *testing.T) {
 		before[c] = podOf(gw1, c)
 		spread[before[c]]++
 		assert.Equal(t, before[c], podOf(gw2, c), "the other replica agrees")
+	}
+	// The sidecar tells callers apart by what the gateway states.
+	for c, pod := range before {
+		assert.True(t, slices.ContainsFunc(pods[pod].Seen(), func(s mcptest.Seen) bool { return s.Header.Get(api.HeaderCallerUser) == c }), c)
 	}
 	assert.GreaterOrEqual(t, len(spread), 2, "callers spread over the pods: %v", spread)
 
@@ -403,11 +414,50 @@ func TestModernListenStream(t *testing.T) {
 	n, err := resp.Body.Read(buf)
 	require.NoError(t, err)
 	assert.Contains(t, string(buf[:n]), "notifications/subscriptions/acknowledged", "the first event arrives while the stream stays open")
-	assert.Zero(t, h.registry.Pick("ns", "srv", nil).InFlight(), "an open listen stream is not load")
+	// The requests before it may still be releasing their count.
+	assert.Eventually(t, func() bool { return h.registry.Pick("ns", "srv", nil).InFlight() == 0 }, 2*time.Second, 5*time.Millisecond,
+		"an open listen stream is not load")
 	cancel()
 	select {
 	case <-cancelled:
 	case <-time.After(3 * time.Second):
 		t.Fatal("the pod's listen request was not cancelled when the client went away")
 	}
+}
+
+// The SDK client opens subscriptions/listen when it wants list changes:
+// the stream stays open through the gateway and carries the pod's change
+// notification, and while open it is not load.
+func TestModernListenSDK(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	pod := mcptest.NewStatelessBackend(t, "pod-a", false)
+	h.addPod(pod, "ns", "srv", nil)
+	ctx := context.Background()
+	changed := make(chan struct{}, 1)
+	cs, err := mcptest.Connect(ctx, h.gateway()+"/mcp/ns/srv", "", &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		},
+	})
+	require.NoError(t, err)
+	defer cs.Close()
+	require.Equal(t, []string{"server/discover", "subscriptions/listen"}, pod.SeenMCP())
+	// The requests before it may still be releasing their count.
+	assert.Eventually(t, func() bool { return h.registry.Pick("ns", "srv", nil).InFlight() == 0 }, 2*time.Second, 5*time.Millisecond,
+		"an open listen stream is not load")
+
+	mcp.AddTool(pod.Server, &mcp.Tool{Name: "late", Description: "added while the client listens"},
+		func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) { return &mcp.CallToolResult{}, nil, nil })
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("notifications/tools/list_changed did not arrive on the listen stream")
+	}
+	tools, err := cs.ListTools(ctx, nil)
+	require.NoError(t, err)
+	assert.Len(t, tools.Tools, 6)
 }
