@@ -451,7 +451,9 @@ func TestModernListenSDK(t *testing.T) {
 		"an open listen stream is not load")
 
 	mcp.AddTool(pod.Server, &mcp.Tool{Name: "late", Description: "added while the client listens"},
-		func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) { return &mcp.CallToolResult{}, nil, nil })
+		func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{}, nil, nil
+		})
 	select {
 	case <-changed:
 	case <-time.After(5 * time.Second):
