@@ -72,13 +72,7 @@ func TestBinary(t *testing.T) {
 	binaryModern(t, base, ns)
 	binaryHosts(t, base+"/mcp/"+ns+"/srv")
 
-	// Metrics name servers and tools: on their own port, not the clients'.
-	assert.Equal(t, http.StatusNotFound, call(t, http.MethodGet, base+"/metrics", "", nil))
-	resp, err := http.Get("http://" + metricsAddr + "/metrics")
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	assert.Contains(t, string(body), `mcp_gateway_requests_total{code="200",method="tools/call"`)
+	binaryMetrics(t, base, metricsAddr)
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	select {
@@ -126,6 +120,18 @@ current-context: x
 		require.Error(t, err, fmt.Sprint(tt.args))
 		assert.Contains(t, stderr.String(), tt.want)
 	}
+}
+
+// binaryMetrics: metrics name servers and tools, so they are on their own
+// port, not the clients'.
+func binaryMetrics(t *testing.T, base, metricsAddr string) {
+	t.Helper()
+	assert.Equal(t, http.StatusNotFound, call(t, http.MethodGet, base+"/metrics", "", nil))
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(body), `mcp_gateway_requests_total{code="200",method="tools/call"`)
 }
 
 // binaryModern: the default SDK client speaks 2026-07-28 through the binary
