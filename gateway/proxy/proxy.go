@@ -125,6 +125,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.serveModern(rec, r, req)
 		return
 	}
+	req.inspect()
 	p.serveLegacy(rec, r, req)
 }
 
@@ -185,7 +186,6 @@ func (p *Proxy) read(w http.ResponseWriter, r *http.Request, req *request) bool 
 			return false
 		}
 	}
-	req.inspect()
 	return true
 }
 
@@ -225,6 +225,10 @@ func (p *Proxy) serveModern(w http.ResponseWriter, r *http.Request, req *request
 // Once they agree, the proxy goes by the headers (metrics, allow-list).
 func (p *Proxy) validate(w http.ResponseWriter, h http.Header, req *request) bool {
 	m := req.msgs[0]
+	req.method = m.Method // until the headers are known to agree
+	if m.Kind == mcp.KindRequest && !req.batch {
+		req.id = m.ID
+	}
 	switch {
 	case req.batch:
 		writeRPCError(w, http.StatusBadRequest, nil, mcp.CodeInvalidRequest,
@@ -241,7 +245,7 @@ func (p *Proxy) validate(w http.ResponseWriter, h http.Header, req *request) boo
 		writeJSON(w, v.Status, v.Response(m.ID))
 		return false
 	}
-	req.method, req.tool = h.Get(api.HeaderMethod), ""
+	req.method = h.Get(api.HeaderMethod)
 	if req.method == methodToolsCall {
 		req.tool, _ = mcp.DecodeHeaderValue(h.Get(api.HeaderName))
 	}
@@ -323,7 +327,8 @@ func (p *Proxy) route(w http.ResponseWriter, r *http.Request, req *request, pick
 	p.unavailable(w, req, "no_ready_pod", fmt.Sprintf("server %s/%s has no ready pod", req.ns, req.server))
 }
 
-// inspect notes what the proxy needs from the decoded messages.
+// inspect notes what the proxy needs from the decoded messages of a
+// legacy request (validate does it for a modern one, from its headers).
 func (req *request) inspect() {
 	for i, m := range req.msgs {
 		if i == 0 {
