@@ -65,6 +65,7 @@ fuzz: ## 60 s on each fuzz target
 	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzSet$$' -fuzztime 60s
 	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzValidateModern$$' -fuzztime 60s
 	$(GO) test ./gateway/session -run '^$$' -fuzz '^FuzzSessionID$$' -fuzztime 60s
+	$(GO) test ./gateway/proxy -run '^$$' -fuzz '^FuzzFoldCollision$$' -fuzztime 60s
 
 lint-deps: ## Debian packages of make lint (shellcheck)
 	@$(call debs-install,$(LINT_DEBS))
