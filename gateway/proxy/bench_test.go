@@ -2,11 +2,17 @@ package proxy
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
 )
 
 // BenchmarkToolsCall measures tools/call from concurrent SDK client
@@ -88,4 +94,58 @@ func benchEras(b *testing.B, sessions int) {
 	b.StopTimer()
 	c.Report(b, [2]int{modernGateway, modernDirect}, [2]int{legacyGateway, legacyDirect},
 		[2]int{modernGateway, legacyGateway}, [2]int{modernDirect, legacyDirect})
+}
+
+// BenchmarkHandler measures the gateway's own work for one tools/call of
+// each era, without the network: the handler in process, the pod a canned
+// event-stream answer of the size the SDK server sends. A 2026-07-28 call
+// is validated (headers against body) and routed per request; a legacy one
+// carries a session id that is verified (HMAC) and looked up.
+//
+//	go test ./gateway/proxy -run '^$' -bench Handler -benchmem
+func BenchmarkHandler(b *testing.B) {
+	h := newHarness(b)
+	pod := h.addPod(mcptest.NewBackend(b, "x"), "ns", "srv", nil)
+	sid := h.codec.Encode(session.Scope{Namespace: "ns", Server: "srv"}, session.Ref{PodUID: string(pod.UID), Upstream: "pod-session"})
+	for _, tt := range []struct {
+		name, body, answer string
+		hdr                map[string]string
+	}{
+		{"era=modern", `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{"roots":{"listChanged":true}},` +
+			`"io.modelcontextprotocol/clientInfo":{"name":"bench","version":"test"},"io.modelcontextprotocol/protocolVersion":"2026-07-28"},"name":"echo","arguments":{"text":"hello"}}}`,
+			`{"jsonrpc":"2.0","id":2,"result":{"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"x","version":"test"}},"content":[{"type":"text","text":"x: hello"}],"resultType":"complete"}}`,
+			map[string]string{api.HeaderProtocolVersion: api.MCPVersion20260728, api.HeaderMethod: "tools/call", api.HeaderName: "echo"}},
+		{"era=legacy", `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}`,
+			`{"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"x: hello"}]}}`,
+			map[string]string{api.HeaderProtocolVersion: api.MCPVersion20251125, api.HeaderSessionID: sid}},
+	} {
+		mux := http.NewServeMux()
+		mux.Handle("/mcp/{namespace}/{server}", New(Options{Router: h.registry, Codec: h.codec, Metrics: h.metrics, Log: discardLog(),
+			Transport: cannedPod("event: message\ndata: " + tt.answer + "\n\n")}))
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				r := httptest.NewRequest(http.MethodPost, "/mcp/ns/srv", strings.NewReader(tt.body))
+				r.Header.Set("Content-Type", "application/json")
+				r.Header.Set("Accept", "application/json, text/event-stream")
+				for k, v := range tt.hdr {
+					r.Header.Set(k, v)
+				}
+				w := httptest.NewRecorder()
+				mux.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatalf("%d %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
+
+// cannedPod answers every request with the event stream sse.
+type cannedPod string
+
+func (c cannedPod) RoundTrip(r *http.Request) (*http.Response, error) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	h := http.Header{"Content-Type": {"text/event-stream"}, "Cache-Control": {"no-cache, no-transform"}}
+	return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader(string(c))), Request: r}, nil
 }
