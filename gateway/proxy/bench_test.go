@@ -1,12 +1,14 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -148,4 +150,39 @@ func (c cannedPod) RoundTrip(r *http.Request) (*http.Response, error) {
 	_, _ = io.Copy(io.Discard, r.Body)
 	h := http.Header{"Content-Type": {"text/event-stream"}, "Cache-Control": {"no-cache, no-transform"}}
 	return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader(string(c))), Request: r}, nil
+}
+
+// BenchmarkFirstResult measures a new client's time to its first tool
+// result through the gateway, per era, alternating: connect (a 2026-07-28
+// client sends one server/discover; against a legacy server it falls back
+// to initialize, initialized and the session's GET stream) and one
+// tools/call. b.N clients per era ("calls/s" are clients per second).
+//
+//	go test ./gateway/proxy -run '^$' -bench FirstResult -benchtime 500x
+func BenchmarkFirstResult(b *testing.B) {
+	h := newHarness(b)
+	h.addPod(mcptest.NewStatelessBackend(b, "modern", false), "ns", "modern", nil)
+	h.addPod(mcptest.NewBackend(b, "legacy"), "ns", "legacy", nil)
+	gw := h.gateway()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	ctx := context.Background()
+	c := mcptest.NewCompare("modern", "legacy")
+	b.ResetTimer()
+	for range b.N {
+		for side, server := range []string{"modern", "legacy"} {
+			start := time.Now()
+			cs, err := mcptest.ConnectWith(ctx, gw+"/mcp/ns/"+server, hc, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := mcptest.Call(ctx, cs, "whoami", nil); err != nil {
+				b.Fatal(err)
+			}
+			d := time.Since(start)
+			c.Add(side, []time.Duration{d}, d)
+			_ = cs.Close()
+		}
+	}
+	b.StopTimer()
+	c.Report(b, [2]int{0, 1})
 }
