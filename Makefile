@@ -49,9 +49,13 @@ bench: setup ## benchmarks, printed as figures (see README "Performance")
 	$(GO) test -run '^$$' -bench ToolsCall -benchtime 2000x ./transport/stdio/
 	$(GO) test -run '^$$' -bench NewSession -benchtime 20x ./transport/stdio/
 	$(GO) test -run '^$$' -bench 'Eras|FirstResult' -benchtime 2000x ./transport/stdio/
-	$(GO) test -run '^$$' -bench ToolsCall -benchtime 20000x ./gateway/proxy/
+	$(GO) test -run '^$$' -bench 'ToolsCall$$' -benchtime 20000x ./gateway/proxy/
+	@# Both protocol eras in one run: 2026-07-28 and a legacy session, direct and through the gateway.
+	$(GO) test -run '^$$' -bench 'ToolsCallEras|Handler' -benchmem -benchtime 10000x ./gateway/proxy/
+	$(GO) test -run '^$$' -bench FirstResult -benchtime 500x ./gateway/proxy/
 	@# The gateway on a core of its own (as its own pod), clients and backend on the other.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -exec 'taskset -c 0' -run '^$$' -bench ToolsCallGatewayOwnCore -benchtime 20000x ./test/gateway/
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -exec 'taskset -c 0' -run '^$$' -bench ToolsCallErasOwnCore -benchtime 10000x ./test/gateway/
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench DeploymentCreate -benchtime 300x ./test/integration/
 
 fuzz: ## 60 s on each fuzz target
@@ -63,6 +67,7 @@ fuzz: ## 60 s on each fuzz target
 	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzSet$$' -fuzztime 60s
 	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzValidateModern$$' -fuzztime 60s
 	$(GO) test ./gateway/session -run '^$$' -fuzz '^FuzzSessionID$$' -fuzztime 60s
+	$(GO) test ./gateway/proxy -run '^$$' -fuzz '^FuzzFoldCollision$$' -fuzztime 60s
 
 lint-deps: ## Debian packages of make lint (shellcheck)
 	@$(call debs-install,$(LINT_DEBS))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/hibernate"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/metrics"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/origin"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/proxy"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
@@ -55,6 +57,13 @@ type Config struct {
 	// the first request (Namespace, Identity and the windows; the rest is
 	// filled in here).
 	Hibernation *hibernate.Options
+	// PublicURLs are the gateway's canonical external URLs (--public-url):
+	// the names and origins browsers may use besides addresses and
+	// localhost (see package origin).
+	PublicURLs []*url.URL
+	// AllowedHosts are more names accepted in Host, such as the Service's
+	// DNS names.
+	AllowedHosts []string
 }
 
 // Gateway is one replica.
@@ -117,9 +126,11 @@ func New(cfg Config) (*Gateway, error) {
 	px := proxy.New(popts)
 
 	mux := http.NewServeMux()
-	mux.Handle("/mcp/{namespace}/{server}", guard.Handler(func(r *http.Request) auth.Attributes {
+	// DNS rebinding is refused before auth: it costs no token review.
+	hosts := origin.New(origin.Config{PublicURLs: cfg.PublicURLs, Hosts: cfg.AllowedHosts})
+	mux.Handle("/mcp/{namespace}/{server}", hosts.Handler(writeRPCError, guard.Handler(func(r *http.Request) auth.Attributes {
 		return auth.Attributes{Verb: api.VerbUse, Namespace: r.PathValue("namespace"), Name: r.PathValue("server")}
-	}, writeRPCError, px))
+	}, writeRPCError, px)))
 	(&admin.API{Client: cfg.Client, Namespaces: cfg.Namespaces, Guard: guard, Log: cfg.Log, Hibernation: hib}).Register(mux)
 	server.AddProbes(mux, func() error {
 		if !g.synced() {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
@@ -33,6 +35,7 @@ func newGateway(t *testing.T, a auth.Authorizer, namespaces ...string) (*Gateway
 func status(t *testing.T, h http.Handler, method, path, token string) (int, string, http.Header) {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	req.Host = "127.0.0.1:8080" // not httptest's example.com, which is no name of the gateway
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -129,4 +132,49 @@ func TestTokensMode(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, `mcp_gateway_auth_denials_total{reason="unauthenticated"} 2`)
 	assert.Contains(t, body, `mcp_gateway_auth_denials_total{reason="forbidden"} 4`)
+}
+
+// DNS rebinding is refused on the MCP endpoint before auth (no token
+// review for it), with a JSON-RPC body; the Service's names, addresses and
+// the public URL pass.
+func TestHostAndOrigin(t *testing.T) {
+	t.Parallel()
+	client := fake.NewClientset()
+	codec, err := session.NewCodec([]byte(strings.Repeat("k", 32)))
+	require.NoError(t, err)
+	public, err := url.Parse("https://mcp.example.com")
+	require.NoError(t, err)
+	gw, err := New(Config{Client: client, Codec: codec, Auth: auth.None{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		PublicURLs: []*url.URL{public}, AllowedHosts: api.ServiceDNSNames("mcp-gateway", "mcp-system")})
+	require.NoError(t, err)
+	// 503: let through, and no pod of ns/srv.
+	tests := []struct {
+		host, origin string
+		want         int
+		refusal      string
+	}{
+		{"evil.example.com", "http://evil.example.com", http.StatusForbidden, `host \"evil.example.com\" is not a name of this gateway`},
+		{"127.0.0.1:8080", "http://evil.example.com", http.StatusForbidden, `origin \"http://evil.example.com\" may not use this gateway`},
+		{"mcp.example.com", "https://mcp.example.com", http.StatusServiceUnavailable, ""},
+		{"mcp-gateway.mcp-system.svc.cluster.local", "", http.StatusServiceUnavailable, ""},
+		{"10.96.0.1", "", http.StatusServiceUnavailable, ""},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(http.MethodPost, "/mcp/ns/srv", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+		req.Host = tt.host
+		if tt.origin != "" {
+			req.Header.Set("Origin", tt.origin)
+		}
+		rec := httptest.NewRecorder()
+		gw.ServeHTTP(rec, req)
+		assert.Equal(t, tt.want, rec.Code, "%s %s: %s", tt.host, tt.origin, rec.Body.String())
+		if tt.refusal != "" {
+			assert.JSONEq(t, `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Forbidden: `+tt.refusal+`"}}`, rec.Body.String())
+		}
+	}
+	// Probes and the operators' API are not MCP: the kubelet probes by address anyway.
+	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	rec := httptest.NewRecorder()
+	gw.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusOK, rec.Code)
 }

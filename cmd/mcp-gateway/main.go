@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -40,6 +42,8 @@ type options struct {
 	callerCreds   bool
 	logLevel      string
 	hibernation   hibernationFlags
+	publicURLs    string
+	service       string
 }
 
 func main() {
@@ -60,47 +64,15 @@ func main() {
 	flag.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "time for in-flight requests to finish on SIGTERM (streams are then cut)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.hibernation.register(flag.CommandLine)
+	flag.StringVar(&o.publicURLs, "public-url", "", "comma list of the gateway's canonical external URLs (https://mcp.example.com): names and origins browsers may use. "+
+		"Against DNS rebinding, a Host that is not an IP address, localhost, one of these or the --service names, and an Origin that is neither the request's own host nor one of these, get 403")
+	flag.StringVar(&o.service, "service", "mcp-gateway", "the gateway's Service in POD_NAMESPACE, whose DNS names are accepted in Host")
 	flag.Parse()
 	server.Main("mcp-gateway", o.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, o, log) })
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
-	switch o.authMode {
-	case "kubernetes", "tokens", "none":
-	default:
-		return fmt.Errorf("--auth=%q: want kubernetes, tokens or none", o.authMode)
-	}
-	if o.sessionKey == "" {
-		return errors.New("--session-key-file is required (the same key on every replica)")
-	}
-	codec, err := session.LoadKeyFile(o.sessionKey)
-	if err != nil {
-		return err
-	}
-	hib, err := o.hibernation.options()
-	if err != nil {
-		return err
-	}
-	cfg, err := server.RESTConfig(o.kubeconfig)
-	if err != nil {
-		return err
-	}
-	// TokenReviews and SubjectAccessReviews scale with traffic (cache
-	// misses); client-go's default 5 QPS would queue them.
-	cfg.QPS, cfg.Burst = 100, 200
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
-	}
-	authz, err := authorizer(o, client, log)
-	if err != nil {
-		return err
-	}
-	gw, err := gateway.New(gateway.Config{
-		Client: client, Namespaces: splitList(o.namespaces), Codec: codec, Auth: authz, Log: log,
-		DialTimeout: o.dialTimeout, HeaderTimeout: o.headerTimeout, MaxBodyBytes: o.maxBody,
-		CallerCredentials: o.callerCreds, SeparateMetrics: o.metricsListen != "", Hibernation: hib,
-	})
+	gw, err := newGateway(o, log)
 	if err != nil {
 		return err
 	}
@@ -114,10 +86,64 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if !gw.WaitForSync(ctx) {
 		return fmt.Errorf("discovery did not sync before shutdown")
 	}
-
-	main, err := server.Listen("the gateway", o.listen)
+	listeners, err := listen(runCtx, o, gw, log)
 	if err != nil {
 		return err
+	}
+	log.Info("mcp-gateway listening", "listen", o.listen, "metrics", o.metricsListen, "auth", o.authMode, "namespaces", o.namespaces)
+	return server.Serve(ctx, log, o.grace, listeners...)
+}
+
+// newGateway checks the flags and builds the gateway they describe.
+func newGateway(o options, log *slog.Logger) (*gateway.Gateway, error) {
+	switch o.authMode {
+	case "kubernetes", "tokens", "none":
+	default:
+		return nil, fmt.Errorf("--auth=%q: want kubernetes, tokens or none", o.authMode)
+	}
+	if o.sessionKey == "" {
+		return nil, errors.New("--session-key-file is required (the same key on every replica)")
+	}
+	publicURLs, err := parsePublicURLs(o.publicURLs)
+	if err != nil {
+		return nil, err
+	}
+	codec, err := session.LoadKeyFile(o.sessionKey)
+	if err != nil {
+		return nil, err
+	}
+	hib, err := o.hibernation.options()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := server.RESTConfig(o.kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	// TokenReviews and SubjectAccessReviews scale with traffic (cache
+	// misses); client-go's default 5 QPS would queue them.
+	cfg.QPS, cfg.Burst = 100, 200
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	authz, err := authorizer(o, client, log)
+	if err != nil {
+		return nil, err
+	}
+	return gateway.New(gateway.Config{
+		Client: client, Namespaces: splitList(o.namespaces), Codec: codec, Auth: authz, Log: log,
+		DialTimeout: o.dialTimeout, HeaderTimeout: o.headerTimeout, MaxBodyBytes: o.maxBody,
+		CallerCredentials: o.callerCreds, SeparateMetrics: o.metricsListen != "",
+		PublicURLs: publicURLs, AllowedHosts: serviceHosts(o.service, log), Hibernation: hib,
+	})
+}
+
+// listen opens the clients' port and, if separate, the metrics port.
+func listen(runCtx context.Context, o options, gw *gateway.Gateway, log *slog.Logger) ([]server.Listener, error) {
+	main, err := server.Listen("the gateway", o.listen)
+	if err != nil {
+		return nil, err
 	}
 	srv := server.NewHTTPServer(gw, log)
 	// MCP event streams stay open as long as the session lives: no read or
@@ -127,14 +153,39 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if o.metricsListen != "" {
 		ml, err := server.Listen("metrics", o.metricsListen)
 		if err != nil {
-			return err
+			_ = main.Close()
+			return nil, err
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET "+api.MetricsPath, gw.MetricsHandler())
 		listeners = append(listeners, server.Listener{Server: server.NewHTTPServer(mux, log), Listener: ml})
 	}
-	log.Info("mcp-gateway listening", "listen", o.listen, "metrics", o.metricsListen, "auth", o.authMode, "namespaces", o.namespaces)
-	return server.Serve(ctx, log, o.grace, listeners...)
+	return listeners, nil
+}
+
+// parsePublicURLs reads --public-url: absolute http(s) URLs.
+func parsePublicURLs(list string) ([]*url.URL, error) {
+	var out []*url.URL
+	for _, s := range splitList(list) {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--public-url %q: want an absolute http or https URL", s)
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// serviceHosts are the DNS names of the gateway's Service, whose namespace
+// is the pod's (POD_NAMESPACE, from the downward API). Out of a cluster
+// there are none: clients use an address or localhost.
+func serviceHosts(service string, log *slog.Logger) []string {
+	ns := os.Getenv("POD_NAMESPACE")
+	if ns == "" || service == "" {
+		log.Info("POD_NAMESPACE not set: the Service's DNS names are not accepted in Host, only addresses, localhost and --public-url")
+		return nil
+	}
+	return api.ServiceDNSNames(service, ns)
 }
 
 func authorizer(o options, client kubernetes.Interface, log *slog.Logger) (auth.Authorizer, error) {

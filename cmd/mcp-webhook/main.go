@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/certs"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
@@ -227,8 +228,7 @@ func servingCertificate(ctx context.Context, o options, restCfg *rest.Config, lo
 		if err != nil {
 			return nil, nil, fmt.Errorf("kubernetes client: %w", err)
 		}
-		svc := o.service
-		hosts := []string{svc + "." + ns + ".svc", svc, svc + "." + ns, svc + "." + ns + ".svc.cluster.local"}
+		hosts := api.ServiceDNSNames(o.service, ns)
 		for _, h := range strings.Split(o.extraHosts, ",") {
 			if h = strings.TrimSpace(h); h != "" {
 				hosts = append(hosts, h)

@@ -230,8 +230,10 @@ func (a *API) restart(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, RestartResult{Deployment: d.Name, RestartedAt: at})
 }
 
+// logs streams a container log of one of the server's pods: find the pod,
+// read the options, open the stream, copy it.
 func (a *API) logs(w http.ResponseWriter, r *http.Request) {
-	pod, ok := a.logsPod(w, r)
+	pod, ok := a.logPod(w, r)
 	if !ok {
 		return
 	}
@@ -256,15 +258,15 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Pod", pod.Name)
 	w.Header().Set("X-Container", opts.Container)
 	w.WriteHeader(http.StatusOK)
-	if err := copyLog(w, stream, opts.Follow); err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
+	if err := copyLog(w, stream, opts.Follow); err != nil && ctx.Err() == nil {
 		a.Log.Info("log stream ended", "pod", pod.Name, "error", err.Error())
 	}
 }
 
-// logsPod is the pod whose logs are asked for (the query's pod, or one of
-// the server's); it answers 404 itself.
-func (a *API) logsPod(w http.ResponseWriter, r *http.Request) (*corev1.Pod, bool) {
-	ns, name, which := r.PathValue("namespace"), r.PathValue("name"), r.URL.Query().Get("pod")
+// logPod returns the pod whose log is asked for (?pod=, else a ready one),
+// or answers 404.
+func (a *API) logPod(w http.ResponseWriter, r *http.Request) (*corev1.Pod, bool) {
+	ns, name, want := r.PathValue("namespace"), r.PathValue("name"), r.URL.Query().Get("pod")
 	if !a.visible(ns) {
 		writeError(w, r, http.StatusNotFound, fmt.Sprintf("namespace %s is not served by this gateway", ns))
 		return nil, false
@@ -274,10 +276,10 @@ func (a *API) logsPod(w http.ResponseWriter, r *http.Request) (*corev1.Pod, bool
 		a.apiError(w, r, "listing pods", err)
 		return nil, false
 	}
-	pod := pickPod(pods, which)
+	pod := pickPod(pods, want)
 	if pod == nil {
-		msg := fmt.Sprintf("server %s/%s has no pod %q", ns, name, which)
-		if which == "" {
+		msg := fmt.Sprintf("server %s/%s has no pod %q", ns, name, want)
+		if want == "" {
 			msg = fmt.Sprintf("server %s/%s has no pods", ns, name)
 		}
 		writeError(w, r, http.StatusNotFound, msg)
@@ -288,7 +290,10 @@ func (a *API) logsPod(w http.ResponseWriter, r *http.Request) (*corev1.Pod, bool
 
 // logOptions reads container, previous, follow, timestamps and tailLines.
 func logOptions(q url.Values, pod *corev1.Pod) (*corev1.PodLogOptions, error) {
-	opts := &corev1.PodLogOptions{Container: cmp.Or(q.Get("container"), defaultContainer(pod))}
+	opts := &corev1.PodLogOptions{Container: q.Get("container")}
+	if opts.Container == "" {
+		opts.Container = defaultContainer(pod)
+	}
 	for key, dst := range map[string]*bool{"previous": &opts.Previous, "follow": &opts.Follow, "timestamps": &opts.Timestamps} {
 		if s := q.Get(key); s != "" {
 			b, err := strconv.ParseBool(s)
@@ -308,7 +313,8 @@ func logOptions(q url.Values, pod *corev1.Pod) (*corev1.PodLogOptions, error) {
 	return opts, nil
 }
 
-// copyLog copies the log stream, flushing each read when following.
+// copyLog copies the log stream, flushing after every read when it is
+// followed; the end of the log is no error.
 func copyLog(w http.ResponseWriter, stream io.Reader, follow bool) error {
 	rc := http.NewResponseController(w)
 	buf := make([]byte, 32<<10)
@@ -316,13 +322,16 @@ func copyLog(w http.ResponseWriter, stream io.Reader, follow bool) error {
 		n, err := stream.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return nil // the client left
+				return nil // the client went away
 			}
 			if follow {
 				_ = rc.Flush()
 			}
 		}
 		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
 			return err
 		}
 	}

@@ -95,3 +95,50 @@ func (s *Sides) Report(b *testing.B) {
 	b.ReportMetric(pct(0, 99), "direct-p99-µs")
 	b.ReportMetric(pct(1, 99), "gateway-p99-µs")
 }
+
+// Compare collects the latencies and wall time of a benchmark with any
+// number of named sides (for example each protocol era, straight to the
+// backend and through the gateway), run in alternating chunks.
+type Compare struct {
+	names   []string
+	lat     [][]time.Duration
+	elapsed []time.Duration
+}
+
+// NewCompare returns a Compare of the sides named names, in that order.
+func NewCompare(names ...string) *Compare {
+	return &Compare{names: names, lat: make([][]time.Duration, len(names)), elapsed: make([]time.Duration, len(names))}
+}
+
+// Add records one chunk of side.
+func (c *Compare) Add(side int, lat []time.Duration, d time.Duration) {
+	c.lat[side] = append(c.lat[side], lat...)
+	c.elapsed[side] += d
+}
+
+func (c *Compare) rate(side int) float64 {
+	return float64(len(c.lat[side])) / c.elapsed[side].Seconds()
+}
+
+func (c *Compare) percentile(side, p int) float64 {
+	slices.Sort(c.lat[side])
+	return float64(c.lat[side][len(c.lat[side])*p/100].Microseconds())
+}
+
+// Report reports each side's calls/s, p50 and p99, and for each pair
+// {a, b} of ratios the throughput ratio a/b as "<a>/<b>".
+func (c *Compare) Report(b *testing.B, ratios ...[2]int) {
+	for _, l := range c.lat {
+		if len(l) == 0 {
+			return
+		}
+	}
+	for i, name := range c.names {
+		b.ReportMetric(c.rate(i), name+"-calls/s")
+		b.ReportMetric(c.percentile(i, 50), name+"-p50-µs")
+		b.ReportMetric(c.percentile(i, 99), name+"-p99-µs")
+	}
+	for _, r := range ratios {
+		b.ReportMetric(c.rate(r[0])/c.rate(r[1]), c.names[r[0]]+"/"+c.names[r[1]])
+	}
+}

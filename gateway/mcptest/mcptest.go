@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,12 +25,51 @@ import (
 // also answers the sidecar's /readyz (503 while NotReady) and /metrics,
 // whose gauge of open sessions is Open (hibernation asks both).
 type Backend struct {
-	Name     string
-	Port     int
-	URL      string
+	Name string
+	Port int
+	URL  string
+	// Server is the SDK server, for tests that change its tools.
+	Server *mcp.Server
+	// Open is the sessions count its /metrics reports; NotReady fails its
+	// /readyz (hibernation tests).
 	Open     atomic.Int64
 	NotReady atomic.Bool
 	srv      *http.Server
+
+	mu   sync.Mutex
+	seen []Seen
+}
+
+// Seen is a request as the backend received it.
+type Seen struct {
+	Method string // HTTP method
+	Header http.Header
+}
+
+// Seen returns the requests the backend has received so far.
+func (b *Backend) Seen() []Seen {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.seen)
+}
+
+// SeenMCP returns the Mcp-Method header of every request received so far
+// ("" for requests without one, such as a legacy client's).
+func (b *Backend) SeenMCP() []string {
+	var out []string
+	for _, s := range b.Seen() {
+		out = append(out, s.Header.Get(api.HeaderMethod))
+	}
+	return out
+}
+
+func (b *Backend) record(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		b.seen = append(b.seen, Seen{Method: r.Method, Header: r.Header.Clone()})
+		b.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
 }
 
 type echoIn struct {
@@ -46,6 +87,14 @@ type progressIn struct {
 func NewBackend(t testing.TB, name string) *Backend {
 	t.Helper()
 	return NewBackendWith(t, name, nil)
+}
+
+// NewStatelessBackend is NewBackend serving the 2026-07-28 revision: a
+// stateless server, as MCP Go SDK v1.8 serves it (no sessions; legacy
+// clients get sessionless answers too).
+func NewStatelessBackend(t testing.TB, name string, jsonResponse bool) *Backend {
+	t.Helper()
+	return NewBackendWith(t, name, &mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: jsonResponse})
 }
 
 // NewBackendWith is NewBackend with handler options (JSONResponse makes
@@ -89,9 +138,9 @@ func NewBackendWith(t testing.TB, name string, opts *mcp.StreamableHTTPOptions) 
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	b := &Backend{Name: name, Port: ln.Addr().(*net.TCPAddr).Port}
+	b := &Backend{Name: name, Port: ln.Addr().(*net.TCPAddr).Port, Server: s}
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", h)
+	mux.Handle("/mcp", b.record(h))
 	mux.HandleFunc("GET "+api.ReadyPath, func(w http.ResponseWriter, _ *http.Request) {
 		if b.NotReady.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)

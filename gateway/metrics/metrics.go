@@ -19,7 +19,7 @@ const maxToolsPerServer = 64
 
 // knownMethods are the MCP methods that get their own label value.
 var knownMethods = map[string]bool{
-	"initialize": true, "ping": true, "server/discover": true,
+	"initialize": true, "ping": true, "server/discover": true, "subscriptions/listen": true,
 	"tools/list": true, "tools/call": true,
 	"resources/list": true, "resources/read": true, "resources/templates/list": true,
 	"resources/subscribe": true, "resources/unsubscribe": true,

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
@@ -28,33 +27,19 @@ func ambiguousKey(m *mcp.Message) string {
 	return ""
 }
 
-// foldCollision lists the object's keys as written (a map would merge exact
-// duplicates) and compares every pair with strings.EqualFold, which folds
-// like encoding/json does.
+// foldCollision lists the object's keys as written (a map would merge
+// exact duplicates) and compares every pair with strings.EqualFold, which
+// folds like encoding/json does. Not an object: "".
 func foldCollision(obj []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	keys, err := mcp.Keys(obj)
+	if err != nil {
 		return ""
 	}
-	var keys []string
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return ""
-		}
-		k, ok := t.(string)
-		if !ok {
-			return ""
-		}
-		for _, prev := range keys {
+	for i, k := range keys {
+		for _, prev := range keys[:i] {
 			if strings.EqualFold(prev, k) {
 				return k
 			}
-		}
-		keys = append(keys, k)
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return ""
 		}
 	}
 	return ""

@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -23,4 +26,45 @@ func TestFoldCollision(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, foldCollision([]byte(tt.body)), tt.body)
 	}
+}
+
+// FuzzFoldCollision checks the byte scanner against encoding/json's own
+// tokenizer on every valid JSON object: same keys, so the same verdict.
+func FuzzFoldCollision(f *testing.F) {
+	for _, s := range []string{`{"a":1,"A":2}`, `{"p\u0061rams":{},"paramſ":[1,"}"]}`, `{"x":{"y":"\"}"},"x":null}`, `{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, obj []byte) {
+		if !json.Valid(obj) {
+			return
+		}
+		assert.Equal(t, decoderFoldCollision(obj), foldCollision(obj), "%s", obj)
+	})
+}
+
+// decoderFoldCollision is the reference: keys listed by json.Decoder.
+func decoderFoldCollision(obj []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	var keys []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		k := t.(string)
+		for _, prev := range keys {
+			if strings.EqualFold(prev, k) {
+				return k
+			}
+		}
+		keys = append(keys, k)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
 }

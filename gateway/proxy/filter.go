@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"sync"
+
+	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
 // toolFilter hides tools a pod's allow-list does not name from every
@@ -49,45 +51,53 @@ func (f *toolFilter) filterBody(body []byte) []byte {
 	return body
 }
 
-// filterMessage returns the message with disallowed tools removed and true
-// when raw is a successful response to one of the tools/list requests.
+// filterMessage returns raw with the tools the allow-list hides removed
+// from result.tools, and true, when raw is a successful response carrying
+// a tool list. Only that array is rewritten: everything else the pod wrote
+// (a 2026-07-28 result's resultType, ttlMs, cacheScope and _meta,
+// nextCursor, key order, number spelling) passes as it was.
 func (f *toolFilter) filterMessage(raw []byte) ([]byte, bool) {
-	var msg map[string]json.RawMessage
-	if json.Unmarshal(raw, &msg) != nil {
+	tools := mcp.Lookup(raw, "result", "tools")
+	if len(tools) == 0 || tools[0] != '[' || !json.Valid(raw) {
 		return nil, false
 	}
-	if len(msg["result"]) == 0 {
+	// A reader that matches keys another way (case, first of duplicates)
+	// could see tools this filter did not: such an answer does not pass.
+	if foldCollision(raw) != "" || foldCollision(mcp.Lookup(raw, "result")) != "" {
+		return mcp.ErrorResponse(mcp.Lookup(raw, "id"), mcp.CodeInternalError,
+			"the server's tool list has keys differing only in case", nil), true
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(tools, &list) != nil {
 		return nil, false
 	}
-	var result map[string]json.RawMessage
-	if json.Unmarshal(msg["result"], &result) != nil {
-		return nil, false
-	}
-	var tools []json.RawMessage
-	if json.Unmarshal(result["tools"], &tools) != nil {
-		return nil, false
-	}
-	kept := make([]json.RawMessage, 0, len(tools))
-	for _, t := range tools {
-		var named struct {
-			Name string `json:"name"`
+	kept := make([]byte, 0, len(tools))
+	kept = append(kept, '[')
+	for _, t := range list {
+		if !f.allowed(t) {
+			continue
 		}
-		if json.Unmarshal(t, &named) == nil && f.allow(named.Name) {
-			kept = append(kept, t)
+		if len(kept) > 1 {
+			kept = append(kept, ',')
 		}
+		kept = append(kept, t...)
 	}
-	var err error
-	if result["tools"], err = json.Marshal(kept); err != nil {
-		return nil, false
-	}
-	if msg["result"], err = json.Marshal(result); err != nil {
-		return nil, false
-	}
-	out, err := json.Marshal(msg)
+	kept = append(kept, ']')
+	out, err := mcp.Set(raw, kept, "result", "tools")
 	if err != nil {
 		return nil, false
 	}
 	return out, true
+}
+
+// allowed reports whether the tool definition t names an allowed tool
+// unambiguously; anything else is hidden.
+func (f *toolFilter) allowed(t json.RawMessage) bool {
+	var name string
+	if foldCollision(t) != "" || json.Unmarshal(mcp.Lookup(t, "name"), &name) != nil {
+		return false
+	}
+	return f.allow(name)
 }
 
 // copySSE passes an event stream through event by event, flushing after
@@ -150,7 +160,13 @@ func writeEvent(w http.ResponseWriter, rc *http.ResponseController, event, data 
 				b.Write(l)
 			}
 			b.WriteString("data: ")
-			b.Write(out)
+			if bytes.ContainsAny(out, "\r\n") {
+				// Line breaks of a multi-line data field are JSON space:
+				// one data line must have none.
+				_ = json.Compact(&b, out)
+			} else {
+				b.Write(out)
+			}
 			b.WriteString("\n\n")
 			event = b.Bytes()
 		}

@@ -13,6 +13,10 @@ func newFilter() *toolFilter {
 	return &toolFilter{allow: func(n string) bool { return n == "echo" }}
 }
 
+// modernListResult is a 2026-07-28 tools/list answer.
+const modernListResult = `{"jsonrpc":"2.0","id":"a","result":{"resultType":"complete","tools":[{"name":"echo", "inputSchema":{"type":"object"}},{"name":"secret"}],` +
+	`"ttlMs":6e4,"cacheScope":"public","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s"}}}}`
+
 const listResult = `{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"},{"name":"secret"}],"nextCursor":"c"}}`
 
 func TestFilterBody(t *testing.T) {
@@ -20,12 +24,23 @@ func TestFilterBody(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"single", listResult, `{"id":7,"jsonrpc":"2.0","result":{"nextCursor":"c","tools":[{"name":"echo"}]}}`},
+		{"single", listResult, `{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"}],"nextCursor":"c"}}`},
 		{"batch", `[` + listResult + `,{"jsonrpc":"2.0","id":8,"result":{}}]`,
-			`[{"id":7,"jsonrpc":"2.0","result":{"nextCursor":"c","tools":[{"name":"echo"}]}},{"jsonrpc":"2.0","id":8,"result":{}}]`},
+			`[{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"}],"nextCursor":"c"}},{"jsonrpc":"2.0","id":8,"result":{}}]`},
 		// A resumed stream carries answers to requests of a lost POST: any
 		// result.tools is filtered, whatever its id.
-		{"any id is filtered", strings.Replace(listResult, `"id":7`, `"id":8`, 1), `{"id":8,"jsonrpc":"2.0","result":{"nextCursor":"c","tools":[{"name":"echo"}]}}`},
+		{"any id is filtered", strings.Replace(listResult, `"id":7`, `"id":8`, 1), `{"jsonrpc":"2.0","id":8,"result":{"tools":[{"name":"echo"}],"nextCursor":"c"}}`},
+		// Only the array changes: a 2026-07-28 result's other fields, their
+		// order and spelling, and each kept tool pass as the pod wrote them.
+		{"modern result", modernListResult, `{"jsonrpc":"2.0","id":"a","result":{"resultType":"complete","tools":[{"name":"echo", "inputSchema":{"type":"object"}}],` +
+			`"ttlMs":6e4,"cacheScope":"public","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s"}}}}`},
+		{"nothing hidden", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo"}]}}`, `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo"}]}}`},
+		{"a tool without a plain name is hidden", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"Name":"echo"},{"name":"echo","NAME":"secret"},{"name":7}]}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}`},
+		{"an ambiguous answer becomes an error", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo"}],"Tools":[{"name":"secret"}]}}`,
+			`{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"the server's tool list has keys differing only in case"}}`},
+		{"duplicate result", `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"secret"}]},"result":{"tools":[{"name":"echo"}]}}`,
+			`{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"the server's tool list has keys differing only in case"}}`},
 		{"error untouched", `{"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"x"}}`, `{"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"x"}}`},
 		{"not json untouched", `nope`, `nope`},
 	}
@@ -46,14 +61,19 @@ func TestCopySSE(t *testing.T) {
 		{
 			name:   "filtered event keeps its id and event fields",
 			in:     "event: message\nid: 3\ndata: " + listResult + "\n\n",
-			want:   "event: message\nid: 3\ndata: {\"id\":7,\"jsonrpc\":\"2.0\",\"result\":{\"nextCursor\":\"c\",\"tools\":[{\"name\":\"echo\"}]}}\n\n",
+			want:   "event: message\nid: 3\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"tools\":[{\"name\":\"echo\"}],\"nextCursor\":\"c\"}}\n\n",
 			filter: newFilter(),
 		},
 		{
 			name:   "multi-line data and CRLF",
 			in:     ": ping\r\n\r\ndata: {\"jsonrpc\":\"2.0\",\r\ndata: \"id\":\"x\",\"result\":{\"tools\":[{\"name\":\"secret\"}]}}\r\n\r\n",
-			want:   ": ping\r\n\r\ndata: {\"id\":\"x\",\"jsonrpc\":\"2.0\",\"result\":{\"tools\":[]}}\n\n",
+			want:   ": ping\r\n\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"x\",\"result\":{\"tools\":[]}}\n\n",
 			filter: newFilter(),
+		},
+		{
+			name: "modern result on a stream",
+			in:   "data: " + modernListResult + "\n\n",
+			want: "data: " + strings.Replace(modernListResult, `,{"name":"secret"}`, "", 1) + "\n\n", filter: newFilter(),
 		},
 		{
 			name:   "other events pass byte for byte",

@@ -12,6 +12,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
+	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
 // dropRequestHeaders are never sent to a pod, besides the hop-by-hop
@@ -23,42 +24,26 @@ var dropRequestHeaders = []string{"Authorization", "Cookie", api.HeaderSessionID
 	// Who the caller is reaches the pod only as the gateway states it.
 	api.HeaderCallerUser, api.HeaderCallerGroups}
 
+// dropModernRequestHeaders: a 2026-07-28 stream cannot be resumed, so its
+// Last-Event-ID means nothing (the spec: ignore it).
+var dropModernRequestHeaders = append([]string{api.HeaderLastEventID}, dropRequestHeaders...)
+
 // dropResponseHeaders: the pod's session id, replaced by the gateway's.
 var dropResponseHeaders = []string{api.HeaderSessionID}
 
 // maxFilteredBody bounds a JSON tools/list response the filter buffers.
 const maxFilteredBody = 32 << 20
 
-// forward sends the request to ep and streams the answer back. It returns
-// an error only when nothing was written to w (the pod did not answer), so
-// the caller can still pick another pod or answer 503.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep *discovery.Endpoint, upstreamSID string, hasSession bool) error {
-	var body io.Reader
-	if req.body != nil {
-		body = bytes.NewReader(req.body)
-	}
-	// The client's context: a client that goes away cancels the upstream
-	// request and with it any stream.
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, ep.URL.String(), body)
+// forward sends the request to ep (in the pod's session upstreamSID, if
+// any) and streams the answer back. It returns an error only when nothing
+// was written to w (the pod did not answer), so the caller can still pick
+// another pod or answer 503.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep *discovery.Endpoint, upstreamSID string) error {
+	out, err := p.upstreamRequest(r, req, ep, upstreamSID)
 	if err != nil {
-		return fmt.Errorf("building upstream request: %w", err)
+		return err
 	}
-	copyHeaders(out.Header, r.Header, dropRequestHeaders)
-	setForwarded(out.Header, r)
-	if upstreamSID != "" {
-		out.Header.Set(api.HeaderSessionID, upstreamSID)
-	}
-	if p.Credentials != nil {
-		// Set, not added: a caller cannot smuggle its own value next to
-		// the one the operator configured.
-		for k, v := range p.Credentials.Headers(req.ns, req.server, req.scope.Subject) {
-			out.Header[k] = v
-		}
-	}
-
-	// A GET is the session's standing event stream, mostly idle: counting
-	// it would make pods with many open sessions look busy for good.
-	if r.Method != http.MethodGet {
+	if !req.longLived(r) {
 		release := ep.Acquire()
 		defer release()
 	}
@@ -71,7 +56,60 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 	p.Metrics.UpstreamLatency.WithLabelValues(req.label).Observe(time.Since(start).Seconds())
 
 	copyHeaders(w.Header(), resp.Header, dropResponseHeaders)
-	if sid := resp.Header.Get(api.HeaderSessionID); sid != "" {
+	p.trackSession(w, r, req, ep, resp, upstreamSID != "")
+	if err := copyBody(w, resp, toolFilterFor(ep, resp)); err != nil && r.Context().Err() == nil {
+		p.Log.Info("response from pod ended early", "namespace", req.ns, "server", req.server, "pod", ep.Pod, "error", err.Error())
+	}
+	return nil
+}
+
+// upstreamRequest is the request to the pod: the client's method, body and
+// headers, minus what must not cross (dropRequestHeaders), plus the pod's
+// session id, the caller as the gateway authenticated it and the
+// operator's per-caller credentials.
+func (p *Proxy) upstreamRequest(r *http.Request, req *request, ep *discovery.Endpoint, upstreamSID string) (*http.Request, error) {
+	var body io.Reader
+	if req.body != nil {
+		body = bytes.NewReader(req.body)
+	}
+	// The client's context: a client that goes away cancels the upstream
+	// request and with it any stream.
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, ep.URL.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("building upstream request: %w", err)
+	}
+	drop := dropRequestHeaders
+	if req.era == mcp.EraModern {
+		drop = dropModernRequestHeaders
+	}
+	copyHeaders(out.Header, r.Header, drop)
+	setForwarded(out.Header, r)
+	if upstreamSID != "" {
+		out.Header.Set(api.HeaderSessionID, upstreamSID)
+	}
+	// A sidecar keeping a process per caller tells callers apart by it.
+	if req.scope.Subject != "" {
+		out.Header.Set(api.HeaderCallerUser, mcp.EncodeHeaderValue(req.scope.Subject))
+	}
+	if p.Credentials != nil {
+		// Set, not added: a caller cannot smuggle its own value next to
+		// the one the operator configured.
+		for k, v := range p.Credentials.Headers(req.ns, req.server, req.scope.Subject) {
+			out.Header[k] = v
+		}
+	}
+	return out, nil
+}
+
+// trackSession gives a new legacy session the gateway's id (bound to the
+// pod) and keeps the count of sessions per pod. A 2026-07-28 request has no
+// session: an id the pod sent anyway is neither minted nor echoed.
+func (p *Proxy) trackSession(w http.ResponseWriter, r *http.Request, req *request, ep *discovery.Endpoint, resp *http.Response, hasSession bool) {
+	if req.era == mcp.EraModern {
+		return
+	}
+	sid := resp.Header.Get(api.HeaderSessionID)
+	if sid != "" {
 		w.Header().Set(api.HeaderSessionID, p.Codec.Encode(req.scope, session.Ref{PodUID: ep.UID, Upstream: sid}))
 	}
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
@@ -81,41 +119,49 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 		if r.Method != http.MethodGet { // a GET stream's 404 comes with a POST's
 			ep.SessionEnded()
 		}
-	case req.initialize && ok && resp.Header.Get(api.HeaderSessionID) != "":
+	case req.initialize && ok && sid != "":
 		ep.SessionStarted()
 	case r.Method == http.MethodDelete && hasSession && ok:
 		ep.SessionEnded()
 	}
+}
 
-	var filter *toolFilter
-	if ok && ep.FiltersTools() {
-		filter = &toolFilter{allow: ep.AllowsTool}
+// toolFilterFor returns the filter of a successful answer of a pod with an
+// allow-list, else nil.
+func toolFilterFor(ep *discovery.Endpoint, resp *http.Response) *toolFilter {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 || !ep.FiltersTools() {
+		return nil
 	}
+	return &toolFilter{allow: ep.AllowsTool}
+}
+
+// copyBody writes the pod's status and body: an event stream event by
+// event (a subscriptions/listen stream stays open until either side ends
+// it), JSON through the tool filter when one is active, anything else as
+// it comes.
+func copyBody(w http.ResponseWriter, resp *http.Response, filter *toolFilter) error {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch {
 	case mt == "text/event-stream":
 		w.Header().Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
-		err = copySSE(w, resp.Body, filter)
+		return copySSE(w, resp.Body, filter)
 	case filter.active() && strings.HasSuffix(mt, "json"):
-		data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxFilteredBody))
-		if rerr != nil {
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxFilteredBody))
+		if err != nil {
 			w.WriteHeader(http.StatusBadGateway)
-			err = rerr
-			break
+			return err
 		}
 		data = filter.filterBody(data)
 		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
 		w.WriteHeader(resp.StatusCode)
 		_, err = w.Write(data)
+		return err
 	default:
 		w.WriteHeader(resp.StatusCode)
 		bp := bufPool.Get().(*[]byte)
-		_, err = io.CopyBuffer(w, resp.Body, *bp)
-		bufPool.Put(bp)
+		defer bufPool.Put(bp)
+		_, err := io.CopyBuffer(w, resp.Body, *bp)
+		return err
 	}
-	if err != nil && r.Context().Err() == nil {
-		p.Log.Info("response from pod ended early", "namespace", req.ns, "server", req.server, "pod", ep.Pod, "error", err.Error())
-	}
-	return nil
 }

@@ -63,23 +63,7 @@ func TestForwardedAndHopByHopHeaders(t *testing.T) {
 			}
 			t.Cleanup(gw.Close)
 
-			req, err := http.NewRequest(http.MethodPost, gw.URL+"/mcp/ns/srv", strings.NewReader(
-				`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
-			require.NoError(t, err)
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Accept", "application/json, text/event-stream")
-			req.Header.Set("Connection", "X-Secret")
-			req.Header.Set("X-Secret", "for the gateway only")
-			req.Header.Set("Keep-Alive", "timeout=300")
-			req.Header.Set("Proxy-Connection", "keep-alive")
-			req.Header.Set("Proxy-Authorization", "Basic c2VjcmV0")
-			req.Header.Set("Te", "trailers")
-			req.Header.Set("Upgrade", "websocket")
-			req.Header.Set("X-Client-End", "kept")
-			req.Header.Set("X-Forwarded-For", "203.0.113.7") // an earlier proxy's entry
-			req.Header.Set("X-Forwarded-Proto", "ftp")       // a client's claim: replaced
-			req.Header.Set("X-Forwarded-Host", "claimed.example")
-			resp, err := gw.Client().Do(req)
+			resp, err := gw.Client().Do(hopByHopRequest(t, gw.URL+"/mcp/ns/srv"))
 			require.NoError(t, err)
 			defer resp.Body.Close()
 			require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -106,6 +90,29 @@ func TestForwardedAndHopByHopHeaders(t *testing.T) {
 			assert.NotEqual(t, "pod-session", resp.Header.Get(api.HeaderSessionID), "the gateway's own session id")
 		})
 	}
+}
+
+// hopByHopRequest is an initialize carrying hop-by-hop headers, a header
+// Connection names, and X-Forwarded-* of earlier proxies and of the client.
+func hopByHopRequest(t *testing.T, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Connection", "X-Secret")
+	req.Header.Set("X-Secret", "for the gateway only")
+	req.Header.Set("Keep-Alive", "timeout=300")
+	req.Header.Set("Proxy-Connection", "keep-alive")
+	req.Header.Set("Proxy-Authorization", "Basic c2VjcmV0")
+	req.Header.Set("Te", "trailers")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("X-Client-End", "kept")
+	req.Header.Set("X-Forwarded-For", "203.0.113.7") // an earlier proxy's entry
+	req.Header.Set("X-Forwarded-Proto", "ftp")       // a client's claim: replaced
+	req.Header.Set("X-Forwarded-Host", "claimed.example")
+	return req
 }
 
 func TestCopyHeaders(t *testing.T) {

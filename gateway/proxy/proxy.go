@@ -1,6 +1,8 @@
 // Package proxy routes MCP streamable-http requests for
-// /mcp/{namespace}/{server} to the pods of that server, keeping every
-// session on the pod that created it without any session store.
+// /mcp/{namespace}/{server} to the pods of that server, in both protocol
+// eras and without any shared store: a 2026-07-28 request is checked and
+// routed on its own (a caller keeps its pod where the server keeps a
+// process per caller), a 2025 session stays on the pod that created it.
 package proxy
 
 import (
@@ -11,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
@@ -28,6 +31,9 @@ const maxAttempts = 3
 // Router is what the proxy needs from discovery.
 type Router interface {
 	Pick(namespace, server string, exclude map[string]bool) *discovery.Endpoint
+	// PickForCaller chooses the pod of a sessionless (2026-07-28) request:
+	// the caller's own pod where the server keeps per-caller processes.
+	PickForCaller(namespace, server, caller string, exclude map[string]bool) *discovery.Endpoint
 	Lookup(namespace, server, uid string) *discovery.Endpoint
 	Known(namespace, server string) bool
 }
@@ -87,112 +93,226 @@ func NewTransport(dialTimeout, headerTimeout time.Duration) *http.Transport {
 	}
 }
 
+// Methods the request path treats specially.
+const (
+	methodInitialize = "initialize"
+	methodToolsCall  = "tools/call"
+	methodListen     = "subscriptions/listen"
+)
+
 // request is what the proxy learned from a client request.
 type request struct {
 	ns, server string
 	scope      session.Scope // what session ids are bound to
 	label      string        // metric label of the server
+	era        mcp.Era
 	body       []byte
 	msgs       []*mcp.Message
 	batch      bool
 	id         json.RawMessage // of a single request, for error bodies
 	method     string          // of the first message, for metrics
-	tool       string          // tools/call name, for metrics
+	tool       string          // tools/call name, for metrics and the allow-list
 	initialize bool
 }
 
+// ServeHTTP reads the request, tells its protocol era, and serves it in
+// that era: a 2026-07-28 request on its own, a 2025 one in its session.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	req := &request{ns: r.PathValue("namespace"), server: r.PathValue("server")}
-	req.scope = session.Scope{Namespace: req.ns, Server: req.server}
-	if u := auth.UserFrom(r.Context()); u != nil {
-		req.scope.Subject = u.Name
-	}
-	req.label = metrics.Unknown
-	if p.Router.Known(req.ns, req.server) {
-		req.label = req.ns + "/" + req.server
-	}
+	req := p.newRequest(r)
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-	defer func() {
-		p.Metrics.Requests.WithLabelValues(req.label, metrics.Method(req.method), p.Metrics.Tool(req.label, req.tool), fmt.Sprint(rec.code)).Inc()
-	}()
-	w = rec
-
-	switch r.Method {
-	case http.MethodPost, http.MethodGet, http.MethodDelete:
-	default:
-		w.Header().Set("Allow", "GET, POST, DELETE")
-		writeRPCError(w, http.StatusMethodNotAllowed, nil, mcp.CodeInvalidRequest, "method not allowed")
+	defer p.count(req, rec)
+	if !allowMethod(rec, r) || !p.read(rec, r, req) {
 		return
 	}
 	if p.Activity != nil {
 		p.Activity.Touch(req.ns, req.server)
 	}
-	if r.Method == http.MethodPost {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.MaxBodyBytes))
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				writeRPCError(w, http.StatusRequestEntityTooLarge, nil, mcp.CodeInvalidRequest, "request body too large")
-				return
-			}
-			writeRPCError(w, http.StatusBadRequest, nil, mcp.CodeParseError, "reading request body failed")
-			return
-		}
-		req.body = body
-		if req.msgs, req.batch, err = mcp.Decode(body, true); err != nil {
-			// Never forward what we cannot read: the allow-list would not
-			// see it, and a lenient server might still run it.
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write(mcp.DecodeErrorResponse(err))
-			return
-		}
-		for _, m := range req.msgs {
-			if key := ambiguousKey(m); key != "" {
-				writeRPCError(w, http.StatusBadRequest, m.ID, mcp.CodeInvalidRequest,
-					fmt.Sprintf("Invalid Request: keys differing only in case (%q)", key))
-				return
-			}
-		}
-		req.inspect()
-	}
-
-	var ep *discovery.Endpoint
-	var upstreamSID string
-	if sid := r.Header.Get(api.HeaderSessionID); sid != "" {
-		ref, err := p.Codec.Decode(req.scope, sid)
-		if err != nil {
-			p.lost(w, req, "invalid", "session not found")
-			return
-		}
-		if ep = p.Router.Lookup(req.ns, req.server, ref.PodUID); ep == nil {
-			p.lost(w, req, "pod_gone", "session not found: its pod is gone")
-			return
-		}
-		upstreamSID = ref.Upstream
-		if p.refuseTools(w, req, ep) {
-			return
-		}
-		if err := p.forward(w, r, req, ep, upstreamSID, true); err != nil && r.Context().Err() == nil {
-			// The cause names the pod's address: logged, not returned.
-			p.Log.Warn("pod of a session unreachable", "namespace", req.ns, "server", req.server, "pod", ep.Pod, "error", err.Error())
-			p.unavailable(w, req, "unreachable", "the pod holding this session is unreachable, try again")
-		}
+	if req.era = req.classify(r.Header); req.era == mcp.EraModern {
+		p.serveModern(rec, r, req)
 		return
 	}
+	req.inspect()
+	p.serveLegacy(rec, r, req)
+}
 
-	// No session: initialize, or a stateless server. Any ready pod will
-	// do; pods that refuse the connection are skipped, which is safe to
-	// retry because the request never reached them.
+func (p *Proxy) newRequest(r *http.Request) *request {
+	req := &request{ns: r.PathValue("namespace"), server: r.PathValue("server"), label: metrics.Unknown}
+	req.scope = session.Scope{Namespace: req.ns, Server: req.server}
+	if u := auth.UserFrom(r.Context()); u != nil {
+		req.scope.Subject = u.Name
+	}
+	if p.Router.Known(req.ns, req.server) {
+		req.label = req.ns + "/" + req.server
+	}
+	return req
+}
+
+func (p *Proxy) count(req *request, rec *statusRecorder) {
+	p.Metrics.Requests.WithLabelValues(req.label, metrics.Method(req.method), p.Metrics.Tool(req.label, req.tool), strconv.Itoa(rec.code)).Inc()
+}
+
+func allowMethod(w http.ResponseWriter, r *http.Request) bool {
+	switch r.Method {
+	case http.MethodPost, http.MethodGet, http.MethodDelete:
+		return true
+	}
+	w.Header().Set("Allow", "GET, POST, DELETE")
+	writeRPCError(w, http.StatusMethodNotAllowed, nil, mcp.CodeInvalidRequest, "method not allowed")
+	return false
+}
+
+// read reads and decodes a POST body (GET and DELETE have none). It
+// answers and returns false when the body is too large, is not JSON-RPC,
+// or could be read two ways.
+func (p *Proxy) read(w http.ResponseWriter, r *http.Request, req *request) bool {
+	if r.Method != http.MethodPost {
+		return true
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeRPCError(w, http.StatusRequestEntityTooLarge, nil, mcp.CodeInvalidRequest, "request body too large")
+			return false
+		}
+		writeRPCError(w, http.StatusBadRequest, nil, mcp.CodeParseError, "reading request body failed")
+		return false
+	}
+	req.body = body
+	if req.msgs, req.batch, err = mcp.Decode(body, true); err != nil {
+		// Never forward what we cannot read: the allow-list would not
+		// see it, and a lenient server might still run it.
+		writeJSON(w, http.StatusBadRequest, mcp.DecodeErrorResponse(err))
+		return false
+	}
+	for _, m := range req.msgs {
+		if key := ambiguousKey(m); key != "" {
+			writeRPCError(w, http.StatusBadRequest, m.ID, mcp.CodeInvalidRequest,
+				fmt.Sprintf("Invalid Request: keys differing only in case (%q)", key))
+			return false
+		}
+	}
+	return true
+}
+
+// classify tells the request's era from its headers and its one message
+// (mcp.RequestEra). A batch is legacy unless the headers say otherwise, and
+// a modern batch is then refused by validate.
+func (req *request) classify(h http.Header) mcp.Era {
+	var m *mcp.Message
+	if !req.batch && len(req.msgs) == 1 {
+		m = req.msgs[0]
+	}
+	return mcp.RequestEra(h, m)
+}
+
+// serveModern serves a 2026-07-28 request. There is no session: a session
+// id the client sends is not read (the forwarder never passes it on) and
+// none is minted; the pod is chosen per request.
+func (p *Proxy) serveModern(w http.ResponseWriter, r *http.Request, req *request) {
+	if r.Method != http.MethodPost {
+		// The revision has no GET stream and no session to DELETE.
+		w.Header().Set("Allow", http.MethodPost)
+		writeRPCError(w, http.StatusMethodNotAllowed, nil, mcp.CodeInvalidRequest,
+			"method not allowed: protocol version "+api.MCPVersion20260728+" sends every message as a POST")
+		return
+	}
+	if !p.validate(w, r.Header, req) {
+		return
+	}
+	p.route(w, r, req, func(exclude map[string]bool) *discovery.Endpoint {
+		return p.Router.PickForCaller(req.ns, req.server, req.scope.Subject, exclude)
+	})
+}
+
+// validate checks a 2026-07-28 POST once, here: its headers against its
+// body (mcp.ValidateModern). A request that fails is answered with the
+// status and JSON-RPC error the spec prescribes and never reaches a pod.
+// Once they agree, the proxy goes by the headers (metrics, allow-list).
+func (p *Proxy) validate(w http.ResponseWriter, h http.Header, req *request) bool {
+	m := req.msgs[0]
+	req.method = m.Method // until the headers are known to agree
+	if m.Kind == mcp.KindRequest && !req.batch {
+		req.id = m.ID
+	}
+	switch {
+	case req.batch:
+		writeRPCError(w, http.StatusBadRequest, nil, mcp.CodeInvalidRequest,
+			"Invalid Request: a "+api.MCPVersion20260728+" POST carries one message, not a batch")
+		return false
+	case m.Kind == mcp.KindResponse:
+		writeRPCError(w, http.StatusBadRequest, nil, mcp.CodeInvalidRequest,
+			"Invalid Request: a "+api.MCPVersion20260728+" client sends no responses (input comes in the retried request)")
+		return false
+	case m.Kind == mcp.KindNotification:
+		return true // the revision defines no headers for notification POSTs
+	}
+	if _, v := mcp.ValidateModern(h, m); v != nil {
+		writeJSON(w, v.Status, v.Response(m.ID))
+		return false
+	}
+	req.method = h.Get(api.HeaderMethod)
+	if req.method == methodToolsCall {
+		req.tool, _ = mcp.DecodeHeaderValue(h.Get(api.HeaderName))
+	}
+	return true
+}
+
+// serveLegacy serves the session revisions (2025-03-26 .. 2025-11-25): a
+// request of a session goes to the pod that holds it; one without
+// (initialize, or a server that keeps no sessions) to the least loaded pod.
+func (p *Proxy) serveLegacy(w http.ResponseWriter, r *http.Request, req *request) {
+	if sid := r.Header.Get(api.HeaderSessionID); sid != "" {
+		p.serveSession(w, r, req, sid)
+		return
+	}
+	p.route(w, r, req, func(exclude map[string]bool) *discovery.Endpoint {
+		return p.Router.Pick(req.ns, req.server, exclude)
+	})
+}
+
+// serveSession forwards a request of a session to the session's pod.
+func (p *Proxy) serveSession(w http.ResponseWriter, r *http.Request, req *request, sid string) {
+	ep, upstream, ok := p.findSession(w, req, sid)
+	if !ok || p.refuseTools(w, req, ep) {
+		return
+	}
+	if err := p.forward(w, r, req, ep, upstream); err != nil && r.Context().Err() == nil {
+		// The cause names the pod's address: logged, not returned.
+		p.Log.Warn("pod of a session unreachable", "namespace", req.ns, "server", req.server, "pod", ep.Pod, "error", err.Error())
+		p.unavailable(w, req, "unreachable", "the pod holding this session is unreachable, try again")
+	}
+}
+
+// findSession decodes the gateway's session id into the session's pod and
+// the pod's own session id, or answers 404 (the client then starts over).
+func (p *Proxy) findSession(w http.ResponseWriter, req *request, sid string) (*discovery.Endpoint, string, bool) {
+	ref, err := p.Codec.Decode(req.scope, sid)
+	if err != nil {
+		p.lost(w, req, "invalid", "session not found")
+		return nil, "", false
+	}
+	ep := p.Router.Lookup(req.ns, req.server, ref.PodUID)
+	if ep == nil {
+		p.lost(w, req, "pod_gone", "session not found: its pod is gone")
+		return nil, "", false
+	}
+	return ep, ref.Upstream, true
+}
+
+// route forwards a request without a session to the pod pick chooses.
+// Pods that refuse the connection are skipped, which is safe to retry
+// because the request never reached them; with none left it answers 503.
+func (p *Proxy) route(w http.ResponseWriter, r *http.Request, req *request, pick func(exclude map[string]bool) *discovery.Endpoint) {
 	exclude := map[string]bool{}
 	var lastErr error
 	for range maxAttempts {
-		ep = p.Router.Pick(req.ns, req.server, exclude)
+		ep := pick(exclude)
 		if ep == nil && len(exclude) == 0 && p.Waker != nil {
 			if !p.wake(w, r, req) {
 				return
 			}
-			ep = p.Router.Pick(req.ns, req.server, exclude)
+			ep = pick(exclude)
 		}
 		if ep == nil {
 			break
@@ -200,7 +320,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p.refuseTools(w, req, ep) {
 			return
 		}
-		err := p.forward(w, r, req, ep, "", false)
+		err := p.forward(w, r, req, ep, "")
 		if err == nil || r.Context().Err() != nil {
 			return // answered, or the client is gone
 		}
@@ -219,7 +339,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.unavailable(w, req, "no_ready_pod", fmt.Sprintf("server %s/%s has no ready pod", req.ns, req.server))
 }
 
-// inspect notes what the proxy needs from the decoded messages.
+// inspect notes what the proxy needs from the decoded messages of a
+// legacy request (validate does it for a modern one, from its headers).
 func (req *request) inspect() {
 	for i, m := range req.msgs {
 		if i == 0 {
@@ -229,14 +350,21 @@ func (req *request) inspect() {
 			}
 		}
 		switch m.Method {
-		case "initialize":
+		case methodInitialize:
 			req.initialize = true
-		case "tools/call":
+		case methodToolsCall:
 			if req.tool == "" {
 				req.tool = toolName(m.Params)
 			}
 		}
 	}
+}
+
+// longLived reports whether the request opens a stream that stays open as
+// long as the client listens (a session's GET, a subscriptions/listen):
+// mostly idle, so counting it as load would make its pod look busy for good.
+func (req *request) longLived(r *http.Request) bool {
+	return r.Method == http.MethodGet || (req.era == mcp.EraModern && req.method == methodListen)
 }
 
 func toolName(params json.RawMessage) string {
@@ -247,29 +375,36 @@ func toolName(params json.RawMessage) string {
 	return p.Name
 }
 
+// hiddenTool returns the tool of the first tools/call in the request that
+// ep's allow-list hides. A modern request names it in Mcp-Name, which
+// validate has checked against the body.
+func (req *request) hiddenTool(ep *discovery.Endpoint) (string, bool) {
+	if req.era == mcp.EraModern {
+		return req.tool, req.method == methodToolsCall && !ep.AllowsTool(req.tool)
+	}
+	for _, m := range req.msgs {
+		if m.Method == methodToolsCall {
+			if name := toolName(m.Params); !ep.AllowsTool(name) {
+				return name, true
+			}
+		}
+	}
+	return "", false
+}
+
 // refuseTools answers a tools/call of a tool outside the pod's allow-list
 // with a JSON-RPC error (the whole batch, if it is in one) and reports true.
 func (p *Proxy) refuseTools(w http.ResponseWriter, req *request, ep *discovery.Endpoint) bool {
 	if !ep.FiltersTools() {
 		return false
 	}
-	refused := ""
-	for _, m := range req.msgs {
-		if m.Method == "tools/call" {
-			if name := toolName(m.Params); !ep.AllowsTool(name) {
-				refused = name
-				break
-			}
-		}
-	}
-	if refused == "" {
+	refused, hidden := req.hiddenTool(ep)
+	if !hidden {
 		return false
 	}
 	msg := fmt.Sprintf("tool %q is not allowed on server %s/%s", refused, req.ns, req.server)
-	w.Header().Set("Content-Type", "application/json")
 	if !req.batch {
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(mcp.ErrorResponse(req.id, mcp.CodeInvalidParams, msg, nil))
+		writeJSON(w, http.StatusOK, mcp.ErrorResponse(req.id, mcp.CodeInvalidParams, msg, nil))
 		return true
 	}
 	var out []json.RawMessage
@@ -279,8 +414,7 @@ func (p *Proxy) refuseTools(w http.ResponseWriter, req *request, ep *discovery.E
 		}
 	}
 	b, _ := json.Marshal(out)
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	writeJSON(w, http.StatusOK, b)
 	return true
 }
 
@@ -296,9 +430,13 @@ func (p *Proxy) unavailable(w http.ResponseWriter, req *request, reason, msg str
 }
 
 func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string) {
+	writeJSON(w, status, mcp.ErrorResponse(id, code, msg, nil))
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(mcp.ErrorResponse(id, code, msg, nil))
+	_, _ = w.Write(body)
 }
 
 func isDialError(err error) bool {

@@ -70,7 +70,7 @@ func (h *harness) gateway() string {
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // serve runs p as /mcp/{namespace}/{server} and returns the base URL.
-func serve(t testing.TB, p *Proxy) string {
+func serve(t testing.TB, p http.Handler) string {
 	r := http.NewServeMux()
 	r.Handle("/mcp/{namespace}/{server}", p)
 	srv := httptest.NewServer(r)
@@ -206,6 +206,12 @@ func post(t testing.TB, url, sid, body string) (int, http.Header, map[string]any
 	if sid != "" {
 		req.Header.Set(api.HeaderSessionID, sid)
 	}
+	return do(t, req)
+}
+
+// do sends req and returns status, headers and the decoded JSON body.
+func do(t testing.TB, req *http.Request) (int, http.Header, map[string]any) {
+	t.Helper()
 	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)

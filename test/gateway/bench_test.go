@@ -130,6 +130,82 @@ func benchOwnCore(b *testing.B, directURL, gatewayURL string, gatewayPid, sessio
 	b.ReportMetric(gatewayCPU[1].Seconds()/sides.Elapsed[1].Seconds(), "gateway-cpu-busy")
 }
 
+// BenchmarkToolsCallErasOwnCore is BenchmarkToolsCallGatewayOwnCore for
+// both protocol eras in one run, with the MCP Go SDK v1.8 client's
+// defaults: 2026-07-28 against a stateless SDK server and a legacy
+// session against a stateful one, each straight to the server and through
+// the pinned gateway binary, alternating in chunks. Besides each side's
+// figures and the ratios (gateway/direct per era, modern/legacy), it
+// reports the gateway's CPU time per call of each era: what the modern
+// path costs the gateway against the legacy one, whatever the servers cost.
+//
+//	KUBEBUILDER_ASSETS=$(hack/build-envtest-bins.sh) go test -exec 'taskset -c 0' \
+//	    ./test/gateway -run '^$' -bench ToolsCallErasOwnCore -benchtime 10000x
+func BenchmarkToolsCallErasOwnCore(b *testing.B) {
+	if testing.Short() {
+		b.Skip("needs the apiserver")
+	}
+	require.NoError(b, confinedTo(os.Getpid(), benchClientCPU),
+		"run it with go test -exec 'taskset -c %d' ... (see BenchmarkToolsCallGatewayOwnCore)", benchClientCPU)
+	ns := namespace(b)
+	gatewayURL, gatewayPid := startPinnedGateway(b, ns)
+	modern := mcptest.NewStatelessBackend(b, "modern", false)
+	legacy := mcptest.NewBackend(b, "legacy")
+	createPod(b, modern, ns, "modern", "modern-1", nil)
+	createPod(b, legacy, ns, "legacy", "legacy-1", nil)
+	ctx := context.Background()
+	for _, server := range []string{"modern", "legacy"} {
+		require.Eventually(b, func() bool {
+			cs, err := mcptest.Connect(ctx, gatewayURL+"/mcp/"+ns+"/"+server, "", nil)
+			if err != nil {
+				return false
+			}
+			defer cs.Close()
+			got, err := mcptest.Call(ctx, cs, "whoami", nil)
+			return err == nil && got == server
+		}, 10*time.Second, 20*time.Millisecond, "the gateway does not route to %s", server)
+	}
+	urls := []string{modern.URL, gatewayURL + "/mcp/" + ns + "/modern", legacy.URL, gatewayURL + "/mcp/" + ns + "/legacy"}
+	for _, sessions := range []int{64, 1} {
+		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) { benchErasOwnCore(b, urls, gatewayPid, sessions) })
+	}
+	require.NoError(b, confinedTo(os.Getpid(), benchClientCPU), "this process after the calls")
+	require.NoError(b, confinedTo(gatewayPid, benchGatewayCPU), "the gateway after the calls")
+}
+
+func benchErasOwnCore(b *testing.B, urls []string, gatewayPid, sessions int) {
+	const modernDirect, modernGateway, legacyDirect, legacyGateway = 0, 1, 2, 3
+	sides := make([][]*mcp.ClientSession, len(urls))
+	for i, u := range urls {
+		sides[i] = mcptest.OpenSessions(b, u, sessions)
+	}
+	require.Empty(b, sides[modernGateway][0].ID(), "the modern side has no session")
+	require.NotEmpty(b, sides[legacyGateway][0].ID(), "the legacy side has a session")
+	c := mcptest.NewCompare("modern-direct", "modern-gateway", "legacy-direct", "legacy-gateway")
+	var gatewayCPU [4]time.Duration
+	calls := [4]int{}
+	chunk := mcptest.ChunkPerSession * sessions
+	b.ResetTimer()
+	for done := 0; done < b.N; done += chunk {
+		n := min(chunk, b.N-done)
+		for side, s := range sides {
+			g0 := cpuTime(gatewayPid)
+			lat, d := mcptest.CallChunk(b, s, n)
+			gatewayCPU[side] += cpuTime(gatewayPid) - g0
+			calls[side] += len(lat)
+			c.Add(side, lat, d)
+		}
+	}
+	b.StopTimer()
+	c.Report(b, [2]int{modernGateway, modernDirect}, [2]int{legacyGateway, legacyDirect},
+		[2]int{modernGateway, legacyGateway}, [2]int{modernDirect, legacyDirect})
+	for era, side := range map[string]int{"modern": modernGateway, "legacy": legacyGateway} {
+		if calls[side] > 0 {
+			b.ReportMetric(float64(gatewayCPU[side].Microseconds())/float64(calls[side]), era+"-gateway-cpu-µs/call")
+		}
+	}
+}
+
 // cpuTime is the CPU time the threads of process pid have used so far,
 // as the scheduler counts it (ns).
 func cpuTime(pid int) time.Duration {

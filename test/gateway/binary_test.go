@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
 
 	"github.com/archestra-ai/mcp-orchestrator/internal/testutil"
@@ -30,9 +32,11 @@ func TestBinary(t *testing.T) {
 	ns := namespace(t)
 	bin, args := gatewayCommand(t, "mcp-gateway", ns)
 	addr, metricsAddr := args[0][len("--listen="):], args[1][len("--metrics-listen="):]
+	args = append(args, "--public-url=https://mcp.example.com")
 
 	var stderr testutil.Buffer
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "POD_NAMESPACE=mcp-system")
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
@@ -65,14 +69,10 @@ func TestBinary(t *testing.T) {
 		got, err := mcptest.Call(ctx, cs, "whoami", nil)
 		return err == nil && got == "from-binary"
 	}, 5*time.Second, 20*time.Millisecond)
+	binaryModern(t, base, ns)
+	binaryHosts(t, base+"/mcp/"+ns+"/srv")
 
-	// Metrics name servers and tools: on their own port, not the clients'.
-	assert.Equal(t, http.StatusNotFound, call(t, http.MethodGet, base+"/metrics", "", nil))
-	resp, err := http.Get("http://" + metricsAddr + "/metrics")
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	assert.Contains(t, string(body), `mcp_gateway_requests_total{code="200",method="tools/call"`)
+	binaryMetrics(t, base, metricsAddr)
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	select {
@@ -109,6 +109,7 @@ current-context: x
 		{[]string{"--auth=open"}, `--auth=\"open\": want kubernetes, tokens or none`},
 		{[]string{"--auth=tokens", "--session-key-file=" + filepath.Join(dir, "key"), "--kubeconfig=" + filepath.Join(dir, "kubeconfig")}, "--auth=tokens needs --tokens-file"},
 		{[]string{"--session-key-file=" + filepath.Join(dir, "short")}, "at least 32"},
+		{[]string{"--session-key-file=" + filepath.Join(dir, "key"), "--public-url=mcp.example.com"}, `--public-url \"mcp.example.com\": want an absolute http or https URL`},
 		{[]string{"--session-key-file=" + filepath.Join(dir, "key"), "--kubeconfig=" + filepath.Join(dir, "missing")}, "kubeconfig " + filepath.Join(dir, "missing")},
 		{[]string{"--session-key-file=" + filepath.Join(dir, "key"), "--hibernate-after-default=1m"}, "--hibernate-after-default=1m0s is shorter than --hibernate-min-window=2m0s"},
 		{[]string{"--session-key-file=" + filepath.Join(dir, "key"), "--hibernate-after-default=soon"}, `--hibernate-after-default=\"soon\": must be a duration`},
@@ -120,6 +121,73 @@ current-context: x
 		err := cmd.Run()
 		require.Error(t, err, fmt.Sprint(tt.args))
 		assert.Contains(t, stderr.String(), tt.want)
+	}
+}
+
+// binaryMetrics: metrics name servers and tools, so they are on their own
+// port, not the clients'.
+func binaryMetrics(t *testing.T, base, metricsAddr string) {
+	t.Helper()
+	assert.Equal(t, http.StatusNotFound, call(t, http.MethodGet, base+"/metrics", "", nil))
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(body), `mcp_gateway_requests_total{code="200",method="tools/call"`)
+}
+
+// binaryModern: the default SDK client speaks 2026-07-28 through the binary
+// to a stateless server, with no session.
+func binaryModern(t *testing.T, base, ns string) {
+	t.Helper()
+	createPod(t, mcptest.NewStatelessBackend(t, "modern", false), ns, "modern", "modern-1", nil)
+	ctx := context.Background()
+	require.Eventually(t, func() bool {
+		cs, err := mcptest.Connect(ctx, base+"/mcp/"+ns+"/modern", "", nil)
+		if err != nil {
+			return false
+		}
+		defer cs.Close()
+		got, err := mcptest.Call(ctx, cs, "echo", map[string]any{"text": "hi"})
+		return err == nil && got == "modern: hi" && cs.ID() == "" && cs.InitializeResult().ProtocolVersion == api.MCPVersion20260728
+	}, 5*time.Second, 20*time.Millisecond)
+}
+
+// binaryHosts: against DNS rebinding, the binary accepts its addresses,
+// localhost, its Service's names (POD_NAMESPACE) and --public-url in Host,
+// and refuses other names and other origins with 403 and a JSON-RPC body.
+func binaryHosts(t *testing.T, endpoint string) {
+	t.Helper()
+	tests := []struct {
+		host, origin string
+		want         int
+	}{
+		{"", "", http.StatusOK}, // the URL's 127.0.0.1:port
+		{"localhost", "", http.StatusOK},
+		{"mcp-gateway.mcp-system.svc", "", http.StatusOK},
+		{"mcp.example.com", "https://mcp.example.com", http.StatusOK},
+		{"evil.example.com", "http://evil.example.com", http.StatusForbidden},
+		{"", "http://evil.example.com", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		req, err := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if tt.host != "" {
+			req.Host = tt.host
+		}
+		if tt.origin != "" {
+			req.Header.Set("Origin", tt.origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, tt.want, resp.StatusCode, "Host %q Origin %q: %s", tt.host, tt.origin, body)
+		if tt.want == http.StatusForbidden {
+			assert.Contains(t, string(body), `"error":{"code":-32000,"message":"Forbidden: `)
+		}
 	}
 }
 

@@ -296,9 +296,11 @@ gateway: {auth: {mode: tokens, tokensSecret: gateway-tokens}, namespaces: [team-
 			assert.Equal(t, "gateway-tokens", vols[1].Secret.SecretName)
 		}},
 		{"gateway auth none, audiences, caller credentials", `
-gateway: {auth: {mode: none, tokenAudiences: [mcp]}, callerCredentials: true, extraArgs: [--log-level=debug]}`, func(t *testing.T, objs map[string]map[string]any) {
+gateway: {auth: {mode: none, tokenAudiences: [mcp]}, callerCredentials: true, extraArgs: [--log-level=debug],
+  publicURLs: [https://mcp.example.com, "http://gw.example:8080"]}`, func(t *testing.T, objs map[string]map[string]any) {
 			args := container(t, objs, "mcp-gateway").Args
-			assert.Subset(t, args, []string{"--auth=none", "--token-audiences=mcp", "--caller-credentials", "--log-level=debug"})
+			assert.Subset(t, args, []string{"--auth=none", "--token-audiences=mcp", "--caller-credentials", "--log-level=debug",
+				"--public-url=https://mcp.example.com,http://gw.example:8080"})
 			assert.NotContains(t, args, "--auth=kubernetes")
 			role := object[rbacv1.ClusterRole](t, objs, "ClusterRole//mcp-gateway")
 			assert.Contains(t, role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"list", "watch"}})
