@@ -81,16 +81,7 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Client == nil || cfg.Codec == nil || cfg.Auth == nil || cfg.Log == nil {
 		return nil, errors.New("gateway: Client, Codec, Auth and Log are required")
 	}
-	if cfg.Registry == nil {
-		cfg.Registry = prometheus.NewRegistry()
-		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	if cfg.DialTimeout == 0 {
-		cfg.DialTimeout = 5 * time.Second
-	}
-	if cfg.HeaderTimeout == 0 {
-		cfg.HeaderTimeout = 60 * time.Second
-	}
+	cfg.defaults()
 	reg, err := discovery.NewRegistry(cfg.Client, cfg.Namespaces, cfg.Log)
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
@@ -123,8 +114,26 @@ func New(cfg Config) (*Gateway, error) {
 		popts.Activity, popts.Waker = g.Hibernation, g.Hibernation
 		popts.Router = router{Registry: reg, known: g.Hibernation.Known}
 	}
-	px := proxy.New(popts)
+	g.routes(cfg, guard, proxy.New(popts), hib)
+	return g, nil
+}
 
+func (cfg *Config) defaults() {
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.HeaderTimeout == 0 {
+		cfg.HeaderTimeout = 60 * time.Second
+	}
+}
+
+// routes is the gateway's HTTP surface: MCP behind the Host/Origin check
+// and auth, the operators' API, probes and (unless separate) metrics.
+func (g *Gateway) routes(cfg Config, guard *auth.Guard, px http.Handler, hib admin.Hibernation) {
 	mux := http.NewServeMux()
 	// DNS rebinding is refused before auth: it costs no token review.
 	hosts := origin.New(origin.Config{PublicURLs: cfg.PublicURLs, Hosts: cfg.AllowedHosts})
@@ -143,7 +152,6 @@ func New(cfg Config) (*Gateway, error) {
 		mux.Handle("GET "+api.MetricsPath, g.metrics)
 	}
 	g.handler = mux
-	return g, nil
 }
 
 // MetricsHandler serves the Prometheus metrics.
