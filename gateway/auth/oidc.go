@@ -154,13 +154,14 @@ func discover(ctx context.Context, client *http.Client, docURL, wantIssuer strin
 	return doc.JWKSURI, nil
 }
 
-// getJSON fetches a small JSON document.
+// getJSON fetches a small JSON document. JWKS are asked for with their own
+// media type too, which the API server insists on.
 func getJSON(ctx context.Context, client *http.Client, u string, into any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", u, err)
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", "application/json, application/jwk-set+json")
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", u, err)
