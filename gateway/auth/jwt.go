@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,8 +55,7 @@ func peek(token string) (h jwtHeader, iss string, ok bool) {
 // jwtVerifier verifies an issuer's tokens locally: the signature with the
 // issuer's JWKS (go-oidc's verifier over our key set), iss, exp and nbf
 // with clockSkew, and aud against the target; then mapUser turns the claims
-// into a user. Verified tokens are cached by hash for ttl (never past exp),
-// the audience and times checked again on every use.
+// into a user.
 type jwtVerifier struct {
 	issuer    string
 	keys      *keySet
@@ -63,18 +63,19 @@ type jwtVerifier struct {
 	audiences []string // gateway-wide
 	mapUser   func(c *claims) (*User, error)
 	now       func() time.Time
-	ttl       time.Duration
-	cache     *cache.LRUExpireCache // sha256(token) -> *verified
 }
 
+// verified is a token whose signature and claims were checked; what
+// depends on the time and the request is checked on each use.
 type verified struct {
+	v        *jwtVerifier
 	user     *User
-	aud      []string
+	aud      []string // canonical where a URL
 	exp, nbf time.Time
 }
 
-func newJWTVerifier(issuer string, keys *keySet, audiences []string, ttl time.Duration, mapUser func(*claims) (*User, error)) *jwtVerifier {
-	v := &jwtVerifier{issuer: issuer, keys: keys, audiences: audiences, mapUser: mapUser, now: time.Now, ttl: ttl, cache: cache.NewLRUExpireCache(cacheSize)}
+func newJWTVerifier(issuer string, keys *keySet, audiences []string, mapUser func(*claims) (*User, error)) *jwtVerifier {
+	v := &jwtVerifier{issuer: issuer, keys: keys, audiences: audiences, mapUser: mapUser, now: time.Now}
 	algs := make([]string, len(allowedAlgs))
 	for i, a := range allowedAlgs {
 		algs[i] = string(a)
@@ -87,15 +88,10 @@ func newJWTVerifier(issuer string, keys *keySet, audiences []string, ttl time.Du
 	return v
 }
 
-// authenticate verifies token (whose header the caller peeked) for target.
-func (v *jwtVerifier) authenticate(ctx context.Context, token string, h jwtHeader, target Target) (*User, error) {
+// verify checks token (whose header the caller peeked) and maps its user.
+func (v *jwtVerifier) verify(ctx context.Context, token string, h jwtHeader) (*verified, error) {
 	if !algAllowed(h.Alg) {
 		return nil, refused("the signature algorithm %q is not allowed (asymmetric algorithms only)", truncate(h.Alg, 16))
-	}
-	sum := sha256.Sum256([]byte(token))
-	key := hex.EncodeToString(sum[:])
-	if c, ok := v.cache.Get(key); ok {
-		return v.check(c.(*verified), target)
 	}
 	res := &verifyResult{}
 	idt, err := v.verifier.Verify(context.WithValue(ctx, verifyResultKey{}, res), token)
@@ -113,27 +109,74 @@ func (v *jwtVerifier) authenticate(ctx context.Context, token string, h jwtHeade
 	if err != nil {
 		return nil, err
 	}
-	vt := &verified{user: u, aud: c.aud, exp: c.exp, nbf: c.nbf}
-	if ttl := min(v.ttl, time.Until(c.exp)); ttl > 0 {
-		v.cache.Add(key, vt, ttl)
+	return &verified{v: v, user: u, aud: canonicalAudiences(c.aud), exp: c.exp, nbf: c.nbf}, nil
+}
+
+// canonicalAudiences puts the URLs among aud in canonical form, once per
+// token rather than on every request.
+func canonicalAudiences(aud []string) []string {
+	out := make([]string, len(aud))
+	for i, a := range aud {
+		if cu, ok := canonicalURL(a); ok {
+			a = cu
+		}
+		out[i] = a
 	}
-	return v.check(vt, target)
+	return out
 }
 
 // check applies the checks that depend on the time and the request.
-func (v *jwtVerifier) check(vt *verified, target Target) (*User, error) {
-	now := v.now()
+func (vt *verified) check(target Target) (*User, error) {
+	now := vt.v.now()
 	if now.After(vt.exp.Add(clockSkew)) {
 		return nil, refused("the token expired at %s", vt.exp.UTC().Format(time.RFC3339))
 	}
 	if !vt.nbf.IsZero() && now.Before(vt.nbf.Add(-clockSkew)) {
 		return nil, refused("the token is not valid before %s", vt.nbf.UTC().Format(time.RFC3339))
 	}
-	if !audienceOK(vt.aud, target, v.audiences) {
-		return nil, refused("the token's audience is not this resource (want %s)", describeAudiences(target, v.audiences))
+	if !vt.audienceOK(target) {
+		return nil, refused("the token's audience is not this resource (want %s)", describeAudiences(target, vt.v.audiences))
 	}
 	u := *vt.user
 	return &u, nil
+}
+
+// audienceOK: the token's aud names one of the target's resources (in
+// canonical form, RFC 8707) or a gateway-wide audience (exactly).
+func (vt *verified) audienceOK(target Target) bool {
+	for _, a := range vt.aud {
+		if slices.Contains(target.Resources, a) || slices.Contains(vt.v.audiences, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// tokenCache keeps verified tokens by hash (never the token itself), for
+// ttl and never past exp, in an LRU bounded like the other caches.
+type tokenCache struct {
+	ttl   time.Duration
+	cache *cache.LRUExpireCache
+}
+
+func newTokenCache(ttl time.Duration) *tokenCache {
+	return &tokenCache{ttl: ttl, cache: cache.NewLRUExpireCache(cacheSize)}
+}
+
+// get returns the cached token, or its key to add it under.
+func (c *tokenCache) get(token string) (*verified, string) {
+	sum := sha256.Sum256([]byte(token))
+	key := hex.EncodeToString(sum[:])
+	if vt, ok := c.cache.Get(key); ok {
+		return vt.(*verified), key
+	}
+	return nil, key
+}
+
+func (c *tokenCache) add(key string, vt *verified) {
+	if ttl := min(c.ttl, time.Until(vt.exp)); ttl > 0 {
+		c.cache.Add(key, vt, ttl)
+	}
 }
 
 func describeAudiences(t Target, gatewayWide []string) string {

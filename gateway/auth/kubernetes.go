@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
@@ -149,23 +149,31 @@ func (k *AccessReview) review(ctx context.Context, u *User, a Attributes) (bool,
 // and groups come from tokens, and no choice of them may make two users'
 // keys equal.
 func decisionKey(u *User, a Attributes) string {
-	var b strings.Builder
-	part := func(s string) { fmt.Fprintf(&b, "%d:%s", len(s), s) }
+	b := make([]byte, 0, 256)
+	part := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	count := func(tag byte, n int) {
+		b = append(b, tag)
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
 	for _, s := range []string{u.Name, u.UID, a.Verb, a.Namespace, a.Name, a.Subresource} {
 		part(s)
 	}
 	groups := slices.Sorted(slices.Values(u.Groups))
-	fmt.Fprintf(&b, "g%d", len(groups))
+	count('g', len(groups))
 	for _, g := range groups {
 		part(g)
 	}
-	fmt.Fprintf(&b, "e%d", len(u.Extra))
+	count('e', len(u.Extra))
 	for _, k := range slices.Sorted(maps.Keys(u.Extra)) {
 		part(k)
-		fmt.Fprintf(&b, "v%d", len(u.Extra[k]))
+		count('v', len(u.Extra[k]))
 		for _, v := range u.Extra[k] {
 			part(v)
 		}
 	}
-	return b.String()
+	return string(b)
 }

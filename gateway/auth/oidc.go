@@ -26,14 +26,15 @@ import (
 type OIDC struct {
 	issuers map[string]*oidcIssuer
 	order   []string
+	cache   *tokenCache
 }
 
 // NewOIDC prepares the issuers; discovery happens on first use (and is
 // retried), so a gateway starts while an identity provider is down.
 func NewOIDC(issuers []IssuerConfig, ttl time.Duration, log *slog.Logger) *OIDC {
-	o := &OIDC{issuers: map[string]*oidcIssuer{}}
+	o := &OIDC{issuers: map[string]*oidcIssuer{}, cache: newTokenCache(ttl)}
 	for _, ic := range issuers {
-		o.issuers[ic.URL] = &oidcIssuer{cfg: ic, client: issuerClient(ic), ttl: ttl, log: log}
+		o.issuers[ic.URL] = &oidcIssuer{cfg: ic, client: issuerClient(ic), log: log}
 		o.order = append(o.order, ic.URL)
 	}
 	return o
@@ -56,6 +57,10 @@ func (o *OIDC) Discover(ctx context.Context) error {
 
 // AuthenticateToken implements Authenticator.
 func (o *OIDC) AuthenticateToken(ctx context.Context, token string, target Target) (*User, error) {
+	vt, key := o.cache.get(token)
+	if vt != nil {
+		return vt.check(target)
+	}
 	h, iss, ok := peek(token)
 	if !ok {
 		return nil, unknown("the token is not a JWT")
@@ -68,14 +73,17 @@ func (o *OIDC) AuthenticateToken(ctx context.Context, token string, target Targe
 	if err != nil {
 		return nil, err
 	}
-	return v.authenticate(ctx, token, h, target)
+	if vt, err = v.verify(ctx, token, h); err != nil {
+		return nil, err
+	}
+	o.cache.add(key, vt)
+	return vt.check(target)
 }
 
 // oidcIssuer is one issuer; its verifier exists once discovery succeeded.
 type oidcIssuer struct {
 	cfg    IssuerConfig
 	client *http.Client
-	ttl    time.Duration
 	log    *slog.Logger
 
 	mu      sync.Mutex
@@ -132,7 +140,7 @@ func (is *oidcIssuer) discover(ctx context.Context) (*jwtVerifier, error) {
 	if err := validateIssuerURL(field.NewPath("jwks_uri"), jwksURL); err != nil {
 		return nil, fmt.Errorf("issuer %s: jwks_uri %s must use https", is.cfg.URL, jwksURL)
 	}
-	return newJWTVerifier(is.cfg.URL, newKeySet(jwksURL, is.client), is.cfg.Audiences, is.ttl, is.mapUser), nil
+	return newJWTVerifier(is.cfg.URL, newKeySet(jwksURL, is.client), is.cfg.Audiences, is.mapUser), nil
 }
 
 // discover reads an OpenID Connect discovery document and returns its

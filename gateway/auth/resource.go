@@ -190,18 +190,3 @@ func (r *Resources) serve(w http.ResponseWriter, m metadata) {
 	w.Header().Set("Cache-Control", "max-age=300")
 	_, _ = w.Write(body)
 }
-
-// audienceOK reports whether a token's aud claim names one of the target's
-// resources (compared in canonical form, RFC 8707) or one of the
-// gateway-wide audiences (compared exactly).
-func audienceOK(aud []string, target Target, gatewayWide []string) bool {
-	for _, a := range aud {
-		if slices.Contains(gatewayWide, a) {
-			return true
-		}
-		if c, ok := canonicalURL(a); ok && slices.Contains(target.Resources, c) {
-			return true
-		}
-	}
-	return false
-}

@@ -83,6 +83,9 @@ func TestTargetAndMetadata(t *testing.T) {
 func TestAudienceOK(t *testing.T) {
 	t.Parallel()
 	tg := Target{Resources: []string{"https://gw.test/mcp/a/b"}}
+	audienceOK := func(aud []string, tg Target, gatewayWide []string) bool {
+		return (&verified{v: &jwtVerifier{audiences: gatewayWide}, aud: canonicalAudiences(aud)}).audienceOK(tg)
+	}
 	assert.True(t, audienceOK([]string{"x", "https://GW.test/mcp/a/b/"}, tg, nil))
 	assert.True(t, audienceOK([]string{"mcp-gateway"}, tg, []string{"mcp-gateway"}))
 	assert.False(t, audienceOK([]string{"https://gw.test/mcp/a/c"}, tg, []string{"mcp-gateway"}))

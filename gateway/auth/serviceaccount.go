@@ -35,7 +35,7 @@ type ServiceAccounts struct {
 	host      string
 	audiences []string
 	resource  bool
-	ttl       time.Duration
+	cache     *tokenCache
 	log       *slog.Logger
 
 	mu      sync.Mutex
@@ -61,7 +61,7 @@ func NewServiceAccounts(cfg *rest.Config, audiences []string, resource bool, ttl
 	if err != nil {
 		return nil, err
 	}
-	return &ServiceAccounts{client: hc, host: host, audiences: audiences, resource: resource, ttl: ttl, log: log}, nil
+	return &ServiceAccounts{client: hc, host: host, audiences: audiences, resource: resource, cache: newTokenCache(ttl), log: log}, nil
 }
 
 func apiServerBase(cfg *rest.Config) (string, error) {
@@ -90,6 +90,13 @@ func (s *ServiceAccounts) Issuer() string {
 
 // AuthenticateToken implements Authenticator.
 func (s *ServiceAccounts) AuthenticateToken(ctx context.Context, token string, target Target) (*User, error) {
+	if !s.resource {
+		target = Target{} // gateway-wide audiences only
+	}
+	vt, key := s.cache.get(token)
+	if vt != nil {
+		return vt.check(target)
+	}
 	h, iss, ok := peek(token)
 	if !ok {
 		return nil, unknown("the token is not a JWT")
@@ -98,17 +105,18 @@ func (s *ServiceAccounts) AuthenticateToken(ctx context.Context, token string, t
 	if err != nil || iss != v.issuer {
 		return nil, unknown("the token's issuer is not trusted")
 	}
-	if !s.resource {
-		target = Target{} // gateway-wide audiences only
-	}
-	u, err := v.authenticate(ctx, token, h, target)
+	vt, err = v.verify(ctx, token, h)
 	var kerr *keysUnavailableError
 	if errors.As(err, &kerr) {
 		// The API server is up enough to be asked: let TokenReview decide.
 		s.log.Warn("ServiceAccount keys unavailable, falling back to TokenReview", "error", err.Error())
 		return nil, unknown("the cluster's keys are unavailable")
 	}
-	return u, err
+	if err != nil {
+		return nil, err
+	}
+	s.cache.add(key, vt)
+	return vt.check(target)
 }
 
 // rediscoverSA spaces discovery attempts while the issuer is not published.
@@ -157,7 +165,7 @@ func (s *ServiceAccounts) discover(ctx context.Context) (*jwtVerifier, error) {
 	if doc.Issuer == "" {
 		return nil, errors.New("the discovery document names no issuer")
 	}
-	return newJWTVerifier(doc.Issuer, newKeySet(s.host+saJWKSPath, s.client), s.audiences, s.ttl, mapServiceAccount), nil
+	return newJWTVerifier(doc.Issuer, newKeySet(s.host+saJWKSPath, s.client), s.audiences, mapServiceAccount), nil
 }
 
 // mapServiceAccount maps a ServiceAccount token's claims as the API server

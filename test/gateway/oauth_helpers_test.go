@@ -121,6 +121,8 @@ func (og *oauthGateway) assertNoTokenLogged(t *testing.T) {
 			assert.NotContains(t, logs, tok[i+1:], "a token's signature is in the gateway's log")
 		}
 	}
+	// Tokens the test did not see (the TypeScript client's): no JWT at all.
+	assert.NotRegexp(t, `eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}`, logs, "a JWT is in the gateway's log")
 	assert.NotEmpty(t, logs, "the gateway logged something (the search is not vacuous)")
 }
 
@@ -195,7 +197,7 @@ func (a addResource) RoundTrip(req *http.Request) (*http.Response, error) {
 // grantGroup lets an identity provider's group (with the oidc: prefix)
 // use the named servers of ns, with a Role and a RoleBinding as an
 // operator would write them.
-func grantGroup(t *testing.T, ns, name string, subject rbacv1.Subject, verbs []string, servers ...string) {
+func grantGroup(t testing.TB, ns, name string, subject rbacv1.Subject, verbs []string, servers ...string) {
 	t.Helper()
 	ctx := context.Background()
 	_, err := client.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: []rbacv1.PolicyRule{{

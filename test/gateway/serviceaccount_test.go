@@ -25,7 +25,7 @@ import (
 
 // audienceToken is a TokenRequest token for sa with the given audiences
 // (none: the API server's own).
-func audienceToken(t *testing.T, c kubernetes.Interface, ns, sa string, audiences ...string) string {
+func audienceToken(t testing.TB, c kubernetes.Interface, ns, sa string, audiences ...string) string {
 	t.Helper()
 	tr, err := c.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), sa, &authnv1.TokenRequest{
 		Spec: authnv1.TokenRequestSpec{Audiences: audiences, ExpirationSeconds: ptr.To(int64(3600))},
