@@ -121,8 +121,9 @@ func (p *Provider) Authorize(ctx context.Context, authURL string) (url.Values, e
 		return nil, err
 	}
 	browser := &http.Client{
-		Jar:     jar,
-		Timeout: 30 * time.Second,
+		Jar:       jar,
+		Transport: p.transport(),
+		Timeout:   30 * time.Second,
 		// Follow the provider and the app; stop at the client's redirect URI.
 		CheckRedirect: func(r *http.Request, _ []*http.Request) error {
 			if p.ownsURL(r.URL) {
