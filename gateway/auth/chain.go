@@ -73,11 +73,13 @@ func (c *Chain) Authenticate(ctx context.Context, token string, target Target) (
 		u, err := m.Authenticator.AuthenticateToken(ctx, token, target)
 		switch {
 		case err == nil:
-			u.decider = m.Decider
-			if u.Via == "" {
-				u.Via = m.Name
+			// A copy: authenticators hand out their cached users.
+			cu := *u
+			cu.decider = m.Decider
+			if cu.Via == "" {
+				cu.Via = m.Name
 			}
-			return u, nil
+			return &cu, nil
 		case errors.Is(err, ErrUnknownToken):
 			if s := unknownReason(err); s != "" && !slices.Contains(reasons, s) {
 				reasons = append(reasons, s)

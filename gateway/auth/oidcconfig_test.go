@@ -112,3 +112,34 @@ func TestOIDCMappingRules(t *testing.T) {
 	err = o.Discover(context.Background())
 	assert.ErrorContains(t, err, "names issuer")
 }
+
+// ServiceAccount claims map as the API server maps them; anything else is
+// not this cluster's ServiceAccount token.
+func TestMapServiceAccount(t *testing.T) {
+	t.Parallel()
+	k8s := map[string]any{
+		"namespace":      "team-a",
+		"serviceaccount": map[string]any{"name": "agent", "uid": "sa-uid"},
+		"pod":            map[string]any{"name": "agent-1", "uid": "pod-uid"},
+		"node":           map[string]any{"name": "node-1", "uid": "node-uid"},
+	}
+	u, err := mapServiceAccount(&claims{sub: "system:serviceaccount:team-a:agent", raw: map[string]any{"kubernetes.io": k8s, "jti": "j1"}})
+	require.NoError(t, err)
+	assert.Equal(t, &User{
+		Name: "system:serviceaccount:team-a:agent", UID: "sa-uid", Via: "serviceaccount",
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:team-a", "system:authenticated"},
+		Extra: map[string][]string{
+			"authentication.kubernetes.io/pod-name": {"agent-1"}, "authentication.kubernetes.io/pod-uid": {"pod-uid"},
+			"authentication.kubernetes.io/node-name": {"node-1"}, "authentication.kubernetes.io/node-uid": {"node-uid"},
+			"authentication.kubernetes.io/credential-id": {"JTI=j1"},
+		},
+	}, u)
+	for _, c := range []*claims{
+		{sub: "system:serviceaccount:team-b:agent", raw: map[string]any{"kubernetes.io": k8s}},
+		{sub: "alice", raw: map[string]any{}},
+		{sub: "system:serviceaccount:team-a:agent", raw: map[string]any{"kubernetes.io": "x"}},
+	} {
+		_, err := mapServiceAccount(c)
+		assert.ErrorContains(t, err, "not a ServiceAccount token of this cluster")
+	}
+}
