@@ -228,36 +228,47 @@ func TestOAuthKeyRotationDuringCalls(t *testing.T) {
 		kids.add(kidOf(tok.AccessToken))
 		return tok.AccessToken, nil
 	})
-	const workers, calls, rotations = 4, 30, 3
-	done := make(chan error, workers*calls)
+	// Workers call until told to stop; the keys rotate while they do, each
+	// rotation after another 20 calls, and 20 more follow the last one.
+	const workers, between, rotations = 4, 20, 3
+	done := make(chan error)
+	stop := make(chan struct{})
 	for range workers {
 		go func() {
 			cs, err := mcptest.ConnectWith(ctx, og.server(ns, "github"), fresh, nil)
-			if err != nil {
-				for range calls {
-					done <- err
-				}
-				return
+			if err == nil {
+				defer cs.Close()
 			}
-			defer cs.Close()
-			for range calls {
-				_, err := mcptest.Call(ctx, cs, "whoami", nil)
-				done <- err
+			for {
+				if err == nil {
+					_, err = mcptest.Call(ctx, cs, "whoami", nil)
+				}
+				select {
+				case done <- err:
+				case <-stop:
+					return
+				}
 			}
 		}()
 	}
 	var failed []error
-	for i := 1; i <= workers*calls; i++ {
-		if err := <-done; err != nil {
-			failed = append(failed, err)
+	calls := 0
+	for r := 0; r <= rotations; r++ {
+		for range between {
+			if err := <-done; err != nil {
+				failed = append(failed, err)
+			}
+			calls++
 		}
-		if i%(workers*calls/(rotations+1)) == 0 && i < workers*calls {
+		if r < rotations {
 			_, err := p.RotateKeys(ctx)
 			require.NoError(t, err)
 		}
 	}
+	close(stop)
 	assert.Empty(t, failed, "calls failed across key rotations")
 	assert.GreaterOrEqual(t, len(kids.all()), rotations+1, "tokens of every key were used")
+	t.Logf("%d calls, %d signing keys", calls, len(kids.all()))
 }
 
 // freshToken sets a newly issued token on every request.
