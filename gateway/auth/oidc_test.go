@@ -162,3 +162,24 @@ func TestOIDCIssuerDown(t *testing.T) {
 	_, err = chain.Authenticate(context.Background(), tok, target)
 	assert.NoError(t, err, "the next fetch succeeds")
 }
+
+// Several issuers at once: each token goes to the issuer its iss names and
+// is mapped with that issuer's claims and prefixes.
+func TestSeveralIssuers(t *testing.T) {
+	t.Parallel()
+	a, b := newTestIssuer(t), newTestIssuer(t)
+	cb := b.config()
+	cb.Username, cb.Groups = PrefixedClaim{Claim: "sub", Prefix: "partner:"}, PrefixedClaim{}
+	o := NewOIDC([]IssuerConfig{a.config(), cb}, time.Minute, discardLog())
+	ua, err := o.AuthenticateToken(context.Background(), sign(t, a.key(0), a.claimsFor(resource)), target)
+	require.NoError(t, err)
+	assert.Equal(t, "oidc:alice@example.test", ua.Name)
+	ub, err := o.AuthenticateToken(context.Background(), sign(t, b.key(0), b.claimsFor(resource)), target)
+	require.NoError(t, err)
+	assert.Equal(t, "partner:user-1", ub.Name)
+	assert.Equal(t, []string{"system:authenticated"}, ub.Groups)
+	assert.Equal(t, []string{a.URL(), b.URL()}, o.Issuers())
+	// b's key does not sign for a.
+	_, err = o.AuthenticateToken(context.Background(), sign(t, b.key(0), a.claimsFor(resource)), target)
+	assert.ErrorContains(t, err, "signature does not verify")
+}
