@@ -56,6 +56,9 @@ func oidcConfigFor(issuers ...string) string {
 // as the OIDC issuer and the scope "mcp" required.
 func startOAuthGateway(t *testing.T, p *oidc.Provider, modes ...string) *oauthGateway {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the apiserver")
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	og := &oauthGateway{URL: "http://" + l.Addr().String(), Logs: &testutil.Buffer{}, tokens: &tokenSet{}}
