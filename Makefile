@@ -14,7 +14,7 @@ HELM_BIN = $(shell hack/build-helm.sh)
 # Go module (tools/hydra; cgo for its SQLite only, our binaries stay static).
 HYDRA_BIN = $(shell hack/build-hydra.sh)
 # Every shell script of the project, for shellcheck.
-SHELL_SCRIPTS = $(shell find hack -name '*.sh' | sort) .ci/run
+SHELL_SCRIPTS = $(shell find hack -name '*.sh' | sort) examples/typescript/install.sh .ci/run
 LINT_DEBS := shellcheck
 # debs-install installs those of the Debian packages $(1) that are missing.
 debs-install = missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -54,6 +54,7 @@ bench: setup ## benchmarks, printed as figures (see README "Performance")
 	$(GO) test -run '^$$' -bench MutateReview -cpu 1 -benchtime 5s ./internal/admission/
 	$(GO) test -run '^$$' -bench ToolsCall -benchtime 2000x ./transport/stdio/
 	$(GO) test -run '^$$' -bench NewSession -benchtime 20x ./transport/stdio/
+	$(GO) test -run '^$$' -bench 'Eras|FirstResult' -benchtime 2000x ./transport/stdio/
 	$(GO) test -run '^$$' -bench ToolsCall -benchtime 20000x ./gateway/proxy/
 	@# The gateway on a core of its own (as its own pod), clients and backend on the other.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -exec 'taskset -c 0' -run '^$$' -bench ToolsCallGatewayOwnCore -benchtime 20000x ./test/gateway/

@@ -44,3 +44,8 @@ const (
 	MetaLogLevel           = "io.modelcontextprotocol/logLevel"
 	MetaSubscriptionID     = "io.modelcontextprotocol/subscriptionId"
 )
+
+// MetaInputKey in the _meta of a legacy server's elicitation, sampling or
+// roots request names its key in the InputRequiredResult the sidecar makes
+// of it for a 2026-07-28 client (else the sidecar numbers them).
+const MetaInputKey = "io.archestra.mcp/inputKey"

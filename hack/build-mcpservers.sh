@@ -8,6 +8,12 @@
 # Prints one binary path per line, the modules' order; a second run with the
 # same versions does nothing.
 #
+# tools/mcpservers-legacy also has our own legacy server with everything the
+# 2025-11-25 AND 2026-07-28 server scenarios call (conformance-server/), built
+# next to its everything-server as bin/mcpservers/go-sdk-v1.4.1/conformance-server
+# (not printed: the output stays one line per module). It is rebuilt when its
+# sources change (a hash of them beside the binary).
+#
 #   hack/build-mcpservers.sh           all of them
 #   hack/build-mcpservers.sh current   only tools/mcpservers (legacy: tools/mcpservers-legacy)
 set -euo pipefail
@@ -27,9 +33,27 @@ if (($# > 0)); then
 	done
 fi
 
+# build_own builds the module's own command NAME into OUT/NAME unless the
+# hash of the module's go.mod, go.sum and NAME's non-test sources is the one
+# recorded beside the binary.
+build_own() {
+	local dir=$1 out=$2 name=$3 want
+	want=$(cd "$dir" && find "$name" -name '*.go' ! -name '*_test.go' | LC_ALL=C sort |
+		xargs cat go.mod go.sum | sha256sum | cut -d' ' -f1)
+	if [[ -x "$out/$name" && "$(cat "$out/$name.sha256" 2>/dev/null)" == "$want" ]]; then
+		return
+	fi
+	mkdir -p "$out"
+	echo "building ${name} (${dir#"$root"/}) into ${out}" >&2
+	(cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/$name.tmp" "./$name")
+	mv "$out/$name.tmp" "$out/$name"
+	echo "$want" >"$out/$name.sha256"
+}
+
 for m in "${modules[@]}"; do
 	dir="$root/tools/$m"
-	version=$(awk -v mod="$sdk" '$1=="require" && $2==mod {print $3}' "$dir/go.mod")
+	# A one-line require or a line of a require block.
+	version=$(awk -v mod="$sdk" '$1=="require" && $2==mod {print $3} $1==mod {print $2}' "$dir/go.mod")
 	if [[ -z "$version" ]]; then
 		echo "tools/$m/go.mod does not require $sdk" >&2
 		exit 1
@@ -43,6 +67,9 @@ for m in "${modules[@]}"; do
 		(cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" \
 			-o "$out/everything-server.tmp" "$sdk/conformance/everything-server")
 		mv "$out/everything-server.tmp" "$out/everything-server"
+	fi
+	if [[ -d "$dir/conformance-server" ]]; then
+		build_own "$dir" "$out" conformance-server
 	fi
 	echo "$out/everything-server"
 done

@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,8 +67,11 @@ func TestInjectedPodSpecRuns(t *testing.T) {
 	defer func() { cancel(); _ = launch.Wait() }()
 
 	p := start(t, move(sidecar.Args)...)
-	endpoint := "http://" + p.addr(t) + api.SidecarMCPPath
-	cs := connect(t, endpoint)
+	base := "http://" + p.addr(t)
+	// As the kubelet does: no traffic before the sidecar is ready (the
+	// launcher starts after it in a pod too).
+	require.Eventually(t, func() bool { code, _ := get(t, base+api.ReadyPath); return code == http.StatusOK }, 20*time.Second, 20*time.Millisecond)
+	cs := connect(t, base+api.SidecarMCPPath)
 	callCtx, done := context.WithTimeout(context.Background(), 20*time.Second)
 	defer done()
 	res, err := cs.CallTool(callCtx, &sdk.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "through the injected pod spec"}})

@@ -34,12 +34,21 @@ type Options struct {
 	MaxSessions    int
 	WarmPool       int
 	IdleTimeout    time.Duration
+	// StdioEra forces the stdio server's protocol era (legacy, modern);
+	// empty: the sidecar probes for it.
+	StdioEra string
+	// CacheTTL is the ttlMs a legacy server's list and read results get
+	// for 2026-07-28 clients.
+	CacheTTL time.Duration
 
 	Upstream          string
 	RequestHeadersDir string
 
 	AllowedOrigins string
-	MaxBodyBytes   int64
+	// AllowedHosts are more Host names the endpoint answers (the pod's own
+	// names and addresses and loopback always are).
+	AllowedHosts string
+	MaxBodyBytes int64
 	// ShutdownGrace bounds draining in-flight requests after SIGTERM.
 	ShutdownGrace time.Duration
 
@@ -60,6 +69,9 @@ func (o *Options) Validate() error {
 		}
 		if o.MaxSessions < 0 || o.WarmPool < 0 || o.IdleTimeout < 0 {
 			errs = append(errs, errors.New("--max-sessions, --warm-pool and --idle-timeout must not be negative"))
+		}
+		if o.StdioEra != "" && o.StdioEra != stdio.EraLegacy && o.StdioEra != stdio.EraModern {
+			errs = append(errs, fmt.Errorf("--stdio-era must be legacy or modern (or empty to probe), not %q", o.StdioEra))
 		}
 		if o.LauncherSocket == "" && o.Starter == nil {
 			errs = append(errs, errors.New("--launcher-socket is required in stdio mode"))
@@ -160,7 +172,7 @@ func newEndpoint(o Options, met *metrics.Metrics, hl *health.Tracker) endpoint {
 	}
 	return stdio.NewManager(stdio.Config{
 		Starter: starter, Shared: o.Sessions == api.SessionsShared, MaxSessions: o.MaxSessions,
-		WarmPool: o.WarmPool, IdleTimeout: o.IdleTimeout, Logger: o.Logger, Metrics: met, Health: hl,
+		WarmPool: o.WarmPool, IdleTimeout: o.IdleTimeout, Era: o.StdioEra, CacheTTL: o.CacheTTL, Logger: o.Logger, Metrics: met, Health: hl,
 	})
 }
 
@@ -170,6 +182,7 @@ func routes(o Options, ep endpoint, dr *drainer, met *metrics.Metrics, hl *healt
 	mux := http.NewServeMux()
 	mux.Handle(o.Path, httpguard.Wrap(httpguard.Config{
 		Origins:      httpguard.ParseOrigins(o.AllowedOrigins),
+		Hosts:        httpguard.ParseHosts(o.AllowedHosts),
 		MaxBodyBytes: o.MaxBodyBytes,
 		// The server behind us (streamable-http) or the stdio bridge, which
 		// knows each session's negotiated version, judges it.

@@ -60,7 +60,7 @@ func main() {
 	flag.DurationVar(&o.dialTimeout, "dial-timeout", 5*time.Second, "timeout for connecting to a pod")
 	flag.DurationVar(&o.headerTimeout, "upstream-header-timeout", 60*time.Second, "timeout for a pod's response headers; a tool call that answers later with no progress events fails with 503 (healthy streams are never cut)")
 	flag.Int64Var(&o.maxBody, "max-body-bytes", 16<<20, "limit of an MCP POST body")
-	flag.BoolVar(&o.callerCreds, "caller-credentials", false, "add per-caller headers from Secrets labelled mcp.archestra.io/credentials-for=<server> and annotated mcp.archestra.io/subject=<user> (needs list/watch on Secrets in the served namespaces)")
+	flag.BoolVar(&o.callerCreds, "caller-credentials", false, "add per-caller headers from Secrets labelled "+api.CredentialsForLabel+"=<server> and annotated "+api.CredentialsSubjectAnnot+"=<user> (needs list/watch on Secrets in the served namespaces)")
 	flag.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "time for in-flight requests to finish on SIGTERM (streams are then cut)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.Parse()

@@ -97,9 +97,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 	fs.IntVar(&o.MaxSessions, "max-sessions", 0, "stdio: max concurrent sessions (0 = unlimited)")
 	fs.IntVar(&o.WarmPool, "warm-pool", 1, "stdio: started processes kept ready for new sessions")
 	fs.DurationVar(&o.IdleTimeout, "idle-timeout", 30*time.Minute, "stdio: end sessions idle for this long")
+	fs.DurationVar(&o.CacheTTL, "cache-ttl", 0, "stdio, legacy server: the ttlMs its list and read results get for 2026-07-28 clients")
+	fs.StringVar(&o.StdioEra, "stdio-era", "", "stdio: the server's protocol era, legacy or modern; empty: probe with server/discover")
 	fs.StringVar(&o.Upstream, "upstream", "", "streamable-http: URL of the MCP server, e.g. http://127.0.0.1:3001/mcp")
 	fs.StringVar(&o.RequestHeadersDir, "request-headers-dir", "", "streamable-http: directory of header files (a mounted Secret)")
-	fs.StringVar(&o.AllowedOrigins, "allowed-origins", "", "comma list of allowed Origin values (requests without Origin are allowed)")
+	fs.StringVar(&o.AllowedOrigins, "allowed-origins", "", "comma list of more allowed Origin values (requests without Origin, from their own host or from loopback are allowed)")
+	fs.StringVar(&o.AllowedHosts, "allowed-hosts", "", "comma list of more Host names to answer (the pod's own names and addresses and loopback always are; * for any)")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", 4<<20, "largest accepted request body (413 beyond)")
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 20*time.Second, "how long in-flight requests may finish after SIGTERM")
 	if err := fs.Parse(args); err != nil {

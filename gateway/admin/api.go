@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -221,47 +222,14 @@ func (a *API) restart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) logs(w http.ResponseWriter, r *http.Request) {
-	ns, name := r.PathValue("namespace"), r.PathValue("name")
-	q := r.URL.Query()
-	if !a.visible(ns) {
-		writeError(w, r, http.StatusNotFound, fmt.Sprintf("namespace %s is not served by this gateway", ns))
+	pod, ok := a.logsPod(w, r)
+	if !ok {
 		return
 	}
-	pods, err := a.pods(r.Context(), ns, name)
+	opts, err := logOptions(r.URL.Query(), pod)
 	if err != nil {
-		a.apiError(w, r, "listing pods", err)
+		writeError(w, r, http.StatusBadRequest, err.Error())
 		return
-	}
-	pod := pickPod(pods, q.Get("pod"))
-	if pod == nil {
-		msg := fmt.Sprintf("server %s/%s has no pod %q", ns, name, q.Get("pod"))
-		if q.Get("pod") == "" {
-			msg = fmt.Sprintf("server %s/%s has no pods", ns, name)
-		}
-		writeError(w, r, http.StatusNotFound, msg)
-		return
-	}
-	opts := &corev1.PodLogOptions{Container: q.Get("container")}
-	if opts.Container == "" {
-		opts.Container = defaultContainer(pod)
-	}
-	for key, dst := range map[string]*bool{"previous": &opts.Previous, "follow": &opts.Follow, "timestamps": &opts.Timestamps} {
-		if s := q.Get(key); s != "" {
-			b, err := strconv.ParseBool(s)
-			if err != nil {
-				writeError(w, r, http.StatusBadRequest, fmt.Sprintf("%s: not a boolean", key))
-				return
-			}
-			*dst = b
-		}
-	}
-	if s := q.Get("tailLines"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			writeError(w, r, http.StatusBadRequest, "tailLines: not a non-negative integer")
-			return
-		}
-		opts.TailLines = &n
 	}
 	ctx := r.Context()
 	if opts.Follow {
@@ -279,23 +247,74 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Pod", pod.Name)
 	w.Header().Set("X-Container", opts.Container)
 	w.WriteHeader(http.StatusOK)
+	if err := copyLog(w, stream, opts.Follow); err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
+		a.Log.Info("log stream ended", "pod", pod.Name, "error", err.Error())
+	}
+}
+
+// logsPod is the pod whose logs are asked for (the query's pod, or one of
+// the server's); it answers 404 itself.
+func (a *API) logsPod(w http.ResponseWriter, r *http.Request) (*corev1.Pod, bool) {
+	ns, name, which := r.PathValue("namespace"), r.PathValue("name"), r.URL.Query().Get("pod")
+	if !a.visible(ns) {
+		writeError(w, r, http.StatusNotFound, fmt.Sprintf("namespace %s is not served by this gateway", ns))
+		return nil, false
+	}
+	pods, err := a.pods(r.Context(), ns, name)
+	if err != nil {
+		a.apiError(w, r, "listing pods", err)
+		return nil, false
+	}
+	pod := pickPod(pods, which)
+	if pod == nil {
+		msg := fmt.Sprintf("server %s/%s has no pod %q", ns, name, which)
+		if which == "" {
+			msg = fmt.Sprintf("server %s/%s has no pods", ns, name)
+		}
+		writeError(w, r, http.StatusNotFound, msg)
+		return nil, false
+	}
+	return pod, true
+}
+
+// logOptions reads container, previous, follow, timestamps and tailLines.
+func logOptions(q url.Values, pod *corev1.Pod) (*corev1.PodLogOptions, error) {
+	opts := &corev1.PodLogOptions{Container: cmp.Or(q.Get("container"), defaultContainer(pod))}
+	for key, dst := range map[string]*bool{"previous": &opts.Previous, "follow": &opts.Follow, "timestamps": &opts.Timestamps} {
+		if s := q.Get(key); s != "" {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return nil, fmt.Errorf("%s: not a boolean", key)
+			}
+			*dst = b
+		}
+	}
+	if s := q.Get("tailLines"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return nil, errors.New("tailLines: not a non-negative integer")
+		}
+		opts.TailLines = &n
+	}
+	return opts, nil
+}
+
+// copyLog copies the log stream, flushing each read when following.
+func copyLog(w http.ResponseWriter, stream io.Reader, follow bool) error {
 	rc := http.NewResponseController(w)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := stream.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
+				return nil // the client left
 			}
-			if opts.Follow {
+			if follow {
 				_ = rc.Flush()
 			}
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
-				a.Log.Info("log stream ended", "pod", pod.Name, "error", err.Error())
-			}
-			return
+			return err
 		}
 	}
 }

@@ -9,7 +9,7 @@ E2E_NPM_DIR    := transport/testdata/npm
 E2E_NPM_PKG    := @modelcontextprotocol/server-everything
 CLUSTER_DEBS   := containerd runc containernetworking-plugins iptables conntrack openssl iproute2
 
-.PHONY: cluster-deps cluster-bins cluster-images cluster-up cluster-down test-e2e run
+.PHONY: cluster-deps cluster-bins cluster-images cluster-up cluster-down test-e2e run e2e-typescript
 
 cluster-deps: ## Debian packages of the cluster (containerd, runc, CNI plugins, iptables, conntrack)
 	@$(call debs-install,$(CLUSTER_DEBS))
@@ -45,7 +45,10 @@ cluster-up: cluster-deps cluster-bins cluster-images ## single-node cluster on t
 cluster-down: ## stop the cluster and put the host back as it was
 	hack/cluster/cluster.sh down
 
-test-e2e: cluster-deps cluster-bins cluster-images ## end-to-end suite: brings the cluster up, installs the product, tears down
+e2e-typescript: ## examples/typescript, which the suite runs: npm ci (pinned by its lockfile, skipped when current) and tsc
+	examples/typescript/install.sh >/dev/null
+
+test-e2e: cluster-deps cluster-bins cluster-images e2e-typescript ## end-to-end suite: brings the cluster up, installs the product, tears down
 	@# The suite tears down itself, but not when the test binary dies (a
 	@# -timeout panic, a panic in a test goroutine): tear down here as well.
 	rc=0; HYDRA=$(HYDRA_BIN) $(GO) test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ || rc=$$?; hack/cluster/cluster.sh down; exit $$rc

@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
 )
 
@@ -96,7 +97,7 @@ func run(ctx context.Context, assets, webhookBin, gatewayBin, dir string, once b
 		return err
 	}
 
-	step("Registering the mutating and validating webhooks (objectSelector: label mcp.archestra.io/server), caBundle left empty")
+	step("Registering the mutating and validating webhooks (objectSelector: label " + api.ServerLabel + "), caBundle left empty")
 	mutating, validating := admission.Registration{URL: "https://127.0.0.1:8443", PlatformNamespace: platformNamespace}.Configurations()
 	if _, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, mutating, metav1.CreateOptions{}); err != nil {
 		return err

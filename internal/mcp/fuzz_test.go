@@ -63,8 +63,8 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("unknown kind %v", m.Kind)
 			}
 			if m.Kind == KindRequest || m.Kind == KindResponse {
-				if _, err := SetID(m.Raw, json.RawMessage(`"r"`)); err != nil {
-					t.Fatalf("SetID on a valid message: %v", err)
+				if _, err := Set(m.Raw, json.RawMessage(`"r"`), "id"); err != nil {
+					t.Fatalf("Set(id) on a valid message: %v", err)
 				}
 			}
 		}

@@ -20,21 +20,83 @@ var errNotObject = errors.New("not a JSON object")
 
 // Lookup returns the raw value at path (object keys from the top), or nil
 // when any step is missing or not an object. With duplicate keys the last
-// wins, as with encoding/json.
+// wins, as with encoding/json. It allocates nothing.
 func Lookup(raw []byte, path ...string) []byte {
 	v := bytes.TrimSpace(raw)
 	for _, key := range path {
-		ms, err := members(v)
-		if err != nil {
+		var found bool
+		v, found = findValue(v, key)
+		if !found {
 			return nil
 		}
-		i := lastMember(ms, key)
-		if i < 0 {
-			return nil
-		}
-		v = v[ms[i].valStart:ms[i].valEnd]
 	}
 	return v
+}
+
+// findValue returns the value of the last member key of obj.
+func findValue(obj []byte, key string) ([]byte, bool) {
+	var val []byte
+	found := false
+	err := eachMember(obj, func(_ int, k []byte, escaped bool, vs, ve int) bool {
+		if keyEquals(k, escaped, key) {
+			val, found = obj[vs:ve], true
+		}
+		return true
+	})
+	return val, found && err == nil
+}
+
+func keyEquals(quoted []byte, escaped bool, key string) bool {
+	if !escaped {
+		return string(quoted[1:len(quoted)-1]) == key
+	}
+	k, err := decodeKey(quoted)
+	return err == nil && k == key
+}
+
+// eachMember calls f with each member of the object obj: its quoted key
+// (escaped: it has a backslash) and its value's offsets; f returns false
+// to stop.
+func eachMember(obj []byte, f func(keyStart int, key []byte, escaped bool, valStart, valEnd int) bool) error {
+	if len(obj) < 2 || obj[0] != '{' {
+		return errNotObject
+	}
+	i := skipSpace(obj, 1)
+	if i < len(obj) && obj[i] == '}' {
+		return nil
+	}
+	for i < len(obj) {
+		if obj[i] != '"' {
+			return errors.New("object key expected")
+		}
+		keyEnd, escaped, err := scanString(obj, i)
+		if err != nil {
+			return err
+		}
+		key := obj[i:keyEnd]
+		i = skipSpace(obj, keyEnd)
+		if i >= len(obj) || obj[i] != ':' {
+			return errors.New("':' expected")
+		}
+		vs := skipSpace(obj, i+1)
+		ve, err := skipValue(obj, vs)
+		if err != nil {
+			return err
+		}
+		if !f(keyEnd-len(key), key, escaped, vs, ve) {
+			return nil
+		}
+		i = skipSpace(obj, ve)
+		if i < len(obj) && obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+			continue
+		}
+		if i < len(obj) && obj[i] == '}' {
+			return nil
+		}
+		return errors.New("',' or '}' expected")
+	}
+	return errors.New("unterminated object")
 }
 
 // Set returns a copy of raw with the value at path replaced by val (raw
@@ -112,50 +174,23 @@ func lastMember(ms []member, key string) int {
 	return -1
 }
 
-// members scans the members of the object obj (no surrounding space).
+// members lists the members of the object obj (no surrounding space).
 func members(obj []byte) ([]member, error) {
-	if len(obj) < 2 || obj[0] != '{' {
-		return nil, errNotObject
-	}
 	var out []member
-	i := skipSpace(obj, 1)
-	if i < len(obj) && obj[i] == '}' {
-		return out, nil
-	}
-	for i < len(obj) {
-		if obj[i] != '"' {
-			return nil, errors.New("object key expected")
-		}
-		start := i
-		keyEnd, err := skipString(obj, i)
+	var kerr error
+	err := eachMember(obj, func(start int, k []byte, _ bool, vs, ve int) bool {
+		key, err := decodeKey(k)
 		if err != nil {
-			return nil, err
-		}
-		key, err := decodeKey(obj[i:keyEnd])
-		if err != nil {
-			return nil, err
-		}
-		i = skipSpace(obj, keyEnd)
-		if i >= len(obj) || obj[i] != ':' {
-			return nil, errors.New("':' expected")
-		}
-		vs := skipSpace(obj, i+1)
-		ve, err := skipValue(obj, vs)
-		if err != nil {
-			return nil, err
+			kerr = err
+			return false
 		}
 		out = append(out, member{key: key, start: start, valStart: vs, valEnd: ve})
-		i = skipSpace(obj, ve)
-		if i < len(obj) && obj[i] == ',' {
-			i = skipSpace(obj, i+1)
-			continue
-		}
-		if i < len(obj) && obj[i] == '}' {
-			return out, nil
-		}
-		return nil, errors.New("',' or '}' expected")
+		return true
+	})
+	if err == nil {
+		err = kerr
 	}
-	return nil, errors.New("unterminated object")
+	return out, err
 }
 
 func decodeKey(quoted []byte) (string, error) {
@@ -178,15 +213,23 @@ func skipSpace(b []byte, i int) int {
 
 // skipString returns the offset after the string starting at b[i] ('"').
 func skipString(b []byte, i int) (int, error) {
+	end, _, err := scanString(b, i)
+	return end, err
+}
+
+// scanString is skipString that also reports whether it has escapes.
+func scanString(b []byte, i int) (int, bool, error) {
+	escaped := false
 	for j := i + 1; j < len(b); j++ {
 		switch b[j] {
 		case '\\':
+			escaped = true
 			j++
 		case '"':
-			return j + 1, nil
+			return j + 1, escaped, nil
 		}
 	}
-	return 0, errors.New("unterminated string")
+	return 0, false, errors.New("unterminated string")
 }
 
 // skipValue returns the offset after the value starting at b[i].

@@ -2,8 +2,8 @@ package mcp
 
 import (
 	"encoding/json"
-	"unicode/utf8"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"

@@ -103,11 +103,12 @@ func headerMismatch(format string, args ...any) *Violation {
 	return &Violation{Status: http.StatusBadRequest, Code: api.CodeHeaderMismatch, Message: "Header mismatch: " + fmt.Sprintf(format, args...)}
 }
 
-// UnsupportedVersion is the -32022 answer naming what we support.
+// UnsupportedVersion is the -32022 answer naming the versions a stateless
+// request may use instead (the legacy ones need an initialize handshake).
 func UnsupportedVersion(requested string) *Violation {
 	return &Violation{
 		Status: http.StatusBadRequest, Code: api.CodeUnsupportedProtocolVersion, Message: "Unsupported protocol version",
-		Data: map[string]any{"supported": AllVersions(), "requested": requested},
+		Data: map[string]any{"supported": ModernVersions(), "requested": requested},
 	}
 }
 

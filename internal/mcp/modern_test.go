@@ -114,8 +114,7 @@ func TestUnsupportedVersionNamesWhatWeSpeak(t *testing.T) {
 	assert.Equal(t, "x", resp.ID)
 	assert.Equal(t, api.CodeUnsupportedProtocolVersion, resp.Error.Code)
 	assert.Equal(t, "v999.0.0", resp.Error.Data.Requested)
-	assert.Contains(t, resp.Error.Data.Supported, "2026-07-28")
-	assert.Contains(t, resp.Error.Data.Supported, "2025-11-25")
+	assert.Equal(t, []string{"2026-07-28"}, resp.Error.Data.Supported, "what a stateless request can switch to")
 }
 
 func TestDecodeHeaderValue(t *testing.T) {

@@ -36,63 +36,17 @@ type Process struct {
 
 // Start connects to the launcher and starts one process.
 func (c *Client) Start(ctx context.Context, label string) (*Process, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "unix", c.Socket)
+	conn, err := c.dial(ctx, label)
 	if err != nil {
-		return nil, fmt.Errorf("dialing launcher: %w", err)
-	}
-	conn := nc.(*net.UnixConn)
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	} else {
-		_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	}
-	b, _ := json.Marshal(hello{Label: label})
-	if _, err := conn.Write(append(b, '\n')); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("sending hello: %w", err)
-	}
-	buf := make([]byte, 4096)
-	oob := make([]byte, syscall.CmsgSpace(2*4))
-	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("reading launcher reply: %w", err)
-	}
-	fds, err := parseRights(oob[:oobn])
-	if err != nil {
-		conn.Close()
 		return nil, err
 	}
-	closeFDs := func() {
+	fds, r, st, err := readStarted(conn)
+	if err != nil {
 		for _, fd := range fds {
 			syscall.Close(fd)
 		}
-	}
-	// The fds arrive with the first byte; the rest of the line (rarely split)
-	// and the later exit line come through the buffered reader.
-	r := bufio.NewReader(io.MultiReader(bytes.NewReader(buf[:n]), conn))
-	line, err := r.ReadBytes('\n')
-	if err != nil {
-		closeFDs()
 		conn.Close()
-		return nil, fmt.Errorf("reading launcher reply: %w", err)
-	}
-	var st started
-	if err := json.Unmarshal(line, &st); err != nil {
-		closeFDs()
-		conn.Close()
-		return nil, fmt.Errorf("decoding launcher reply: %w", err)
-	}
-	if st.Error != "" {
-		closeFDs()
-		conn.Close()
-		return nil, fmt.Errorf("launcher: %s", st.Error)
-	}
-	if len(fds) != 2 {
-		closeFDs()
-		conn.Close()
-		return nil, fmt.Errorf("launcher sent %d fds, want 2", len(fds))
+		return nil, err
 	}
 	_ = conn.SetDeadline(time.Time{})
 	for _, fd := range fds {
@@ -110,6 +64,59 @@ func (c *Client) Start(ctx context.Context, label string) (*Process, error) {
 	}
 	go p.waitExit(r)
 	return p, nil
+}
+
+// dial connects to the launcher and asks for a process.
+func (c *Client) dial(ctx context.Context, label string) (*net.UnixConn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "unix", c.Socket)
+	if err != nil {
+		return nil, fmt.Errorf("dialing launcher: %w", err)
+	}
+	conn := nc.(*net.UnixConn)
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	} else {
+		_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	}
+	b, _ := json.Marshal(hello{Label: label})
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sending hello: %w", err)
+	}
+	return conn, nil
+}
+
+// readStarted reads the launcher's reply: the process's stdin and stdout
+// as file descriptors with the first byte, then the started line. The
+// returned reader carries the later exit line.
+func readStarted(conn *net.UnixConn) ([]int, *bufio.Reader, started, error) {
+	var st started
+	buf := make([]byte, 4096)
+	oob := make([]byte, syscall.CmsgSpace(2*4))
+	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return nil, nil, st, fmt.Errorf("reading launcher reply: %w", err)
+	}
+	fds, err := parseRights(oob[:oobn])
+	if err != nil {
+		return nil, nil, st, err
+	}
+	// The rest of the line (rarely split) and the later exit line come
+	// through the buffered reader.
+	r := bufio.NewReader(io.MultiReader(bytes.NewReader(buf[:n]), conn))
+	line, err := r.ReadBytes('\n')
+	switch {
+	case err != nil:
+		return fds, nil, st, fmt.Errorf("reading launcher reply: %w", err)
+	case json.Unmarshal(line, &st) != nil:
+		return fds, nil, st, fmt.Errorf("decoding launcher reply: %q", line)
+	case st.Error != "":
+		return fds, nil, st, fmt.Errorf("launcher: %s", st.Error)
+	case len(fds) != 2:
+		return fds, nil, st, fmt.Errorf("launcher sent %d fds, want 2", len(fds))
+	}
+	return fds, r, st, nil
 }
 
 func parseRights(oob []byte) ([]int, error) {

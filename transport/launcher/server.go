@@ -146,19 +146,10 @@ func signalGroup(pid int, sig syscall.Signal) {
 func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 	defer conn.Close()
 	r := bufio.NewReader(conn)
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	line, err := r.ReadBytes('\n')
-	if err != nil {
-		s.Logger.Warn("launcher: reading hello", "err", err)
+	label, ok := s.readHello(conn, r)
+	if !ok {
 		return
 	}
-	_ = conn.SetReadDeadline(time.Time{})
-	var h hello
-	if err := json.Unmarshal(line, &h); err != nil {
-		s.reply(conn, started{Error: "bad hello"}, nil)
-		return
-	}
-	label := cleanLabel(h.Label)
 	c, stdin, stdout, err := s.spawn(label)
 	if err != nil {
 		s.Logger.Error("launcher: starting process", "label", label, "err", err)
@@ -175,9 +166,34 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 		return
 	}
 	s.Logger.Info("launcher: process started", "label", label, "pid", c.pid)
+	s.superviseChild(ctx, c, s.followPeer(c, r))
+	s.Logger.Info("launcher: process exited", "label", label, "pid", c.pid, "status", c.exit.Exit)
+	b, _ := json.Marshal(c.exit)
+	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, _ = conn.Write(append(b, '\n'))
+}
 
-	// Lines from the sidecar name the session the process serves; EOF (or
-	// anything unreadable) means: stop the child.
+// readHello reads the sidecar's request and returns the process's label.
+func (s *Server) readHello(conn *net.UnixConn, r *bufio.Reader) (string, bool) {
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		s.Logger.Warn("launcher: reading hello", "err", err)
+		return "", false
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	var h hello
+	if err := json.Unmarshal(line, &h); err != nil {
+		s.reply(conn, started{Error: "bad hello"}, nil)
+		return "", false
+	}
+	return cleanLabel(h.Label), true
+}
+
+// followPeer reads the lines from the sidecar, which name the session the
+// process serves; the returned channel closes at EOF (or anything
+// unreadable): the sidecar is done with the child.
+func (s *Server) followPeer(c *child, r *bufio.Reader) <-chan struct{} {
 	peerGone := make(chan struct{})
 	go func() {
 		defer close(peerGone)
@@ -193,6 +209,12 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 			c.setPrefix(cleanLabel(a.Session))
 		}
 	}()
+	return peerGone
+}
+
+// superviseChild waits until the child exits, stopping it (TERM, then KILL
+// after the grace) when the sidecar lets go of it.
+func (s *Server) superviseChild(ctx context.Context, c *child, peerGone <-chan struct{}) {
 	select {
 	case <-c.done:
 	case <-peerGone:
@@ -206,10 +228,6 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 	case <-ctx.Done():
 		<-c.done // shutdown() signals the children
 	}
-	s.Logger.Info("launcher: process exited", "label", label, "pid", c.pid, "status", c.exit.Exit)
-	b, _ := json.Marshal(c.exit)
-	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, _ = conn.Write(append(b, '\n'))
 }
 
 func (s *Server) reply(conn *net.UnixConn, msg started, files []*os.File) error {
@@ -248,50 +266,12 @@ func (s *Server) spawn(label string) (*child, *os.File, *os.File, error) {
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("finding %q: %w", s.Command[0], err)
 	}
-	inR, inW, err := os.Pipe()
+	ends, err := pipes(3)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("stdin pipe: %w", err)
+		return nil, nil, nil, err
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		inR.Close()
-		inW.Close()
-		return nil, nil, nil, fmt.Errorf("stdout pipe: %w", err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		inR.Close()
-		inW.Close()
-		outR.Close()
-		outW.Close()
-		return nil, nil, nil, fmt.Errorf("stderr pipe: %w", err)
-	}
-	wd, _ := os.Getwd()
-	// The reaper must not see the child before it is registered: hold mu
-	// across the start.
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		for _, f := range []*os.File{inR, inW, outR, outW, errR, errW} {
-			f.Close()
-		}
-		return nil, nil, nil, errors.New("the launcher is shutting down")
-	}
-	p, err := os.StartProcess(path, s.Command, &os.ProcAttr{
-		Dir:   wd,
-		Env:   os.Environ(),
-		Files: []*os.File{inR, outW, errW},
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
-	})
-	var c *child
-	if err == nil {
-		c = &child{pid: p.Pid, label: label, done: make(chan struct{})}
-		c.setPrefix("")
-		s.children[p.Pid] = c
-		// We reap with wait4 ourselves; release the handle without waiting.
-		_ = p.Release()
-	}
-	s.mu.Unlock()
+	inR, inW, outR, outW, errR, errW := ends[0], ends[1], ends[2], ends[3], ends[4], ends[5]
+	c, err := s.startChild(path, label, []*os.File{inR, outW, errW})
 	inR.Close()
 	outW.Close()
 	errW.Close()
@@ -299,10 +279,50 @@ func (s *Server) spawn(label string) (*child, *os.File, *os.File, error) {
 		inW.Close()
 		outR.Close()
 		errR.Close()
-		return nil, nil, nil, fmt.Errorf("starting %q: %w", s.Command[0], err)
+		return nil, nil, nil, err
 	}
 	go s.copyStderr(c, errR)
 	return c, inW, outR, nil
+}
+
+// pipes makes n pipes, returned as read, write, read, write...; none on error.
+func pipes(n int) ([]*os.File, error) {
+	var ends []*os.File
+	for range n {
+		r, w, err := os.Pipe()
+		if err != nil {
+			for _, f := range ends {
+				f.Close()
+			}
+			return nil, fmt.Errorf("pipe: %w", err)
+		}
+		ends = append(ends, r, w)
+	}
+	return ends, nil
+}
+
+// startChild starts the command with the child's ends of the pipes and
+// registers it. The reaper must not see the child before it is registered:
+// mu is held across the start.
+func (s *Server) startChild(path, label string, files []*os.File) (*child, error) {
+	wd, _ := os.Getwd()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return nil, errors.New("the launcher is shutting down")
+	}
+	p, err := os.StartProcess(path, s.Command, &os.ProcAttr{
+		Dir: wd, Env: os.Environ(), Files: files, Sys: &syscall.SysProcAttr{Setpgid: true},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting %q: %w", s.Command[0], err)
+	}
+	c := &child{pid: p.Pid, label: label, done: make(chan struct{})}
+	c.setPrefix("")
+	s.children[p.Pid] = c
+	// We reap with wait4 ourselves; release the handle without waiting.
+	_ = p.Release()
+	return c, nil
 }
 
 func (s *Server) copyStderr(c *child, r *os.File) {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ type Proxy struct {
 	client  *http.Client
 	stop    context.CancelFunc
 	done    chan struct{}
+	order   *streamOrder
 }
 
 // New builds the proxy and starts keeping readiness fresh; Close stops that.
@@ -58,7 +60,8 @@ func New(cfg Config) *Proxy {
 	if cfg.Health == nil {
 		cfg.Health = health.NewTracker(10 * time.Minute)
 	}
-	p := &Proxy{cfg: cfg, headers: newHeaderSource(cfg.HeadersDir, cfg.HeadersTTL, cfg.Logger), client: &http.Client{Timeout: 30 * time.Second}}
+	p := &Proxy{cfg: cfg, headers: newHeaderSource(cfg.HeadersDir, cfg.HeadersTTL, cfg.Logger),
+		client: &http.Client{Timeout: 30 * time.Second}, order: newStreamOrder()}
 	up := cfg.Upstream
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -67,10 +70,20 @@ func New(cfg Config) *Proxy {
 			pr.Out.URL.Path = up.Path
 			pr.Out.URL.RawPath = up.RawPath
 			pr.Out.Host = up.Host
+			// The sidecar checked Origin against the pod's own names; the
+			// server behind it on localhost would compare it with its own
+			// loopback address and refuse every browser client.
+			pr.Out.Header.Del("Origin")
 			p.addHeaders(pr.Out.Header)
 		},
 		// Flush every write: SSE events must reach the client as they come.
 		FlushInterval: -1,
+		ModifyResponse: func(resp *http.Response) error {
+			if done, ok := resp.Request.Context().Value(establishedKey{}).(func()); ok {
+				done()
+			}
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
@@ -111,36 +124,65 @@ func (p *Proxy) addHeaders(h http.Header) {
 	}
 }
 
-// ServeHTTP proxies one request. POST bodies (bounded by httpguard) are
-// read first: malformed JSON gets the same -32700 answer as in stdio mode
-// whatever the upstream would say, and requests are counted by method. The
-// bytes forwarded are the bytes received.
+// ServeHTTP proxies one request of either protocol era, unchanged: POST
+// bodies (bounded by httpguard) are read first so that malformed JSON gets
+// the same -32700 answer as in stdio mode, a stateless request whose
+// headers do not mirror its body is refused here (as any component that
+// reads the body must), and requests are counted by method. The bytes
+// forwarded are the bytes received.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		p.rp.ServeHTTP(w, r)
+		established := p.order.opening(r)
+		defer established() // also when the upstream never answered
+		p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), establishedKey{}, established)))
 		return
 	}
 	start := time.Now()
+	method, ok := p.readPost(w, r)
+	if !ok {
+		return
+	}
+	if method != "" {
+		// Time to the end of the answer (JSON or the POST's SSE stream),
+		// deferred: ReverseProxy aborts the handler with a panic when the
+		// client leaves mid-answer.
+		defer func() { p.cfg.Metrics.Observe(method, time.Since(start)) }()
+	}
+	p.order.await(r)
+	p.rp.ServeHTTP(w, r)
+}
+
+// establishedKey carries a GET's "stream established" callback to
+// ModifyResponse.
+type establishedKey struct{}
+
+// readPost reads and checks a POST body, puts it back for forwarding and
+// returns the method of its last request; it answers the client itself when
+// the body is refused.
+func (p *Proxy) readPost(w http.ResponseWriter, r *http.Request) (string, bool) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			p.cfg.Metrics.Error("413")
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
+			return "", false
 		}
 		p.cfg.Metrics.Error("400")
 		http.Error(w, "reading body failed", http.StatusBadRequest)
-		return
+		return "", false
 	}
 	// Batches are the upstream's call (it knows its protocol revision).
-	msgs, _, err := mcp.Decode(body, true)
+	msgs, batch, err := mcp.Decode(body, true)
 	if err != nil {
-		p.cfg.Metrics.Error("400")
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write(mcp.DecodeErrorResponse(err))
-		return
+		p.refuse(w, http.StatusBadRequest, mcp.DecodeErrorResponse(err))
+		return "", false
+	}
+	if !batch && msgs[0].Kind == mcp.KindRequest && mcp.RequestEra(r.Header, msgs[0]) == mcp.EraModern {
+		if _, v := mcp.ValidateModern(r.Header, msgs[0]); v != nil {
+			p.refuse(w, v.Status, v.Response(msgs[0].ID))
+			return "", false
+		}
 	}
 	method := ""
 	for _, m := range msgs {
@@ -151,13 +193,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	if method != "" {
-		// Time to the end of the answer (JSON or the POST's SSE stream),
-		// deferred: ReverseProxy aborts the handler with a panic when the
-		// client leaves mid-answer.
-		defer func() { p.cfg.Metrics.Observe(method, time.Since(start)) }()
-	}
-	p.rp.ServeHTTP(w, r)
+	return method, true
+}
+
+func (p *Proxy) refuse(w http.ResponseWriter, status int, body []byte) {
+	p.cfg.Metrics.Error(strconv.Itoa(status))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // keepReady keeps readiness fresh until ctx ends: when no probe succeeded
@@ -182,32 +225,29 @@ func (p *Proxy) keepReady(ctx context.Context) {
 	}
 }
 
-const probeBody = `{"jsonrpc":"2.0","id":"readiness-probe","method":"initialize","params":{"protocolVersion":"` +
-	api.MCPVersion20250618 + `","capabilities":{},"clientInfo":{"name":"mcp-transport-readiness","version":"1"}}}`
+const (
+	probeBody = `{"jsonrpc":"2.0","id":"readiness-probe","method":"initialize","params":{"protocolVersion":"` +
+		api.MCPVersion20250618 + `","capabilities":{},"clientInfo":{"name":"mcp-transport-readiness","version":"1"}}}`
+	discoverBody = `{"jsonrpc":"2.0","id":"readiness-probe","method":"server/discover","params":{"_meta":{"` +
+		api.MetaProtocolVersion + `":"` + api.MCPVersion20260728 + `","` + api.MetaClientCapabilities + `":{},"` +
+		api.MetaClientInfo + `":{"name":"mcp-transport-readiness","version":"1"}}}}`
+)
 
+// probe proves the upstream answers MCP: a stateless server/discover, or
+// for a legacy server (any refusal of it) an initialize handshake whose
+// session it then deletes.
 func (p *Proxy) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.Upstream.String(), strings.NewReader(probeBody))
-	if err != nil {
-		return fmt.Errorf("building probe: %w", err)
+	h := http.Header{api.HeaderProtocolVersion: {api.MCPVersion20260728}, api.HeaderMethod: {"server/discover"}}
+	if _, _, err := p.post(ctx, discoverBody, h); err == nil {
+		return nil
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	p.addHeaders(req.Header)
-	resp, err := p.client.Do(req)
+	sid, _, err := p.post(ctx, probeBody, nil)
 	if err != nil {
 		return fmt.Errorf("initialize: %w", err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("initialize: HTTP %d", resp.StatusCode)
-	}
-	if !bytes.Contains(body, []byte(`"result"`)) || !bytes.Contains(body, []byte(`readiness-probe`)) {
-		return errors.New("initialize: no result in the answer")
-	}
-	if sid := resp.Header.Get(api.HeaderSessionID); sid != "" {
+	if sid != "" {
 		del, err := http.NewRequestWithContext(ctx, http.MethodDelete, p.cfg.Upstream.String(), nil)
 		if err == nil {
 			del.Header.Set(api.HeaderSessionID, sid)
@@ -218,4 +258,32 @@ func (p *Proxy) probe(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// post sends one probe request and checks that it got a result; it
+// returns the session id the upstream issued, if any.
+func (p *Proxy) post(ctx context.Context, body string, h http.Header) (string, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.Upstream.String(), strings.NewReader(body))
+	if err != nil {
+		return "", nil, fmt.Errorf("building probe: %w", err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	p.addHeaders(req.Header)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return "", nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return "", nil, fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	if !bytes.Contains(b, []byte(`"result"`)) || !bytes.Contains(b, []byte(`readiness-probe`)) {
+		return "", nil, errors.New("no result in the answer")
+	}
+	return resp.Header.Get(api.HeaderSessionID), b, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os/exec"
 	"slices"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -154,4 +156,86 @@ func report(b *testing.B, lat []time.Duration, elapsed time.Duration) {
 	if elapsed > 0 {
 		b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "calls/s")
 	}
+}
+
+// BenchmarkEras compares tools/call of 2026-07-28 clients (no session, one
+// process per caller) with legacy sessions (one process per session), the
+// same number of each, in one run.
+//
+//	go test ./transport/stdio -run '^$' -bench Eras -benchtime 3000x
+func BenchmarkEras(b *testing.B) {
+	for _, n := range []int{1, 16, 64} {
+		for _, era := range []string{"legacy", "modern"} {
+			b.Run(fmt.Sprintf("%s/clients=%d", era, n), func(b *testing.B) {
+				br := newBenchBridge(b, n)
+				sessions := make([]*sdk.ClientSession, n)
+				for i := range sessions {
+					sessions[i] = eraConnect(b, br.URL, era, fmt.Sprintf("caller-%d", i))
+				}
+				runCalls(b, sessions)
+			})
+		}
+	}
+}
+
+// BenchmarkFirstResult is a new client's time to its first tool result:
+// connect (server/discover, or initialize and initialized) plus one call,
+// with a warm pool, per era.
+//
+//	go test ./transport/stdio -run '^$' -bench FirstResult -benchtime 50x
+func BenchmarkFirstResult(b *testing.B) {
+	for _, era := range []string{"legacy", "modern"} {
+		b.Run(era, func(b *testing.B) {
+			br := newBenchBridge(b, 2)
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := range b.N {
+				b.StopTimer()
+				waitPoolFull(br.Manager)
+				b.StartTimer()
+				t0 := time.Now()
+				cs := eraConnect(b, br.URL, era, fmt.Sprintf("new-%d", i))
+				if _, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "x"}}); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+				b.StopTimer()
+				_ = cs.Close()
+				b.StartTimer()
+			}
+			report(b, lat, 0)
+		})
+	}
+}
+
+// eraConnect connects an SDK client in one era; caller is what the gateway
+// would state for it.
+func eraConnect(b *testing.B, url, era, caller string) *sdk.ClientSession {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	version := mcp.LatestVersion
+	if era == "modern" {
+		version = api.MCPVersion20260728
+	}
+	hc := &http.Client{Transport: callerHeader{caller: caller, next: http.DefaultTransport}}
+	c := sdk.NewClient(&sdk.Implementation{Name: "bench", Version: "1"}, nil)
+	cs, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: url, HTTPClient: hc, DisableStandaloneSSE: true},
+		&sdk.ClientSessionOptions{ProtocolVersion: version})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cs.Close() })
+	return cs
+}
+
+type callerHeader struct {
+	caller string
+	next   http.RoundTripper
+}
+
+func (c callerHeader) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(api.HeaderCallerUser, c.caller)
+	return c.next.RoundTrip(r)
 }

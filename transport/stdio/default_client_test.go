@@ -5,15 +5,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
+	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
-// The SDK client's defaults (it first probes a newer, stateless revision
-// with server/discover) must fall back to a supported revision.
-func TestSDKDefaultClientNegotiates(t *testing.T) {
+// The SDK client's defaults (2026-07-28, server/discover first) connect
+// without falling back: the sidecar answers discovery for the server.
+func TestSDKDefaultClientIsStateless(t *testing.T) {
 	t.Parallel()
 	b := newBridge(t)
 	cs := connect(t, b.URL, "", nil)
-	assert.True(t, mcp.IsSupportedVersion(cs.InitializeResult().ProtocolVersion), cs.InitializeResult().ProtocolVersion)
+	assert.Equal(t, api.MCPVersion20260728, cs.InitializeResult().ProtocolVersion)
+	assert.Empty(t, cs.ID(), "no session")
 	assert.Equal(t, "x", callText(t, cs, "echo", map[string]any{"text": "x"}))
 }

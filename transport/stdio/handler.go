@@ -15,25 +15,34 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
-// ServeHTTP serves the MCP endpoint (POST, GET, DELETE). Origin and body
-// size are checked in front of it by httpguard; MCP-Protocol-Version here,
-// where the session's negotiated version is known.
+// ServeHTTP serves the MCP endpoint. Origin and body size are checked in
+// front of it by httpguard; the protocol version here, where each era's
+// rules (and each session's negotiated version) are known.
 func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		m.handlePost(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodDelete {
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		m.httpError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	if mcp.IsModernVersion(r.Header.Get(api.HeaderProtocolVersion)) && r.Header.Get(api.HeaderSessionID) == "" {
+		// 2026-07-28 has no GET stream and no session to delete.
+		w.Header().Set("Allow", "POST")
+		m.httpError(w, http.StatusMethodNotAllowed, "GET and DELETE are not part of protocol revision 2026-07-28: use POST (subscriptions/listen for notifications)")
+		return
+	}
 	if !m.versionAccepted(r) {
 		m.httpError(w, http.StatusBadRequest, mcp.UnsupportedVersionMessage())
 		return
 	}
-	switch r.Method {
-	case http.MethodPost:
-		m.handlePost(w, r)
-	case http.MethodGet:
+	if r.Method == http.MethodGet {
 		m.handleGet(w, r)
-	case http.MethodDelete:
-		m.handleDelete(w, r)
-	default:
-		w.Header().Set("Allow", "GET, POST, DELETE")
-		m.httpError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
 	}
+	m.handleDelete(w, r)
 }
 
 // versionAccepted: a revision this binary knows, or the one the request's
@@ -109,116 +118,173 @@ func (m *Manager) sessionOf(w http.ResponseWriter, r *http.Request) *session {
 	return s
 }
 
+// handlePost reads and classifies a POST: a single stateless request goes
+// to the 2026-07-28 path (modern.go), everything else to the session path.
 func (m *Manager) handlePost(w http.ResponseWriter, r *http.Request) {
+	jsonOK, sseOK, body, ok := m.readPost(w, r)
+	if !ok {
+		return
+	}
+	msgs, batch, err := mcp.Decode(body, true)
+	if err != nil {
+		m.jsonRPCError(w, http.StatusBadRequest, mcp.DecodeErrorResponse(err))
+		return
+	}
+	if !batch && mcp.RequestEra(r.Header, msgs[0]) == mcp.EraModern {
+		m.handlePostModern(w, r, msgs[0], jsonOK, sseOK)
+		return
+	}
+	if !m.versionAccepted(r) {
+		m.httpError(w, http.StatusBadRequest, mcp.UnsupportedVersionMessage())
+		return
+	}
+	m.handlePostLegacy(w, r, msgs, batch, jsonOK, sseOK)
+}
+
+// readPost checks the content negotiation of a POST and reads its body
+// (bounded by httpguard); it answers the client itself when it fails.
+func (m *Manager) readPost(w http.ResponseWriter, r *http.Request) (jsonOK, sseOK bool, body []byte, ok bool) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			m.httpError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
-			return
+			return false, false, nil, false
 		}
 	}
-	jsonOK, sseOK := accepts(r)
+	jsonOK, sseOK = accepts(r)
 	if !jsonOK && !sseOK {
 		m.httpError(w, http.StatusNotAcceptable, "Accept must include application/json or text/event-stream")
-		return
+		return false, false, nil, false
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			m.httpError(w, http.StatusRequestEntityTooLarge, "request body too large")
-			return
+		} else {
+			m.httpError(w, http.StatusBadRequest, "reading body failed")
 		}
-		m.httpError(w, http.StatusBadRequest, "reading body failed")
+		return false, false, nil, false
+	}
+	return jsonOK, sseOK, body, true
+}
+
+// handlePostLegacy serves a POST of the session era: find the session (or
+// open one with initialize), start the requests' stream, forward the
+// messages, answer.
+func (m *Manager) handlePostLegacy(w http.ResponseWriter, r *http.Request, msgs []*mcp.Message, batch, jsonOK, sseOK bool) {
+	s, initReq, ok := m.sessionForPost(w, r, msgs, batch)
+	if !ok {
 		return
 	}
-	headerVersion, _ := mcp.HeaderVersion(r.Header.Get(api.HeaderProtocolVersion))
-	sid := r.Header.Get(api.HeaderSessionID)
-
-	var s *session
-	version := headerVersion
-	if sid != "" {
-		if s = m.sessionOf(w, r); s == nil {
+	s.enter()
+	defer s.leave()
+	var st *stream
+	reqs := requestsOf(msgs)
+	for _, q := range reqs {
+		m.metrics.Request(q.Method)
+	}
+	if len(reqs) > 0 {
+		if st, reqs, ok = s.begin(reqs, sseOK); !ok {
+			m.jsonRPCError(w, http.StatusNotFound, mcp.ErrorResponse(nil, api.CodeSessionNotFound, "Session not found", nil))
 			return
+		}
+	}
+	m.forwardLegacy(s, msgs, reqs)
+	if st == nil {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	m.serveStream(w, r, s, st, batch, jsonOK, sseOK)
+	if initReq != nil && !st.fullySent() {
+		// The client left before it got the initialize answer, so it never
+		// learned the session id: nobody can use or DELETE this session.
+		m.endSession(s, "client left before the initialize response", false)
+	}
+}
+
+func requestsOf(msgs []*mcp.Message) []*mcp.Message {
+	var reqs []*mcp.Message
+	for _, msg := range msgs {
+		if msg.Kind == mcp.KindRequest {
+			reqs = append(reqs, msg)
+		}
+	}
+	return reqs
+}
+
+// sessionForPost is the POST's session: the one its header names, or a new
+// one for an initialize. Batches exist in 2025-03-26 only.
+func (m *Manager) sessionForPost(w http.ResponseWriter, r *http.Request, msgs []*mcp.Message, batch bool) (*session, *mcp.Message, bool) {
+	var s *session
+	version, _ := mcp.HeaderVersion(r.Header.Get(api.HeaderProtocolVersion))
+	if r.Header.Get(api.HeaderSessionID) != "" {
+		if s = m.sessionOf(w, r); s == nil {
+			return nil, nil, false
 		}
 		if r.Header.Get(api.HeaderProtocolVersion) == "" {
 			version = s.version
 		}
 	}
-	// Batches exist in 2025-03-26 only. Before a session exists the header
-	// may be absent (defaulting to 2025-03-26), so an initialize batch is
-	// judged by the same rule.
-	msgs, batch, err := mcp.Decode(body, mcp.AllowsBatch(version))
-	if err != nil {
-		m.jsonRPCError(w, http.StatusBadRequest, mcp.DecodeErrorResponse(err))
-		return
+	if batch && !mcp.AllowsBatch(version) {
+		m.jsonRPCError(w, http.StatusBadRequest, mcp.InvalidRequest(nil, "JSON-RPC batches are not supported by this protocol version"))
+		return nil, nil, false
 	}
-
-	var reqs []*mcp.Message
 	var initReq *mcp.Message
 	for _, msg := range msgs {
-		if msg.Kind == mcp.KindRequest {
-			reqs = append(reqs, msg)
-			m.metrics.Request(msg.Method)
-			if msg.Method == "initialize" {
-				initReq = msg
-			}
+		if msg.Kind == mcp.KindRequest && msg.Method == "initialize" {
+			initReq = msg
 		}
 	}
-	if initReq != nil {
-		if len(msgs) != 1 {
-			m.jsonRPCError(w, http.StatusBadRequest, mcp.InvalidRequest(initReq.ID, "initialize must be sent alone"))
-			return
-		}
-		if s != nil {
-			m.jsonRPCError(w, http.StatusBadRequest, mcp.InvalidRequest(initReq.ID, "initialize within an existing session"))
-			return
-		}
-		v := mcp.InitializeVersion(initReq.Raw)
-		if v == "" {
-			v = mcp.DefaultHeaderVersion
-		}
-		ns, err := m.newSession(r.Context(), v)
-		if err != nil {
-			if errors.Is(err, ErrTooManySessions) {
-				w.Header().Set("Retry-After", "5")
-				m.jsonRPCError(w, http.StatusServiceUnavailable, mcp.ErrorResponse(initReq.ID, api.CodeServerError, "too many sessions, retry later", nil))
-				return
-			}
-			m.log.Error("creating session", "err", err)
-			m.jsonRPCError(w, http.StatusServiceUnavailable, mcp.InternalError(initReq.ID, "could not start the MCP server"))
-			return
-		}
-		s = ns
-		w.Header().Set(api.HeaderSessionID, s.id)
-	} else if s == nil {
-		if len(msgs) == 1 && msgs[0].Method == "server/discover" {
-			// A 2026+ client probing for stateless support: say no, so it
-			// falls back to initialize.
-			m.jsonRPCError(w, http.StatusOK, mcp.ErrorResponse(msgs[0].ID, mcp.CodeMethodNotFound, "Method not found", nil))
-			return
-		}
+	switch {
+	case initReq != nil:
+		s = m.openSession(w, r, s, initReq, len(msgs))
+		return s, initReq, s != nil
+	case s == nil:
 		m.httpError(w, http.StatusBadRequest, "missing "+api.HeaderSessionID+" header")
-		return
+		return nil, nil, false
 	}
-	s.enter()
-	defer s.leave()
+	return s, nil, true
+}
 
-	var st *stream
-	if len(reqs) > 0 {
-		var ok bool
-		st, reqs, ok = s.begin(reqs, sseOK)
-		if !ok {
-			m.jsonRPCError(w, http.StatusNotFound, mcp.ErrorResponse(nil, api.CodeSessionNotFound, "Session not found", nil))
-			return
-		}
+// openSession starts the session of an initialize request.
+func (m *Manager) openSession(w http.ResponseWriter, r *http.Request, existing *session, initReq *mcp.Message, n int) *session {
+	if n != 1 {
+		m.jsonRPCError(w, http.StatusBadRequest, mcp.InvalidRequest(initReq.ID, "initialize must be sent alone"))
+		return nil
 	}
+	if existing != nil {
+		m.jsonRPCError(w, http.StatusBadRequest, mcp.InvalidRequest(initReq.ID, "initialize within an existing session"))
+		return nil
+	}
+	v := mcp.InitializeVersion(initReq.Raw)
+	if v == "" {
+		v = mcp.DefaultHeaderVersion
+	}
+	s, err := m.newSession(r.Context(), v)
+	if err != nil {
+		if errors.Is(err, ErrTooManySessions) {
+			w.Header().Set("Retry-After", "5")
+			m.jsonRPCError(w, http.StatusServiceUnavailable, mcp.ErrorResponse(initReq.ID, api.CodeServerError, "too many sessions, retry later", nil))
+			return nil
+		}
+		m.log.Error("creating session", "err", err)
+		m.jsonRPCError(w, http.StatusServiceUnavailable, mcp.InternalError(initReq.ID, "could not start the MCP server"))
+		return nil
+	}
+	w.Header().Set(api.HeaderSessionID, s.id)
+	return s
+}
+
+// forwardLegacy sends a POST's messages to the session's server; requests
+// whose id is already in flight were answered by begin and are skipped.
+func (m *Manager) forwardLegacy(s *session, msgs, reqs []*mcp.Message) {
 	forward := make(map[*mcp.Message]bool, len(reqs))
 	for _, q := range reqs {
 		forward[q] = true
 	}
 	for _, msg := range msgs {
 		if msg.Kind == mcp.KindRequest && !forward[msg] {
-			continue // duplicate id, already answered
+			continue
 		}
 		if err := s.be.send(s, msg); err != nil {
 			s.log.Warn("forwarding to the MCP server failed", "err", err)
@@ -229,16 +295,6 @@ func (m *Manager) handlePost(w http.ResponseWriter, r *http.Request) {
 		if msg.Kind == mcp.KindNotification && msg.Method == "notifications/cancelled" {
 			s.cancel(mcp.CancelledRequestID(msg.Params))
 		}
-	}
-	if st == nil {
-		w.WriteHeader(http.StatusAccepted)
-		return
-	}
-	m.serveStream(w, r, s, st, batch, jsonOK, sseOK)
-	if initReq != nil && !st.fullySent() {
-		// The client left before it got the initialize answer, so it never
-		// learned the session id: nobody can use or DELETE this session.
-		m.endSession(s, "client left before the initialize response", false)
 	}
 }
 

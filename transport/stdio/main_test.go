@@ -69,6 +69,7 @@ func newBridge(t testing.TB, opts ...option) *bridge {
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", httpguard.Wrap(httpguard.Config{
 		Origins:      httpguard.ParseOrigins("https://allowed.example"),
+		Hosts:        httpguard.ParseHosts(""),
 		MaxBodyBytes: 64 * 1024,
 		PassVersions: true, // as mcp-transport serve: the Manager judges versions
 	}, m))

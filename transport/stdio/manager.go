@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,25 @@ type Config struct {
 	// ProbeInterval is how often readiness is re-checked with a real
 	// initialize handshake when no session has done one recently.
 	ProbeInterval time.Duration
+	// Era forces the server's era ("legacy" or "modern") instead of probing
+	// for it: for a dual-era server that should be translated, or one that
+	// misbehaves on the probe. Empty: probe.
+	Era string
+	// EraProbeTimeout bounds the wait for an answer to the stdio era probe
+	// (server/discover); silence means a legacy server (default 5s).
+	EraProbeTimeout time.Duration
+	// Caller names the caller of a stateless request, which keys its
+	// process (default HeaderCaller: the gateway's statement).
+	Caller func(*http.Request) string
+	// GatherWindow is how long the MRTR bridge waits for more input
+	// requests of a legacy server after the first (default 25ms).
+	GatherWindow time.Duration
+	// MRTRTimeout bounds the wait for the retry of an InputRequiredResult
+	// (default 5m); the legacy request is then cancelled.
+	MRTRTimeout time.Duration
+	// CacheTTL is the ttlMs added to a legacy server's list and read
+	// results for modern clients (default 0: revalidate every time).
+	CacheTTL time.Duration
 
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
@@ -71,6 +91,14 @@ type Manager struct {
 	sessions map[string]*session
 	reserved int // sessions being created (counted against MaxSessions)
 	closed   bool
+
+	// Stateless (2026-07-28) requests: the server's era, one process per
+	// key (caller, or everyone in shared mode), starts in progress, and the
+	// signer of MRTR requestStates.
+	era      *eraState
+	mprocs   map[string]*mproc
+	starting map[string]chan struct{}
+	states   *stateSigner
 
 	procSeq  atomic.Int64
 	pool     *pool
@@ -100,12 +128,28 @@ func NewManager(cfg Config) *Manager {
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = 25 * time.Second
 	}
+	if cfg.EraProbeTimeout <= 0 {
+		cfg.EraProbeTimeout = 5 * time.Second
+	}
+	if cfg.Caller == nil {
+		cfg.Caller = HeaderCaller
+	}
+	if cfg.GatherWindow <= 0 {
+		cfg.GatherWindow = 25 * time.Millisecond
+	}
+	if cfg.MRTRTimeout <= 0 {
+		cfg.MRTRTimeout = 5 * time.Minute
+	}
 	m := &Manager{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		metrics:  cfg.Metrics,
 		health:   cfg.Health,
 		sessions: map[string]*session{},
+		era:      newEraState(),
+		mprocs:   map[string]*mproc{},
+		starting: map[string]chan struct{}{},
+		states:   newStateSigner(),
 		draining: make(chan struct{}),
 		stop:     make(chan struct{}),
 	}
@@ -154,7 +198,7 @@ func (m *Manager) newSession(ctx context.Context, version string) (*session, err
 		m.mu.Unlock()
 		return nil, errors.New("shutting down")
 	}
-	if m.cfg.MaxSessions > 0 && len(m.sessions)+m.reserved >= m.cfg.MaxSessions {
+	if m.cfg.MaxSessions > 0 && m.countLocked() >= m.cfg.MaxSessions {
 		m.mu.Unlock()
 		return nil, ErrTooManySessions
 	}
@@ -165,66 +209,82 @@ func (m *Manager) newSession(ctx context.Context, version string) (*session, err
 		m.reserved--
 		m.mu.Unlock()
 	}()
-
 	s := newSession(m, version)
-	if m.shared != nil {
-		s.be = m.shared
-	} else {
-		ctx, cancel := context.WithTimeout(ctx, m.cfg.StartTimeout)
-		defer cancel()
-		var c *conn
-		if m.pool != nil {
-			var err error
-			if c, err = m.pool.get(ctx); err != nil {
-				return nil, err
-			}
-		} else {
-			p, err := m.startProcess(ctx)
-			if err != nil {
-				return nil, err
-			}
-			c = m.newConn(p)
-		}
-		p := c.proc
-		if l, ok := p.(sessionLabeler); ok {
-			l.SetSession(s.label)
-		}
-		d := &dedicated{conn: c}
-		s.be = d
-		// The server stopped reading stdin: end the session first, so its
-		// requests get this reason rather than the exit status.
-		c.onStall = func() {
-			m.endSession(s, "the MCP server stopped reading its input (write timed out after "+m.cfg.WriteTimeout.String()+")", false)
-		}
-		s.log.Info("session started", "process", p.Label())
-		go d.conn.readLoop(s.deliver, func(status string) {
-			reason := "crashed"
-			if s.isClosed() {
-				reason = "stopped"
-			} else {
-				s.log.Warn("MCP server process ended during the session", "process", p.Label(), "status", status)
-			}
-			m.metrics.ProcessExited(reason)
-			m.endSession(s, status, true)
-		})
+	be, err := m.sessionBackend(ctx, s)
+	if err != nil {
+		return nil, err
 	}
+	s.be = be
+	if err := m.register(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// sessionBackend is what carries a new session's messages: the sidecar
+// itself for a modern-only server (legacyfront.go; sessions that start
+// before the prober knows the era go to the server as they are), the
+// shared process, or a process of its own.
+func (m *Manager) sessionBackend(ctx context.Context, s *session) (backend, error) {
+	if info := m.era.peek(); info != nil && info.modernOnly() {
+		return m.newSessionBridge(ctx, s, info)
+	}
+	if m.shared != nil {
+		return m.shared, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StartTimeout)
+	defer cancel()
+	c, err := m.takeConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.dedicate(s, c)
+	return &dedicated{conn: c}, nil
+}
+
+// dedicate makes c the process of session s.
+func (m *Manager) dedicate(s *session, c *conn) {
+	p := c.proc
+	if l, ok := p.(sessionLabeler); ok {
+		l.SetSession(s.label)
+	}
+	// The server stopped reading stdin: end the session first, so its
+	// requests get this reason rather than the exit status.
+	c.onStall = func() {
+		m.endSession(s, "the MCP server stopped reading its input (write timed out after "+m.cfg.WriteTimeout.String()+")", false)
+	}
+	s.log.Info("session started", "process", p.Label())
+	go c.readLoop(s.deliver, func(status string) {
+		reason := "crashed"
+		if s.isClosed() {
+			reason = "stopped"
+		} else {
+			s.log.Warn("MCP server process ended during the session", "process", p.Label(), "status", status)
+		}
+		m.metrics.ProcessExited(reason)
+		m.endSession(s, status, true)
+	})
+}
+
+// register puts a started session in the map.
+func (m *Manager) register(s *session) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		s.be.detach(s)
-		return nil, errors.New("shutting down")
+		return errors.New("shutting down")
 	}
 	// The process may have ended already and its exit path ended s (not yet
 	// in the map): never put a closed session back. m.mu is held, so a later
 	// end finds s in the map and removes it.
 	if s.isClosed() {
 		m.mu.Unlock()
-		return nil, errors.New("MCP server process ended while the session started")
+		return errors.New("MCP server process ended while the session started")
 	}
 	m.sessions[s.id] = s
 	m.mu.Unlock()
 	m.metrics.SessionOpened()
-	return s, nil
+	return nil
 }
 
 // lookup returns the live session with this id, or nil.
@@ -283,7 +343,7 @@ func (m *Manager) InFlight() int {
 		n += len(s.pending)
 		s.mu.Unlock()
 	}
-	return n
+	return n + m.procsBusy()
 }
 
 func (m *Manager) janitor() {
@@ -312,19 +372,23 @@ func (m *Manager) janitor() {
 			for _, s := range idle {
 				m.endSession(s, "idle timeout", false)
 			}
+			m.stopIdleProcs(now)
 		}
 	}
 }
 
-// Drain makes standalone GET streams end so http.Server.Shutdown can finish;
-// POST streams keep going until answered.
+// Drain makes standalone GET streams and subscriptions end so
+// http.Server.Shutdown can finish; POST streams keep going until answered.
 func (m *Manager) Drain() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	select {
 	case <-m.draining:
 	default:
 		close(m.draining)
+	}
+	m.mu.Unlock()
+	for _, p := range m.procs() {
+		p.closeListens()
 	}
 }
 
@@ -350,6 +414,7 @@ func (m *Manager) Close() {
 	if m.shared != nil {
 		m.shared.close()
 	}
+	m.closeProcs()
 	m.wg.Wait()
 	if m.pool != nil {
 		m.pool.drain()

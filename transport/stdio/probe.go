@@ -2,18 +2,8 @@ package stdio
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
-
-	"github.com/archestra-ai/mcp-orchestrator/api"
-	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
-
-// probeRequest is the readiness handshake. The sidecar is the client here,
-// so it knows exactly what it sends; no client data is involved.
-var probeRequest = []byte(`{"jsonrpc":"2.0","id":"readiness-probe","method":"initialize","params":{"protocolVersion":"` +
-	api.MCPVersion20250618 + `","capabilities":{},"clientInfo":{"name":"mcp-transport-readiness","version":"1"}}}`)
 
 // prober keeps readiness fresh: when no session has completed an initialize
 // recently, it starts a process and does the handshake itself.
@@ -43,9 +33,19 @@ func (m *Manager) prober() {
 	}
 }
 
+// probe starts a fresh process, learns the server's era with the stdio
+// probe and, for a legacy server, does the initialize handshake: readiness
+// means a real MCP exchange with a process of this pod succeeded.
 func (m *Manager) probe() error {
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StartTimeout)
 	defer cancel()
+	go func() {
+		select {
+		case <-m.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	p, err := m.startProcess(ctx)
 	if err != nil {
 		return err
@@ -54,34 +54,12 @@ func (m *Manager) probe() error {
 		p.Stop()
 		m.metrics.ProcessExited("stopped")
 	}()
-	c := m.newConn(p)
-	res := make(chan error, 2)
-	report := func(err error) {
-		select {
-		case res <- err:
-		default:
-		}
-	}
-	go c.readLoop(func(msg *mcp.Message) {
-		if msg.Kind == mcp.KindResponse && msg.Key() == `"readiness-probe"` {
-			if msg.IsError {
-				report(errors.New("server answered initialize with an error"))
-				return
-			}
-			report(nil)
-		}
-	}, func(status string) { report(fmt.Errorf("process ended during the handshake: %s", status)) })
-	if err := c.write(probeRequest); err != nil {
+	info, err := m.probeEra(ctx, m.newConn(p))
+	if err != nil {
 		return err
 	}
-	select {
-	case err := <-res:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("no initialize answer: %w", ctx.Err())
-	case <-m.stop:
-		return errors.New("shutting down")
-	}
+	m.era.set(info)
+	return nil
 }
 
 // probeBackoff is 0.5 s after the first failure, doubling up to 30 s.

@@ -94,73 +94,68 @@ func (b *sharedBackend) send(s *session, m *mcp.Message) error {
 		b.mu.Unlock()
 		return err
 	}
-	raw := m.Raw
+	raw, forward := m.Raw, true
 	switch m.Kind {
 	case mcp.KindRequest:
-		if m.Method == "initialize" {
-			if b.initResult != nil || b.initWait != nil {
-				wait, result := b.initWait, b.initResult
-				b.mu.Unlock()
-				go b.answerInit(s, m.ID, wait, result)
-				return nil
-			}
-			b.initWait = make(chan struct{})
-		}
-		b.nextID++
-		newID := strconv.FormatInt(b.nextID, 10)
-		b.ids[newID] = idRoute{s: s, orig: m.ID, init: m.Method == "initialize"}
-		b.rev[revKey{s, m.Key()}] = newID
-		b.touchLocked(s)
-		raw, err = mcp.SetID(raw, json.RawMessage(newID))
-		if err == nil {
-			if tok := mcp.ProgressToken(m.Params); len(tok) > 0 {
-				newTok := `"pt` + newID + `"`
-				b.tokens[newTok] = tokenRoute{s: s, orig: tok}
-				raw, err = mcp.SetRequestProgressToken(raw, json.RawMessage(newTok))
-			}
-		}
-		if err != nil {
+		if m.Method == "initialize" && (b.initResult != nil || b.initWait != nil) {
+			wait, result := b.initWait, b.initResult
 			b.mu.Unlock()
-			return fmt.Errorf("rewriting request: %w", err)
+			go b.answerInit(s, m.ID, wait, result)
+			return nil
 		}
+		raw, err = b.rewriteRequestLocked(s, m)
 	case mcp.KindNotification:
-		switch m.Method {
-		case "notifications/initialized":
-			if b.initialized {
-				b.mu.Unlock()
-				return nil
-			}
-			b.initialized = true
-		case "notifications/cancelled":
-			var p struct {
-				RequestID json.RawMessage `json:"requestId"`
-			}
-			if json.Unmarshal(m.Params, &p) == nil {
-				if newID, ok := b.rev[revKey{s, mcp.IDKey(p.RequestID)}]; ok {
-					var params map[string]json.RawMessage
-					if json.Unmarshal(m.Params, &params) == nil {
-						params["requestId"] = json.RawMessage(newID)
-						pb, _ := json.Marshal(params)
-						raw, _ = setTop(raw, "params", pb)
-					}
-				} else {
-					b.mu.Unlock()
-					return nil // not in flight (any more): nothing to cancel
-				}
-			}
-		}
+		raw, forward = b.rewriteNotificationLocked(s, m)
 	}
 	b.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("rewriting request: %w", err)
+	}
+	if !forward {
+		return nil
+	}
 	return c.write(raw)
 }
 
-func setTop(raw []byte, key string, val json.RawMessage) ([]byte, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("decoding message: %w", err)
+// rewriteRequestLocked gives a session's request a process-unique id (and
+// progress token) and remembers where its answer goes.
+func (b *sharedBackend) rewriteRequestLocked(s *session, m *mcp.Message) ([]byte, error) {
+	if m.Method == "initialize" {
+		b.initWait = make(chan struct{})
 	}
-	m[key] = val
-	return json.Marshal(m)
+	b.nextID++
+	newID := strconv.FormatInt(b.nextID, 10)
+	b.ids[newID] = idRoute{s: s, orig: m.ID, init: m.Method == "initialize"}
+	b.rev[revKey{s, m.Key()}] = newID
+	b.touchLocked(s)
+	raw, err := mcp.Set(m.Raw, []byte(newID), "id")
+	if tok := mcp.ProgressToken(m.Params); err == nil && len(tok) > 0 {
+		newTok := `"pt` + newID + `"`
+		b.tokens[newTok] = tokenRoute{s: s, orig: tok}
+		raw, err = mcp.Set(raw, []byte(newTok), "params", "_meta", "progressToken")
+	}
+	return raw, err
+}
+
+// rewriteNotificationLocked passes the first notifications/initialized only
+// and maps a cancellation to the request's process-unique id (nothing to
+// forward when the request is not in flight any more).
+func (b *sharedBackend) rewriteNotificationLocked(s *session, m *mcp.Message) ([]byte, bool) {
+	switch m.Method {
+	case "notifications/initialized":
+		if b.initialized {
+			return nil, false
+		}
+		b.initialized = true
+	case "notifications/cancelled":
+		newID, ok := b.rev[revKey{s, mcp.IDKey(mcp.CancelledRequestID(m.Params))}]
+		if !ok {
+			return nil, false
+		}
+		raw, err := mcp.Set(m.Raw, []byte(newID), "params", "requestId")
+		return raw, err == nil
+	}
+	return m.Raw, true
 }
 
 // answerInit answers a later session's initialize from the cached result.
@@ -201,62 +196,19 @@ func (b *sharedBackend) dispatch(m *mcp.Message) {
 	b.mu.Lock()
 	switch {
 	case m.Kind == mcp.KindResponse:
-		key := m.Key()
-		r, ok := b.ids[key]
-		if !ok {
-			b.mu.Unlock()
-			return
-		}
-		delete(b.ids, key)
-		delete(b.rev, revKey{r.s, mcp.IDKey(r.orig)})
-		delete(b.tokens, `"pt`+key+`"`)
-		if r.init {
-			if !m.IsError {
-				var res struct {
-					Result json.RawMessage `json:"result"`
-				}
-				if json.Unmarshal(m.Raw, &res) == nil {
-					b.initResult = res.Result
-				}
-			}
-			// Waiters read initResult; nil means failed, and the next
-			// session's initialize tries again.
-			close(b.initWait)
-			b.initWait = nil
-		}
+		r, ok := b.takeRouteLocked(m)
 		b.mu.Unlock()
-		raw, err := mcp.SetID(m.Raw, r.orig)
-		if err != nil {
-			return
-		}
-		if msg, err := mcp.DecodeOne(raw); err == nil {
-			r.s.deliver(msg)
+		if ok {
+			deliverRewritten(r.s, m.Raw, r.orig, "id")
 		}
 	case m.Method == "notifications/progress":
-		tok := mcp.IDKey(mcp.NotificationProgressToken(m.Params))
-		r, ok := b.tokens[tok]
+		r, ok := b.tokens[mcp.IDKey(mcp.NotificationProgressToken(m.Params))]
 		b.mu.Unlock()
-		if !ok {
-			return
-		}
-		raw, err := mcp.SetNotificationProgressToken(m.Raw, r.orig)
-		if err != nil {
-			return
-		}
-		if msg, err := mcp.DecodeOne(raw); err == nil {
-			r.s.deliver(msg)
+		if ok {
+			deliverRewritten(r.s, m.Raw, r.orig, "params", "progressToken")
 		}
 	case m.Kind == mcp.KindRequest:
-		var target *session
-		for i := len(b.recent) - 1; i >= 0; i-- {
-			if b.hasInFlightLocked(b.recent[i]) {
-				target = b.recent[i]
-				break
-			}
-		}
-		if target == nil && len(b.recent) > 0 {
-			target = b.recent[len(b.recent)-1]
-		}
+		target := b.requestTargetLocked()
 		b.mu.Unlock()
 		if target != nil {
 			target.deliver(m)
@@ -270,6 +222,54 @@ func (b *sharedBackend) dispatch(m *mcp.Message) {
 		for _, s := range all {
 			s.deliver(m)
 		}
+	}
+}
+
+// takeRouteLocked forgets an answered request's route and, for the first
+// initialize, keeps its result for later sessions.
+func (b *sharedBackend) takeRouteLocked(m *mcp.Message) (idRoute, bool) {
+	key := m.Key()
+	r, ok := b.ids[key]
+	if !ok {
+		return r, false
+	}
+	delete(b.ids, key)
+	delete(b.rev, revKey{r.s, mcp.IDKey(r.orig)})
+	delete(b.tokens, `"pt`+key+`"`)
+	if r.init {
+		if res := mcp.Lookup(m.Raw, "result"); !m.IsError && len(res) > 0 {
+			b.initResult = append(json.RawMessage(nil), res...)
+		}
+		// Waiters read initResult; nil means failed, and the next
+		// session's initialize tries again.
+		close(b.initWait)
+		b.initWait = nil
+	}
+	return r, true
+}
+
+// requestTargetLocked is the session a server request goes to: the most
+// recent one with a request in flight, else the most recent one.
+func (b *sharedBackend) requestTargetLocked() *session {
+	for i := len(b.recent) - 1; i >= 0; i-- {
+		if b.hasInFlightLocked(b.recent[i]) {
+			return b.recent[i]
+		}
+	}
+	if len(b.recent) > 0 {
+		return b.recent[len(b.recent)-1]
+	}
+	return nil
+}
+
+// deliverRewritten delivers raw to s with the value at path replaced.
+func deliverRewritten(s *session, raw []byte, val json.RawMessage, path ...string) {
+	out, err := mcp.Set(raw, val, path...)
+	if err != nil {
+		return
+	}
+	if msg, err := mcp.DecodeOne(out); err == nil {
+		s.deliver(msg)
 	}
 }
 

@@ -236,6 +236,18 @@ func (sw *sseWriter) write(id string, data []byte) error {
 	return nil
 }
 
+// writeData sends one event without an id: 2026-07-28 streams are not
+// resumable.
+func (sw *sseWriter) writeData(data []byte) error {
+	if _, err := fmt.Fprintf(sw.w, "event: message\ndata: %s\n\n", data); err != nil {
+		return fmt.Errorf("writing event: %w", err)
+	}
+	if err := sw.f.Flush(); err != nil {
+		return fmt.Errorf("flushing event: %w", err)
+	}
+	return nil
+}
+
 // keepAlive writes an SSE comment: it keeps idle proxies from cutting the
 // stream and lets us notice a client that vanished without closing TCP.
 func (sw *sseWriter) keepAlive() error {

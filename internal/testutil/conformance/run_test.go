@@ -1,12 +1,7 @@
 package conformance
 
 import (
-	"net"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,13 +16,7 @@ func TestRunReferenceServers(t *testing.T) {
 		t.Skip("installs the suite and builds the reference servers")
 	}
 	t.Parallel()
-	root, err := repoRoot()
-	require.NoError(t, err)
-	out, err := exec.CommandContext(t.Context(), filepath.Join(root, "hack", "build-mcpservers.sh")).Output()
-	require.NoError(t, err)
-	bins := strings.Fields(string(out))
-	require.Len(t, bins, 2)
-	current, legacy := bins[0], bins[1]
+	current, legacy := everythingServers(t)
 
 	tests := []struct {
 		name     string
@@ -52,7 +41,7 @@ func TestRunReferenceServers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			url := startServer(t, tt.server)
+			url := StartHTTPServer(t, tt.server)
 			res := Run(t, url, tt.revision)
 			require.NotEmpty(t, res.Scenarios)
 			if tt.failed == nil {
@@ -66,29 +55,4 @@ func TestRunReferenceServers(t *testing.T) {
 			assert.ElementsMatch(t, tt.failed, got)
 		})
 	}
-}
-
-// startServer runs an everything-server on a free loopback port and returns
-// its MCP URL once it accepts connections.
-func startServer(t *testing.T, argv []string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-
-	cmd := exec.Command(argv[0], append([]string{"-http", addr}, argv[1:]...)...)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	require.Eventually(t, func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			_ = c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond, "server on %s", addr)
-	return "http://" + addr + "/"
 }

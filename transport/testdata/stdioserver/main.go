@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log"
 	"os"
@@ -39,8 +40,13 @@ func text(s string) *mcp.CallToolResult {
 }
 
 func main() {
+	modernOnly := flag.Bool("modern-only", false, "refuse initialize and advertise only 2026-07-28, as a server without the legacy era would")
+	flag.Parse()
 	var counter atomic.Int64
 	s := mcp.NewServer(&mcp.Implementation{Name: "stdioserver", Version: "1"}, nil)
+	if *modernOnly {
+		s.AddReceivingMiddleware(modernOnlyMiddleware)
+	}
 	mcp.AddTool(s, &mcp.Tool{Name: "echo", Description: "echo text"}, func(_ context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, any, error) {
 		return text(in.Text), nil, nil
 	})
@@ -98,6 +104,15 @@ func main() {
 		}
 		return text(fmt.Sprintf("%s %v", res.Action, res.Content["name"])), nil, nil
 	})
+	mcp.AddTool(s, &mcp.Tool{Name: "ask-name", Description: "asks the user's name with an input request (MRTR)"}, func(_ context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, any, error) {
+		if r, ok := req.Params.InputResponses["name"].(*mcp.ElicitResult); ok && r.Action == "accept" {
+			return text(fmt.Sprintf("hello %v", r.Content["name"])), nil, nil
+		}
+		return &mcp.CallToolResult{InputRequests: mcp.InputRequestMap{"name": &mcp.ElicitParams{
+			Message:         "name?",
+			RequestedSchema: map[string]any{"type": "object", "properties": map[string]any{"name": map[string]any{"type": "string"}}},
+		}}}, nil, nil
+	})
 	mcp.AddTool(s, &mcp.Tool{Name: "log", Description: "logs a message"}, func(ctx context.Context, req *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, any, error) {
 		_ = req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: "info", Data: in.Text})
 		return text("logged"), nil, nil
@@ -125,5 +140,19 @@ func main() {
 	})
 	if err := s.Run(context.Background(), &mcp.StdioTransport{}); err != nil {
 		log.Printf("server ended: %v", err)
+	}
+}
+
+// modernOnlyMiddleware makes the server one that speaks only 2026-07-28.
+func modernOnlyMiddleware(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if method == "initialize" {
+			return nil, fmt.Errorf("this server speaks only protocol version 2026-07-28")
+		}
+		res, err := next(ctx, method, req)
+		if d, ok := res.(*mcp.DiscoverResult); ok && err == nil {
+			d.SupportedVersions = []string{"2026-07-28"}
+		}
+		return res, err
 	}
 }
