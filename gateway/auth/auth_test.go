@@ -177,7 +177,7 @@ func TestGuard(t *testing.T) {
 			`Bearer realm="mcp-gateway", error="invalid_token", error_description="the token expired at X", scope="mcp", ` + prm},
 		{"insufficient scope", stub{allow: true, oauth: true, scopes: []string{"openid"}}, "tok", http.StatusForbidden, "the token lacks the scope mcp", DenyScope,
 			`Bearer realm="mcp-gateway", error="insufficient_scope", error_description="the token lacks the scope mcp", scope="mcp", ` + prm},
-		{"forbidden", stub{}, "tok", http.StatusForbidden, `user \"alice\" (groups [\"eng\"]) may not use servers.mcp.archestra.io github in namespace ns`, DenyForbidden, ""},
+		{"forbidden", stub{}, "tok", http.StatusForbidden, `user \"alice\" may not use servers.mcp.archestra.io github in namespace ns (groups [\"eng\"])`, DenyForbidden, ""},
 		{"authn error", stub{authnErr: errors.New("down")}, "tok", http.StatusServiceUnavailable, "unavailable", DenyError, ""},
 		{"authz error", stub{authzErr: errors.New("down")}, "tok", http.StatusServiceUnavailable, "unavailable", DenyError, ""},
 	}

@@ -83,14 +83,15 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request, a Attributes, writ
 	return r.WithContext(context.WithValue(r.Context(), userKey{}, user)), true
 }
 
-// forbidden says who was refused what: the groups too, since a missing
-// group is the usual cause with an identity provider.
+// forbidden says who was refused what, then the groups, since a missing
+// group is the usual cause with an identity provider. The beginning is
+// what it always was: clients match on it.
 func forbidden(u *User, a Attributes) string {
-	who := fmt.Sprintf("user %q", u.Name)
+	msg := fmt.Sprintf("user %q may not %s", u.Name, a.String())
 	if groups := slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == "system:authenticated" }); len(groups) > 0 {
-		who += fmt.Sprintf(" (groups %q)", groups)
+		msg += fmt.Sprintf(" (groups %q)", groups)
 	}
-	return who + " may not " + a.String()
+	return msg
 }
 
 func (g *Guard) unauthenticated(w http.ResponseWriter, r *http.Request, a Attributes, sent bool, err error, write ErrorWriter) {

@@ -148,7 +148,7 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "oidc:%s"}]
 		tokens.add(tok.AccessToken)
 		status, body := post(t, server, tok.AccessToken)
 		assert.Equal(t, http.StatusForbidden, status)
-		assert.Contains(t, body, `user \"oidc:bob\" (groups [\"oidc:sales\"]) may not use servers.mcp.archestra.io custom in namespace `+ns)
+		assert.Contains(t, body, `user \"oidc:bob\" may not use servers.mcp.archestra.io custom in namespace `+ns+` (groups [\"oidc:sales\"])`)
 	})
 	t.Run("ServiceAccount tokens verified in the gateway", func(t *testing.T) {
 		forServer := saToken(t, ns, "agent", server)

@@ -171,5 +171,5 @@ func TestMcpctlWithOIDCToken(t *testing.T) {
 	assert.Contains(t, errOut, "401 Unauthorized: a valid bearer token is required: the token's audience is not this resource (want "+og.URL+" or mcp-gateway-wide)")
 	code, _, errOut = run(tokenFile(og.URL), "restart", "notes")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, `403 Forbidden: user "oidc:alice" (groups ["oidc:engineering"]) may not update servers/restart.mcp.archestra.io notes in namespace `+ns)
+	assert.Contains(t, errOut, `403 Forbidden: user "oidc:alice" may not update servers/restart.mcp.archestra.io notes in namespace `+ns+` (groups ["oidc:engineering"])`)
 }

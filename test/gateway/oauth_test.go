@@ -180,7 +180,7 @@ func TestOAuthRefusals(t *testing.T) {
 		{"a token without the required scope", ccToken(p, svc, nil, github), http.StatusForbidden, "the token lacks the scope mcp",
 			`Bearer realm="mcp-gateway", error="insufficient_scope", error_description="the token lacks the scope mcp", scope="mcp", ` + prm},
 		{"a user without the group", bob.AccessToken, http.StatusForbidden,
-			`user "oidc:bob" (groups ["oidc:sales"]) may not use servers.mcp.archestra.io github in namespace ` + ns, ""},
+			`user "oidc:bob" may not use servers.mcp.archestra.io github in namespace ` + ns + ` (groups ["oidc:sales"])`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
