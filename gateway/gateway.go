@@ -38,7 +38,12 @@ type Config struct {
 	Namespaces []string
 	Codec      *session.Codec
 	Auth       auth.Authorizer
-	Log        *slog.Logger
+	// Resources, when set (--public-url), names each server's canonical URL:
+	// the audience its tokens carry and the Protected Resource Metadata
+	// served for it. RequiredScopes must be in every OAuth access token.
+	Resources      *auth.Resources
+	RequiredScopes []string
+	Log            *slog.Logger
 	// Registry receives the metrics; nil: a new one with the Go and
 	// process collectors.
 	Registry *prometheus.Registry
@@ -97,7 +102,8 @@ func New(cfg Config) (*Gateway, error) {
 	m := metrics.New(cfg.Registry)
 	metrics.RegisterSessions(cfg.Registry, reg.Sessions)
 	g.Metrics = m
-	guard := &auth.Guard{Auth: cfg.Auth, Log: cfg.Log, Denied: func(d auth.Denial) { m.AuthDenials.WithLabelValues(string(d)).Inc() }}
+	guard := &auth.Guard{Auth: cfg.Auth, Log: cfg.Log, Resources: cfg.Resources, RequiredScopes: cfg.RequiredScopes,
+		Denied: func(d auth.Denial) { m.AuthDenials.WithLabelValues(string(d)).Inc() }}
 	popts := proxy.Options{
 		Router: reg, Credentials: creds, Codec: cfg.Codec, Metrics: m, Log: cfg.Log,
 		Transport:    proxy.NewTransport(cfg.DialTimeout, cfg.HeaderTimeout),
@@ -140,6 +146,9 @@ func (g *Gateway) routes(cfg Config, guard *auth.Guard, px http.Handler, hib adm
 	mux.Handle("/mcp/{namespace}/{server}", hosts.Handler(writeRPCError, guard.Handler(func(r *http.Request) auth.Attributes {
 		return auth.Attributes{Verb: api.VerbUse, Namespace: r.PathValue("namespace"), Name: r.PathValue("server")}
 	}, writeRPCError, px)))
+	if cfg.Resources != nil {
+		cfg.Resources.Register(mux)
+	}
 	(&admin.API{Client: cfg.Client, Namespaces: cfg.Namespaces, Guard: guard, Log: cfg.Log, Hibernation: hib}).Register(mux)
 	server.AddProbes(mux, func() error {
 		if !g.synced() {

@@ -57,7 +57,7 @@ e2e-npm: ## what the suite runs on Node: examples/typescript (npm ci, tsc), the 
 test-e2e: cluster-deps cluster-bins cluster-images e2e-npm ## end-to-end suite: brings the cluster up, installs the product, tears down
 	@# The suite tears down itself, but not when the test binary dies (a
 	@# -timeout panic, a panic in a test goroutine): tear down here as well.
-	rc=0; $(GO) test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ || rc=$$?; hack/cluster/cluster.sh down; exit $$rc
+	rc=0; HYDRA=$(HYDRA_BIN) $(GO) test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ || rc=$$?; hack/cluster/cluster.sh down; exit $$rc
 
 run: cluster-deps cluster-bins cluster-images ## the product on the single-node cluster (root): example server, gateway URL, client command; RUN_ARGS=--once tears down after
 	hack/cluster/run.sh $(RUN_ARGS)
