@@ -12,6 +12,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
+	"github.com/archestra-ai/mcp-orchestrator/internal/toolfilter"
 )
 
 // dropRequestHeaders are never sent to a pod, besides the hop-by-hop
@@ -25,9 +26,6 @@ var dropRequestHeaders = []string{"Authorization", "Cookie", api.HeaderSessionID
 
 // dropResponseHeaders: the pod's session id, replaced by the gateway's.
 var dropResponseHeaders = []string{api.HeaderSessionID}
-
-// maxFilteredBody bounds a JSON tools/list response the filter buffers.
-const maxFilteredBody = 32 << 20
 
 // forward sends the request to ep and streams the answer back. It returns
 // an error only when nothing was written to w (the pod did not answer), so
@@ -87,32 +85,32 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 		ep.SessionEnded()
 	}
 
-	var filter *toolFilter
-	if ok && ep.FiltersTools() {
-		filter = &toolFilter{allow: ep.AllowsTool}
+	// The same filter runs in the pod's sidecar; here it also covers pods
+	// injected before the sidecar had one.
+	var filter *toolfilter.Policy
+	if ok {
+		filter = ep.Tools
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch {
 	case mt == "text/event-stream":
 		w.Header().Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
-		err = copySSE(w, resp.Body, filter)
-	case filter.active() && strings.HasSuffix(mt, "json"):
-		data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxFilteredBody))
+		err = toolfilter.CopySSE(w, resp.Body, filter)
+	case filter.Active() && strings.HasSuffix(mt, "json"):
+		data, rerr := io.ReadAll(io.LimitReader(resp.Body, toolfilter.MaxFilteredBody))
 		if rerr != nil {
 			w.WriteHeader(http.StatusBadGateway)
 			err = rerr
 			break
 		}
-		data = filter.filterBody(data)
+		data = filter.Body(data)
 		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
 		w.WriteHeader(resp.StatusCode)
 		_, err = w.Write(data)
 	default:
 		w.WriteHeader(resp.StatusCode)
-		bp := bufPool.Get().(*[]byte)
-		_, err = io.CopyBuffer(w, resp.Body, *bp)
-		bufPool.Put(bp)
+		err = toolfilter.CopyBuffer(w, resp.Body)
 	}
 	if err != nil && r.Context().Err() == nil {
 		p.Log.Info("response from pod ended early", "namespace", req.ns, "server", req.server, "pod", ep.Pod, "error", err.Error())

@@ -234,43 +234,6 @@ func toolName(params json.RawMessage) string {
 	return p.Name
 }
 
-// refuseTools answers a tools/call of a tool outside the pod's allow-list
-// with a JSON-RPC error (the whole batch, if it is in one) and reports true.
-func (p *Proxy) refuseTools(w http.ResponseWriter, req *request, ep *discovery.Endpoint) bool {
-	if !ep.FiltersTools() {
-		return false
-	}
-	refused := ""
-	for _, m := range req.msgs {
-		if m.Method == "tools/call" {
-			if name := toolName(m.Params); !ep.AllowsTool(name) {
-				refused = name
-				break
-			}
-		}
-	}
-	if refused == "" {
-		return false
-	}
-	msg := fmt.Sprintf("tool %q is not allowed on server %s/%s", refused, req.ns, req.server)
-	w.Header().Set("Content-Type", "application/json")
-	if !req.batch {
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(mcp.ErrorResponse(req.id, mcp.CodeInvalidParams, msg, nil))
-		return true
-	}
-	var out []json.RawMessage
-	for _, m := range req.msgs {
-		if m.Kind == mcp.KindRequest {
-			out = append(out, mcp.ErrorResponse(m.ID, mcp.CodeInvalidParams, msg, nil))
-		}
-	}
-	b, _ := json.Marshal(out)
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-	return true
-}
-
 func (p *Proxy) lost(w http.ResponseWriter, req *request, reason, msg string) {
 	p.Metrics.LostSessions.WithLabelValues(req.label, reason).Inc()
 	writeRPCError(w, http.StatusNotFound, req.id, api.CodeSessionNotFound, msg)
