@@ -48,6 +48,12 @@ type options struct {
 	extraHosts string
 	certLife   time.Duration
 	caLife     time.Duration
+
+	accessCtl       bool
+	clientCA        string
+	clientCertLife  time.Duration
+	clientCALife    time.Duration
+	clientCAOverlap time.Duration
 }
 
 func main() {
@@ -68,6 +74,11 @@ func main() {
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.BoolVar(&o.warnSecret, "warn-missing-secrets", true, "warn when a Deployment refers to a Secret that does not exist (watches Secret metadata, never data)")
 	flag.BoolVar(&o.pullCtl, "pull-secrets-controller", true, "run the controller that derives pull secrets from registry-credentials and copies allowed platform pull secrets (one replica at a time, by leader election)")
+	flag.BoolVar(&o.accessCtl, "gateway-access-controller", true, "run the controller that keeps, in every namespace with MCP servers, the gateway CA bundle ConfigMap and the NetworkPolicy (one replica at a time, by leader election)")
+	flag.StringVar(&o.clientCA, "gateway-client-ca", clientCASelfSigned, "where the gateway's client certificate comes from: self-signed (a CA in the Secret mcp-gateway-client-ca, the certificate written to mcp-gateway-client-tls), cert-manager (its Certificates write both Secrets), or none (sidecars get no CA bundle)")
+	flag.DurationVar(&o.clientCertLife, "gateway-client-cert-validity", 90*24*time.Hour, "self-signed: lifetime of the gateway's client certificate; renewed with a third left")
+	flag.DurationVar(&o.clientCALife, "gateway-client-ca-validity", 10*365*24*time.Hour, "self-signed: lifetime of the gateway's client CA; renewed with a third left")
+	flag.DurationVar(&o.clientCAOverlap, "gateway-client-ca-overlap", 0, "self-signed: how long a new client CA is trusted before it signs, and the old one after; longer than the kubelet takes to update mounted ConfigMaps and Secrets (0: a tenth of the CA's life, at most 10 minutes)")
 	flag.Parse()
 	server.Main("mcp-webhook", o.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, o, log) })
 }
@@ -78,8 +89,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	cfg.Version = version.Version
+	if err := checkGatewayFlags(o); err != nil {
+		return err
+	}
 	restCfg, err := server.RESTConfig(o.kubeconfig)
-	if err != nil && (o.warnSecret || o.pullCtl || o.certMode == "self-signed" || os.Getenv("POD_NAME") != "") {
+	if err != nil && (o.warnSecret || o.pullCtl || o.accessCtl || o.certMode == "self-signed" || os.Getenv("POD_NAME") != "") {
 		return err
 	}
 	pod, err := platformPod(ctx, restCfg, log)
@@ -110,6 +124,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			if err := startPullSecrets(ctx, restCfg, secrets, cfg, log); err != nil {
 				return err
 			}
+		}
+	}
+	if o.accessCtl {
+		if err := startGatewayAccess(ctx, restCfg, cfg, o, log); err != nil {
+			return err
 		}
 	}
 	srv := webhook.New(webhook.Options{
