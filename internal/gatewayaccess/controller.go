@@ -58,7 +58,7 @@ type Options struct {
 	// KeepPrevious keeps a CA certificate that left the source trusted
 	// until it expires (cert-manager mode; self-signed mode's source is
 	// already the overlapping bundle).
-	KeepPrevious bool
+	KeepPrevious  bool
 	NetworkPolicy Policy
 	Logger        *slog.Logger
 	// Resync re-checks every namespace this often (expired certificates
@@ -97,7 +97,9 @@ func New(o Options) (*Controller, error) {
 		o.Selector = api.ServerLabel
 	}
 	byName := func(name string) func(*metav1.ListOptions) {
-		return func(lo *metav1.ListOptions) { lo.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String() }
+		return func(lo *metav1.ListOptions) {
+			lo.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+		}
 	}
 	nsIndex := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
 	c := &Controller{
