@@ -46,6 +46,10 @@ type Config struct {
 	// CallerCredentials enables per-caller credential Secrets (see package
 	// credentials); it needs list/watch on Secrets in the served namespaces.
 	CallerCredentials bool
+	// ClientCertificate is presented to the sidecars that authenticate
+	// their caller (a certwatcher's, reloaded when the files change); nil:
+	// none, and such sidecars refuse the gateway.
+	ClientCertificate proxy.ClientCertificate
 	// SeparateMetrics keeps /metrics off the clients' handler: server and
 	// tool names are for operators, and the clients' port is public. The
 	// caller then serves MetricsHandler on a port of its own.
@@ -94,7 +98,7 @@ func New(cfg Config) (*Gateway, error) {
 	guard := &auth.Guard{Auth: cfg.Auth, Log: cfg.Log, Denied: func(d auth.Denial) { m.AuthDenials.WithLabelValues(string(d)).Inc() }}
 	px := proxy.New(proxy.Options{
 		Router: reg, Credentials: creds, Codec: cfg.Codec, Metrics: m, Log: cfg.Log,
-		Transport:    proxy.NewTransport(cfg.DialTimeout, cfg.HeaderTimeout),
+		Transport:    proxy.NewUpstreamTransport(cfg.DialTimeout, cfg.HeaderTimeout, cfg.ClientCertificate),
 		MaxBodyBytes: cfg.MaxBodyBytes,
 	})
 

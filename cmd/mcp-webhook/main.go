@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/archestra-ai/mcp-orchestrator/certs"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
@@ -215,6 +217,8 @@ func startPullSecrets(ctx context.Context, restCfg *rest.Config, secrets cache.S
 func servingCertificate(ctx context.Context, o options, restCfg *rest.Config, log *slog.Logger) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), func() error, error) {
 	switch o.certMode {
 	case "files":
+		// certwatcher logs through controller-runtime: into our JSON log.
+		ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
 		watcher, err := certwatcher.New(o.certFile, o.keyFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("loading serving certificate: %w", err)

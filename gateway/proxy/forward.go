@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
 	"github.com/archestra-ai/mcp-orchestrator/internal/toolfilter"
@@ -23,6 +24,22 @@ import (
 var dropRequestHeaders = []string{"Authorization", "Cookie", api.HeaderSessionID, "Accept-Encoding",
 	// Who the caller is reaches the pod only as the gateway states it.
 	api.HeaderCallerUser, api.HeaderCallerGroups}
+
+// setCaller states who the caller is, as this gateway authenticated them
+// (user and groups, never the token), on every upstream request: the
+// sidecar trusts it because the connection presents the gateway's client
+// certificate, and hands it to per-caller processes, logs and metrics.
+func setCaller(out http.Header, r *http.Request) {
+	u := auth.UserFrom(r.Context())
+	if u == nil {
+		return
+	}
+	user, groups := api.EncodeCaller(api.Caller{User: u.Name, Groups: u.Groups})
+	out.Set(api.HeaderCallerUser, user)
+	if groups != "" {
+		out.Set(api.HeaderCallerGroups, groups)
+	}
+}
 
 // dropResponseHeaders: the pod's session id, replaced by the gateway's.
 var dropResponseHeaders = []string{api.HeaderSessionID}
@@ -43,6 +60,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 	}
 	copyHeaders(out.Header, r.Header, dropRequestHeaders)
 	setForwarded(out.Header, r)
+	setCaller(out.Header, r)
 	if upstreamSID != "" {
 		out.Header.Set(api.HeaderSessionID, upstreamSID)
 	}
