@@ -49,6 +49,8 @@ bench: setup ## benchmarks, printed as figures (see README "Performance")
 	$(GO) test -run '^$$' -bench ToolsCall -benchtime 2000x ./transport/stdio/
 	$(GO) test -run '^$$' -bench NewSession -benchtime 20x ./transport/stdio/
 	$(GO) test -run '^$$' -bench ToolsCall -benchtime 20000x ./gateway/proxy/
+	@# The gateway-to-sidecar hop with caller authentication (mTLS) against the plain one.
+	$(GO) test -run '^$$' -bench 'UpstreamHop|CallerAuthHop' -benchtime 5000x ./gateway/proxy/
 	@# The gateway on a core of its own (as its own pod), clients and backend on the other.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -exec 'taskset -c 0' -run '^$$' -bench ToolsCallGatewayOwnCore -benchtime 20000x ./test/gateway/
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench DeploymentCreate -benchtime 300x ./test/integration/

@@ -47,6 +47,21 @@ func NewBackend(t testing.TB, name string) *Backend {
 // the server answer POSTs with application/json instead of event streams).
 func NewBackendWith(t testing.TB, name string, opts *mcp.StreamableHTTPOptions) *Backend {
 	t.Helper()
+	h := Handler(name, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	b := &Backend{Name: name, Port: ln.Addr().(*net.TCPAddr).Port, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}
+	b.URL = "http://" + ln.Addr().String() + "/mcp"
+	go func() { _ = b.srv.Serve(ln) }()
+	t.Cleanup(b.Close)
+	return b
+}
+
+// Handler is the MCP streamable-HTTP handler of a backend (NewBackend's
+// tools), for tests that serve it themselves (behind TLS, say).
+func Handler(name string, opts *mcp.StreamableHTTPOptions) http.Handler {
 	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: "test"}, nil)
 	text := func(s string) *mcp.CallToolResult {
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
@@ -79,16 +94,7 @@ func NewBackendWith(t testing.TB, name string, opts *mcp.StreamableHTTPOptions) 
 		}
 		return text(fmt.Sprintf("%d steps", in.Steps)), nil, nil
 	})
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, opts)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	b := &Backend{Name: name, Port: ln.Addr().(*net.TCPAddr).Port, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}
-	b.URL = "http://" + ln.Addr().String() + "/mcp"
-	go func() { _ = b.srv.Serve(ln) }()
-	t.Cleanup(b.Close)
-	return b
+	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, opts)
 }
 
 // Close stops the backend at once (a crashed pod).

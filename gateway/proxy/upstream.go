@@ -33,6 +33,8 @@ func NewUpstreamTransport(dialTimeout, headerTimeout time.Duration, cert ClientC
 type upstream struct {
 	dial, header time.Duration
 	cert         ClientCertificate
+	// fullHandshakes turns TLS session resumption off (benchmarks).
+	fullHandshakes bool
 
 	mu      sync.RWMutex
 	cur     *http.Transport
@@ -71,8 +73,17 @@ func (u *upstream) transport() *http.Transport {
 // newTransport is NewTransport presenting c.
 func (u *upstream) newTransport(c *tls.Certificate) *http.Transport {
 	t := NewTransport(u.dial, u.header)
+	var sessions tls.ClientSessionCache
+	if !u.fullHandshakes {
+		// A new connection to a pod resumes the TLS session of an earlier
+		// one (the sidecar still sees, and verifies, the certificate): a
+		// fraction of a full handshake. Per inner transport, so a new
+		// certificate never rides on a session of the old one.
+		sessions = tls.NewLRUClientSessionCache(1024)
+	}
 	t.TLSClientConfig = &tls.Config{
-		MinVersion: tls.VersionTLS12,
+		MinVersion:         tls.VersionTLS12,
+		ClientSessionCache: sessions,
 		// See NewUpstreamTransport: the sidecar's certificate is ephemeral.
 		InsecureSkipVerify: true, //nolint:gosec // authenticated by the client certificate, encrypted to the pod
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {

@@ -39,6 +39,7 @@ type authSidecar struct {
 	callers []api.Caller
 	serials []string
 	conns   atomic.Int64
+	resumed atomic.Int64
 }
 
 func newAuthSidecar(t testing.TB, bundle []byte) *authSidecar {
@@ -54,6 +55,9 @@ func newAuthSidecar(t testing.TB, bundle []byte) *authSidecar {
 		s.callers = append(s.callers, c)
 		s.serials = append(s.serials, r.TLS.PeerCertificates[0].SerialNumber.String())
 		s.mu.Unlock()
+		if r.TLS.DidResume {
+			s.resumed.Add(1)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":{}}`)
 	})))
@@ -178,4 +182,30 @@ func TestUpstreamTransportFollowsTheCertificate(t *testing.T) {
 
 	current.Store(nil)
 	assert.Equal(t, http.StatusForbidden, get(side.url), "no certificate: the sidecar refuses, the transport does not fail")
+}
+
+// A new connection to a pod resumes the TLS session of the last one, and
+// the sidecar still sees and verifies the client certificate.
+func TestNewConnectionsResumeTheSession(t *testing.T) {
+	t.Parallel()
+	ca, err := certs.NewCA("gateway-ca", time.Hour)
+	require.NoError(t, err)
+	side := newAuthSidecar(t, ca.PEM)
+	cert := clientPair(t, ca)
+	rt := NewUpstreamTransport(time.Second, 10*time.Second, func() (*tls.Certificate, error) { return cert, nil })
+	for range 3 {
+		req, err := http.NewRequest(http.MethodPost, side.url, strings.NewReader("{}"))
+		require.NoError(t, err)
+		req.Close = true // a new connection each time
+		resp, err := rt.RoundTrip(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	assert.Equal(t, int64(3), side.conns.Load())
+	assert.Equal(t, int64(2), side.resumed.Load(), "the second and third connection resume")
+	side.mu.Lock()
+	defer side.mu.Unlock()
+	assert.Equal(t, []string{serialOf(t, cert), serialOf(t, cert), serialOf(t, cert)}, side.serials, "the certificate is there on resumed sessions")
 }
