@@ -148,7 +148,10 @@ func TestOnlyTheGatewayReachesAServer(t *testing.T) {
 	apply(t, ns, guardedServer)
 	apply(t, attacker, proberPod)
 	pods := waitReady(t, ns, "guarded", 1)
-	waitReady(t, attacker, "prober", 1)
+	require.Eventually(t, func() bool {
+		p, err := client.CoreV1().Pods(attacker).Get(context.Background(), "prober", metav1.GetOptions{})
+		return err == nil && p.Status.Phase == "Running" && podReady(*p)
+	}, 2*time.Minute, 250*time.Millisecond, "the prober pod runs")
 	target := fmt.Sprintf("https://%s:8080", pods[0].Status.PodIP)
 	call := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"direct"}}}`
 	forged := []string{"Mcp-Orchestrator-Caller: system:admin", "Mcp-Orchestrator-Caller-Groups: system:masters"}
