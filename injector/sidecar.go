@@ -30,16 +30,10 @@ func (in *Injector) applySidecar(s *Spec, serverPort int32, p *corev1.PodSpec, r
 	if mtls {
 		args = append(args, "--client-ca-file="+api.GatewayCADir+"/"+api.GatewayCAKey)
 	}
-	var mounts []corev1.VolumeMount
 	if s.Transport == api.TransportStdio || mtls {
-		// The launcher binary in the shared volume: the stdio server's PID 1,
-		// and the drain hook (an exec in the pod) of every server with
-		// caller authentication.
-		shared := []corev1.VolumeMount{{Name: api.SharedVolume, MountPath: api.SharedDir}}
-		install := in.transportContainer(api.InstallName, []string{"install", "--dest=" + api.LauncherPath}, shared)
-		p.InitContainers = append(p.InitContainers, install)
-		rec.InitContainers = append(rec.InitContainers, api.InstallName)
+		in.applyInstall(p, rec)
 	}
+	var mounts []corev1.VolumeMount
 	if s.Transport == api.TransportStdio {
 		args = append(args, "--launcher-socket="+api.LauncherSocket, "--sessions="+s.Sessions)
 		maxSessions := s.MaxSessions
@@ -67,15 +61,7 @@ func (in *Injector) applySidecar(s *Spec, serverPort int32, p *corev1.PodSpec, r
 	}
 	scheme := corev1.URISchemeHTTP
 	if mtls {
-		// Public data only: the CA certificates, kept current by the
-		// controller and re-read by the sidecar when the kubelet updates
-		// the mount. Optional, so a pod admitted before the controller
-		// wrote it starts, and is not ready, until it is there.
-		mounts = append(mounts, corev1.VolumeMount{Name: api.GatewayCAVolume, MountPath: api.GatewayCADir, ReadOnly: true})
-		addVolume(p, rec, corev1.Volume{Name: api.GatewayCAVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: api.GatewayCAConfigMap},
-			Items:                []corev1.KeyToPath{{Key: api.GatewayCAKey, Path: api.GatewayCAKey}},
-			DefaultMode:          ptr.To(corev1.ConfigMapVolumeSourceDefaultMode), Optional: ptr.To(true)}}})
+		mounts = append(mounts, gatewayCAMount(p, rec))
 		// The kubelet probes over HTTPS without verifying the certificate.
 		scheme = corev1.URISchemeHTTPS
 	}
@@ -86,6 +72,29 @@ func (in *Injector) applySidecar(s *Spec, serverPort int32, p *corev1.PodSpec, r
 	sidecar.LivenessProbe = httpProbe(api.HealthPath, scheme, 10, 3)
 	p.InitContainers = append(p.InitContainers, sidecar)
 	rec.InitContainers = append(rec.InitContainers, api.SidecarName)
+}
+
+// applyInstall adds the init container that puts the launcher binary in
+// the shared volume: the stdio server's PID 1, and the drain hook (an exec
+// in the pod) of every server with caller authentication.
+func (in *Injector) applyInstall(p *corev1.PodSpec, rec *Record) {
+	shared := []corev1.VolumeMount{{Name: api.SharedVolume, MountPath: api.SharedDir}}
+	install := in.transportContainer(api.InstallName, []string{"install", "--dest=" + api.LauncherPath}, shared)
+	p.InitContainers = append(p.InitContainers, install)
+	rec.InitContainers = append(rec.InitContainers, api.InstallName)
+}
+
+// gatewayCAMount adds the ConfigMap with the gateway's CA bundle to the pod
+// and returns the sidecar's mount of it. Public data only: the CA
+// certificates, kept current by the controller and re-read by the sidecar
+// when the kubelet updates the mount. Optional, so a pod admitted before
+// the controller wrote it starts, and is not ready until it is there.
+func gatewayCAMount(p *corev1.PodSpec, rec *Record) corev1.VolumeMount {
+	addVolume(p, rec, corev1.Volume{Name: api.GatewayCAVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: api.GatewayCAConfigMap},
+		Items:                []corev1.KeyToPath{{Key: api.GatewayCAKey, Path: api.GatewayCAKey}},
+		DefaultMode:          ptr.To(corev1.ConfigMapVolumeSourceDefaultMode), Optional: ptr.To(true)}}})
+	return corev1.VolumeMount{Name: api.GatewayCAVolume, MountPath: api.GatewayCADir, ReadOnly: true}
 }
 
 func (in *Injector) transportContainer(name string, args []string, mounts []corev1.VolumeMount) corev1.Container {

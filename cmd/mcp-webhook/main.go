@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/certs"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 	"github.com/archestra-ai/mcp-orchestrator/internal/admission"
@@ -132,6 +133,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		if err := startGatewayAccess(ctx, restCfg, cfg, o, log); err != nil {
 			return err
 		}
+	}
+	if cfg.CallerAuth == injector.CallerAuthMTLS && (!o.accessCtl || o.clientCA == clientCANone) {
+		log.Warn("sidecars are injected with caller authentication, but this webhook publishes no gateway CA bundle (--gateway-access-controller=false or --gateway-client-ca=none): their pods stay unready until something writes the ConfigMap " + api.GatewayCAConfigMap + " in their namespace")
 	}
 	srv := webhook.New(webhook.Options{
 		Mutator:   deployments,
