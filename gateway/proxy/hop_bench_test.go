@@ -198,4 +198,3 @@ func BenchmarkCallerAuthHop(b *testing.B) {
 		})
 	}
 }
-
