@@ -18,9 +18,12 @@ import (
 func (c *Controller) reconcile(ctx context.Context, ns string) error {
 	servers := c.hasServers(ns)
 	bundle := c.bundle()
-	wantBundle := bundle != nil && (servers || ns == c.PlatformNamespace)
-	if err := c.syncConfigMap(ctx, ns, wantBundle, bundle); err != nil {
-		return err
+	// Without a source (its Secret gone, or none configured) the copies
+	// stay as they are: pods that still run trust what they trusted.
+	if bundle != nil || !servers {
+		if err := c.syncConfigMap(ctx, ns, bundle != nil && (servers || ns == c.PlatformNamespace), bundle); err != nil {
+			return err
+		}
 	}
 	return c.syncPolicy(ctx, ns, servers && c.NetworkPolicy.Managed)
 }
@@ -37,7 +40,7 @@ func (c *Controller) syncConfigMap(ctx context.Context, ns string, want bool, bu
 	case !want && cur == nil:
 		return nil
 	case !want:
-		if ns == c.PlatformNamespace && bundle == nil {
+		if ns == c.PlatformNamespace {
 			return nil // the record stays while the source is away
 		}
 		return ignoreNotFound(cms.Delete(ctx, cur.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cur.UID}}), "deleting ConfigMap "+ns+"/"+cur.Name)

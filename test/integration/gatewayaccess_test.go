@@ -157,6 +157,12 @@ func testGatewayAccessController(t *testing.T) {
 		}
 	})
 
+	t.Run("without a source the copies stay", func(t *testing.T) {
+		require.NoError(t, client.CoreV1().Secrets(platform).Delete(ctx, certs.GatewayCASecret, metav1.DeleteOptions{}))
+		require.Never(t, func() bool { _, err := configMapOf(ns); return gone(err) }, 2*time.Second, 100*time.Millisecond,
+			"running pods keep trusting what they trusted")
+	})
+
 	t.Run("opt-out removes the policies it wrote, and only those", func(t *testing.T) {
 		stop()
 		stop = startGatewayAccess(outer, platform, label, false, nil)
