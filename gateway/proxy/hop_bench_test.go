@@ -34,6 +34,7 @@ import (
 type hopPair struct {
 	plain, mtls string
 	transport   http.RoundTripper
+	ca          *certs.CA // the gateway's, trusted by the mTLS stand-in
 }
 
 func newHopPair(b testing.TB, h http.Handler) hopPair {
@@ -54,7 +55,7 @@ func newHopPair(b testing.TB, h http.Handler) hopPair {
 	mtls.StartTLS()
 	b.Cleanup(mtls.Close)
 	cert := clientPair(b, ca)
-	return hopPair{plain: plain.URL, mtls: mtls.URL,
+	return hopPair{plain: plain.URL, mtls: mtls.URL, ca: ca,
 		transport: NewUpstreamTransport(5*time.Second, 10*time.Second, func() (*tls.Certificate, error) { return cert, nil })}
 }
 

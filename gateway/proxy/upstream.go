@@ -58,21 +58,29 @@ func (u *upstream) transport() *http.Transport {
 		return t
 	}
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	if u.cur != nil && u.curCert == c {
-		return u.cur
+		t = u.cur
+		u.mu.Unlock()
+		return t
 	}
 	old := u.cur
-	u.cur, u.curCert = u.newTransport(c), c
+	t = u.newTransport(c)
+	u.cur, u.curCert = t, c
+	u.mu.Unlock()
 	if old != nil {
+		// Outside the lock: closing TLS connections writes to them. The
+		// old transport also closes its connections in use as they go idle.
 		old.CloseIdleConnections()
 	}
-	return u.cur
+	return t
 }
 
 // newTransport is NewTransport presenting c.
 func (u *upstream) newTransport(c *tls.Certificate) *http.Transport {
 	t := NewTransport(u.dial, u.header)
+	// A handshake that stalls fails like a dial that does, instead of
+	// holding the request until the client gives up.
+	t.TLSHandshakeTimeout = u.dial
 	var sessions tls.ClientSessionCache
 	if !u.fullHandshakes {
 		// A new connection to a pod resumes the TLS session of an earlier

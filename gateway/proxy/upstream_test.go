@@ -209,3 +209,47 @@ func TestNewConnectionsResumeTheSession(t *testing.T) {
 	defer side.mu.Unlock()
 	assert.Equal(t, []string{serialOf(t, cert), serialOf(t, cert), serialOf(t, cert)}, side.serials, "the certificate is there on resumed sessions")
 }
+
+// Calls keep working while the gateway's certificate changes under load:
+// every swap of the inner transport leaves requests in flight alone.
+func TestCertificateChangesUnderLoad(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	pair := newHopPair(t, mcptest.Handler("swap", nil))
+	certsInUse := []*tls.Certificate{clientPair(t, pair.ca), clientPair(t, pair.ca), clientPair(t, pair.ca)}
+	var current atomic.Pointer[tls.Certificate]
+	current.Store(certsInUse[0])
+	pair.transport = NewUpstreamTransport(time.Second, 10*time.Second, func() (*tls.Certificate, error) { return current.Load(), nil })
+	pod := (&mcptest.Backend{Name: "swap"}).Pod("ns", "srv", "swap", map[string]string{
+		api.PodAnnEndpointPort: pair.mtls[strings.LastIndexByte(pair.mtls, ':')+1:], api.PodAnnCallerAuth: api.CallerAuthMTLS})
+	pod.UID = "uid-swap"
+	_, err := h.client.CoreV1().Pods("ns").Create(h.ctx, pod, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return h.registry.Lookup("ns", "srv", "uid-swap") != nil }, 5*time.Second, 5*time.Millisecond)
+	gw := serve(t, New(Options{Router: h.registry, Codec: h.codec, Metrics: h.metrics, Log: discardLog(), Transport: pair.transport}))
+	sessions := mcptest.OpenSessions(t, gw+"/mcp/ns/srv", 8)
+
+	stop := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(15 * time.Millisecond):
+				current.Store(certsInUse[i%len(certsInUse)])
+			}
+		}
+	}()
+	deadline := time.Now().Add(3 * time.Second)
+	var calls int
+	for time.Now().Before(deadline) {
+		lat, _ := mcptest.CallChunk(t, sessions, 64)
+		for _, l := range lat {
+			require.Less(t, l, 5*time.Second, "no call hangs")
+		}
+		calls += len(lat)
+	}
+	close(stop)
+	t.Logf("%d calls across certificate changes every 15 ms", calls)
+	assert.Greater(t, calls, 100)
+}
