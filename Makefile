@@ -59,6 +59,8 @@ bench: setup ## benchmarks, printed as figures (see README "Performance")
 	@# Both protocol eras in one run: 2026-07-28 and a legacy session, direct and through the gateway.
 	$(GO) test -run '^$$' -bench 'ToolsCallEras|Handler' -benchmem -benchtime 10000x ./gateway/proxy/
 	$(GO) test -run '^$$' -bench FirstResult -benchtime 500x ./gateway/proxy/
+	@# The gateway-to-sidecar hop with caller authentication (mTLS) against the plain one.
+	$(GO) test -run '^$$' -bench 'UpstreamHop|CallerAuthHop' -benchtime 5000x ./gateway/proxy/
 	@# The gateway on a core of its own (as its own pod), clients and backend on the other.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -exec 'taskset -c 0' -run '^$$' -bench ToolsCallGatewayOwnCore -benchtime 20000x ./test/gateway/
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -exec 'taskset -c 0' -run '^$$' -bench ToolsCallErasOwnCore -benchtime 10000x ./test/gateway/

@@ -54,6 +54,10 @@ type Config struct {
 	// CallerCredentials enables per-caller credential Secrets (see package
 	// credentials); it needs list/watch on Secrets in the served namespaces.
 	CallerCredentials bool
+	// ClientCertificate is presented to the sidecars that authenticate
+	// their caller (a certwatcher's, reloaded when the files change); nil:
+	// none, and such sidecars refuse the gateway.
+	ClientCertificate proxy.ClientCertificate
 	// SeparateMetrics keeps /metrics off the clients' handler: server and
 	// tool names are for operators, and the clients' port is public. The
 	// caller then serves MetricsHandler on a port of its own.
@@ -106,13 +110,18 @@ func New(cfg Config) (*Gateway, error) {
 		Denied: func(d auth.Denial) { m.AuthDenials.WithLabelValues(string(d)).Inc() }}
 	popts := proxy.Options{
 		Router: reg, Credentials: creds, Codec: cfg.Codec, Metrics: m, Log: cfg.Log,
-		Transport:    proxy.NewTransport(cfg.DialTimeout, cfg.HeaderTimeout),
+		Transport:    proxy.NewUpstreamTransport(cfg.DialTimeout, cfg.HeaderTimeout, cfg.ClientCertificate),
 		MaxBodyBytes: cfg.MaxBodyBytes,
 	}
 	var hib admin.Hibernation
 	if cfg.Hibernation != nil {
 		o := *cfg.Hibernation
 		o.Client, o.Namespaces, o.Pods, o.Log, o.Metrics = cfg.Client, cfg.Namespaces, reg, cfg.Log, cfg.Registry
+		if o.HTTP == nil {
+			// The sidecars' /metrics and /readyz, over HTTPS where they
+			// authenticate their caller (the probes need no certificate).
+			o.HTTP = &http.Client{Timeout: 3 * time.Second, Transport: proxy.NewUpstreamTransport(cfg.DialTimeout, 2*time.Second, cfg.ClientCertificate)}
+		}
 		if g.Hibernation, err = hibernate.New(o); err != nil {
 			return nil, fmt.Errorf("hibernation: %w", err)
 		}

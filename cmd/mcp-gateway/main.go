@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,10 +17,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/proxy"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
 	"github.com/archestra-ai/mcp-orchestrator/internal/server"
 )
@@ -42,6 +47,8 @@ type options struct {
 	maxBody       int64
 	grace         time.Duration
 	callerCreds   bool
+	clientCert    string
+	clientKey     string
 	logLevel      string
 	hibernation   hibernationFlags
 	service       string
@@ -66,6 +73,8 @@ func main() {
 	flag.DurationVar(&o.headerTimeout, "upstream-header-timeout", 60*time.Second, "timeout for a pod's response headers; a tool call that answers later with no progress events fails with 503 (healthy streams are never cut)")
 	flag.Int64Var(&o.maxBody, "max-body-bytes", 16<<20, "limit of an MCP POST body")
 	flag.BoolVar(&o.callerCreds, "caller-credentials", false, "add per-caller headers from Secrets labelled "+api.CredentialsForLabel+"=<server> and annotated "+api.CredentialsSubjectAnnot+"=<user> (needs list/watch on Secrets in the served namespaces)")
+	flag.StringVar(&o.clientCert, "upstream-client-cert", "", "client certificate (PEM) presented to MCP server sidecars that authenticate their caller; reloaded when it changes (the Secret mcp-gateway-client-tls)")
+	flag.StringVar(&o.clientKey, "upstream-client-key", "", "key of --upstream-client-cert (PEM)")
 	flag.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "time for in-flight requests to finish on SIGTERM (streams are then cut)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.hibernation.register(flag.CommandLine)
@@ -75,14 +84,15 @@ func main() {
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
-	gw, err := newGateway(ctx, o, log)
+	// Informers, requests and the certificate watcher outlive SIGTERM
+	// until the graceful shutdown below: cancelling them with the signal
+	// would cut every tool call.
+	runCtx, stopRun := context.WithCancel(context.Background())
+	defer stopRun()
+	gw, err := newGateway(ctx, runCtx, o, log)
 	if err != nil {
 		return err
 	}
-	// Informers and requests outlive SIGTERM until the graceful shutdown
-	// below: cancelling them with the signal would cut every tool call.
-	runCtx, stopRun := context.WithCancel(context.Background())
-	defer stopRun()
 	gw.Start(runCtx)
 	// A replica that routed before it knew the pods would answer 404 to
 	// valid sessions, and 404 tells MCP clients to drop them.
@@ -97,8 +107,10 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	return server.Serve(ctx, log, o.grace, listeners...)
 }
 
-// newGateway checks the flags and builds the gateway they describe.
-func newGateway(ctx context.Context, o options, log *slog.Logger) (*gateway.Gateway, error) {
+// newGateway checks the flags and builds the gateway they describe; ctx
+// bounds the start (identity provider discovery), runCtx is the gateway's
+// life (the client certificate's watcher).
+func newGateway(ctx, runCtx context.Context, o options, log *slog.Logger) (*gateway.Gateway, error) {
 	if err := checkAuthModes(splitList(o.authMode)); err != nil {
 		return nil, err
 	}
@@ -132,12 +144,17 @@ func newGateway(ctx context.Context, o options, log *slog.Logger) (*gateway.Gate
 	if err != nil {
 		return nil, err
 	}
+	clientCert, err := upstreamClientCert(runCtx, o, log)
+	if err != nil {
+		return nil, err
+	}
 	return gateway.New(gateway.Config{
 		Client: client, Namespaces: splitList(o.namespaces), Codec: codec, Auth: authn.chain, Log: log,
 		Resources: authn.resources, RequiredScopes: splitList(o.scopes),
 		DialTimeout: o.dialTimeout, HeaderTimeout: o.headerTimeout, MaxBodyBytes: o.maxBody,
 		CallerCredentials: o.callerCreds, SeparateMetrics: o.metricsListen != "",
 		PublicURLs: publicURLs, AllowedHosts: serviceHosts(o.service, log), Hibernation: hib,
+		ClientCertificate: clientCert,
 	})
 }
 
@@ -163,6 +180,29 @@ func listen(runCtx context.Context, o options, gw *gateway.Gateway, log *slog.Lo
 		listeners = append(listeners, server.Listener{Server: server.NewHTTPServer(mux, log), Listener: ml})
 	}
 	return listeners, nil
+}
+
+// upstreamClientCert loads the client certificate for the sidecars and
+// keeps it current: a renewed certificate (kubelet updates the mounted
+// Secret) is used by new connections at once.
+func upstreamClientCert(ctx context.Context, o options, log *slog.Logger) (proxy.ClientCertificate, error) {
+	if o.clientCert == "" && o.clientKey == "" {
+		log.Warn("no --upstream-client-cert: MCP server pods whose sidecar authenticates its caller will refuse this gateway")
+		return nil, nil
+	}
+	// certwatcher logs through controller-runtime: into our JSON log.
+	ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
+	w, err := certwatcher.New(o.clientCert, o.clientKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading the upstream client certificate: %w", err)
+	}
+	w.RegisterCallback(func(tls.Certificate) { log.Info("upstream client certificate loaded", "file", o.clientCert) })
+	go func() {
+		if err := w.Start(ctx); err != nil {
+			log.Error("upstream client certificate watcher stopped", "error", err)
+		}
+	}()
+	return func() (*tls.Certificate, error) { return w.GetCertificate(nil) }, nil
 }
 
 // parsePublicURLs reads --public-url: absolute http(s) URLs.

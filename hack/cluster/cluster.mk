@@ -23,6 +23,7 @@ cluster-images: build ## image tarballs for the cluster into bin/images
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(E2E_DIR)/pause ./hack/cluster/pause
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(E2E_DIR)/stdio-server ./test/e2e/testdata/stdio-server
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(E2E_DIR)/http-server ./test/e2e/testdata/http-server
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(E2E_DIR)/prober ./test/e2e/testdata/prober
 	@# npx asks the registry for a package's metadata even when it is installed
 	@# globally; one run against a global prefix holding the package leaves
 	@# that answer in a cache the base image carries (pods have no network).
@@ -41,7 +42,8 @@ cluster-images: build ## image tarballs for the cluster into bin/images
 		-pause $(CURDIR)/$(E2E_DIR)/pause -node-modules $(CURDIR)/$(E2E_NPM_DIR)/node_modules \
 		-npm-cache $(CURDIR)/$(E2E_DIR)/npm-cache \
 		-server stdio-server=$(CURDIR)/$(E2E_DIR)/stdio-server -server http-server=$(CURDIR)/$(E2E_DIR)/http-server \
-		-server everything-server="$$1" -server conformance-server="$$(dirname "$$2")/conformance-server"
+		-server everything-server="$$1" -server conformance-server="$$(dirname "$$2")/conformance-server" \
+		-server prober=$(CURDIR)/$(E2E_DIR)/prober
 
 cluster-up: cluster-deps cluster-bins cluster-images ## single-node cluster on this machine (root); KUBECONFIG=bin/cluster/admin.kubeconfig
 	hack/cluster/cluster.sh up

@@ -28,7 +28,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/internal/testutil/conformance"
 )
 
-// Both protocol eras on the real cluster. The Go SDK v1.8
+// Scenario 13: both protocol eras on the real cluster. The Go SDK v1.8
 // reference server (both eras) and our legacy-only conformance server (Go
 // SDK v1.4.1: initialize and sessions only) run as stdio servers behind the
 // sidecar, and the legacy server also over streamable HTTP behind the

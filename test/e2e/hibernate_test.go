@@ -25,7 +25,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/gateway/admin"
 )
 
-// Scenario 7: hibernation. Servers with a short hibernate-after (the test
+// Scenario 8: hibernation. Servers with a short hibernate-after (the test
 // overlay lowers the floor to 1 s) on the real cluster, two gateway
 // replicas, real pods with the sidecar, the MCP Go SDK client.
 func hibernatingServer(name, window string, replicas int) string {

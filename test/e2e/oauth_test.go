@@ -74,7 +74,7 @@ subjects:
 - {kind: ServiceAccount, name: agent}
 `
 
-// Standard MCP authorization on the real cluster: Hydra runs on this host
+// Scenario 9: standard MCP authorization on the real cluster: Hydra runs on this host
 // as the company's identity provider, reached by the gateway pod over the
 // bridge (https, its CA in the gateway's AuthenticationConfiguration); a
 // second gateway Deployment is installed from the product's own, with

@@ -73,14 +73,14 @@ func TestMcpctl(t *testing.T) {
 
 	code, out, errOut := run(asOperator, "status")
 	require.Equal(t, 0, code, errOut)
-	assert.Regexp(t, `(?m)^NAMESPACE\s+SERVER\s+DEPLOYMENT\s+TRANSPORT\s+READY\s+HIBERNATION$`, out)
-	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+1/2\s+-$`, out)
+	assert.Regexp(t, `(?m)^NAMESPACE\s+SERVER\s+DEPLOYMENT\s+TRANSPORT\s+READY\s+CALLER-AUTH\s+HIBERNATION$`, out)
+	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+1/2\s+none\s+-$`, out)
 
 	code, out, errOut = run(asOperator, "status", "notes")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "Server:      "+ns+"/notes\n")
-	assert.Regexp(t, `(?m)^notes-ok\s+Running\s+true\s+0\s+\S+\s*$`, out)
-	assert.Regexp(t, `(?m)^notes-stuck\s+Pending\s+false\s+0\s+\S+\s+ImagePullBackOff$`, out)
+	assert.Regexp(t, `(?m)^notes-ok\s+Running\s+true\s+0\s+\S+\s+none\s*$`, out)
+	assert.Regexp(t, `(?m)^notes-stuck\s+Pending\s+false\s+0\s+\S+\s+none\s+ImagePullBackOff$`, out)
 	assert.Contains(t, out, `notes-stuck: ImagePullBackOff: server: Back-off pulling image "example/mcp:1"`)
 
 	code, out, errOut = run(asOperator, "status", "notes", "-o", "json")
