@@ -48,7 +48,8 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestMiddleware(t *testing.T) {
 	t.Parallel()
-	const filtered = `{"id":1,"jsonrpc":"2.0","result":{"cacheScope":"public","resultType":"complete","tools":[{"name":"echo"}],"ttlMs":1000}}`
+	// Only the tools array changes: the rest passes as the server wrote it.
+	const filtered = `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo"}],"ttlMs":1000,"cacheScope":"public","resultType":"complete"}}`
 	tests := []struct {
 		name, method, target, accept, body string
 		wantStatus                         int

@@ -1,10 +1,13 @@
 package toolfilter
 
 import (
+	"io"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -104,6 +107,35 @@ func TestCopySSE(t *testing.T) {
 }
 
 // No policy: every byte as it came, also what looks like a tools list.
+// flushRecorder notes whether it was flushed before any body was written.
+type flushRecorder struct {
+	httptest.ResponseRecorder
+	flushedEarly atomic.Bool
+	wrote        atomic.Bool
+}
+
+func (f *flushRecorder) Write(b []byte) (int, error) { f.wrote.Store(true); return len(b), nil }
+func (f *flushRecorder) Flush() {
+	if !f.wrote.Load() {
+		f.flushedEarly.Store(true)
+	}
+}
+
+// A stream that says nothing yet still has its headers sent at once, with
+// and without a filter: an SDK client waits for them.
+func TestCopySSEFlushesHeadersOfASilentStream(t *testing.T) {
+	t.Parallel()
+	for _, p := range []*Policy{nil, newFilter()} {
+		pr, pw := io.Pipe()
+		w := &flushRecorder{ResponseRecorder: *httptest.NewRecorder()}
+		done := make(chan error, 1)
+		go func() { done <- CopySSE(w, pr, p) }()
+		assert.Eventually(t, w.flushedEarly.Load, 5*time.Second, time.Millisecond, "headers flushed before any event (filter %v)", p.Active())
+		require.NoError(t, pw.Close())
+		require.NoError(t, <-done)
+	}
+}
+
 func TestNilPolicyAllowsEverything(t *testing.T) {
 	t.Parallel()
 	var p *Policy

@@ -117,9 +117,13 @@ func (p *Policy) event(ev []byte) []byte {
 
 // CopySSE passes an event stream from body to w, flushing after every
 // read so each event reaches the client at once; with an active policy
-// the events are filtered on the way (SSEWriter).
+// the events are filtered on the way (SSEWriter). The status and headers
+// are flushed first: a stream may stay silent for long (a session's GET
+// stream until the server has something to say), and a client waits for
+// its headers before it goes on.
 func CopySSE(w http.ResponseWriter, body io.Reader, p *Policy) error {
 	rc := http.NewResponseController(w)
+	_ = rc.Flush()
 	var out io.Writer = w
 	var sse *SSEWriter
 	if p.Active() {
