@@ -77,7 +77,8 @@ fuzz: ## 60 s on each fuzz target
 	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzSet$$' -fuzztime 60s
 	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzValidateModern$$' -fuzztime 60s
 	$(GO) test ./gateway/session -run '^$$' -fuzz '^FuzzSessionID$$' -fuzztime 60s
-	$(GO) test ./gateway/proxy -run '^$$' -fuzz '^FuzzFoldCollision$$' -fuzztime 60s
+	$(GO) test ./internal/toolfilter -run '^$$' -fuzz '^FuzzFoldCollision$$' -fuzztime 60s
+	$(GO) test ./internal/toolfilter -run '^$$' -fuzz '^FuzzSSEWriter$$' -fuzztime 60s
 	$(GO) test ./gateway/auth -run '^$$' -fuzz '^FuzzAuthenticateToken$$' -fuzztime 60s
 
 lint-deps: ## Debian packages of make lint (shellcheck)
