@@ -35,7 +35,7 @@ func ours(m metav1.Object) bool {
 func bundleConfigMap(ns string, bundle []byte) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: api.GatewayCAConfigMap, Namespace: ns, Labels: managedLabels(),
-			Annotations: map[string]string{"mcp.archestra.io/description": "CA certificates of the MCP gateway's client certificate: the MCP server sidecars of this namespace serve only clients it signed. Public data, kept by mcp-orchestrator."}},
+			Annotations: map[string]string{"kubernetes.io/description": "CA certificates of the MCP gateway's client certificate: the MCP server sidecars of this namespace serve only clients it signed. Public data, kept by mcp-orchestrator."}},
 		Data: map[string]string{api.GatewayCAKey: string(bundle)},
 	}
 }
