@@ -99,6 +99,7 @@ type Manager struct {
 	mprocs   map[string]*mproc
 	starting map[string]chan struct{}
 	states   *stateSigner
+	tools    *toolHeaders
 
 	procSeq  atomic.Int64
 	pool     *pool
@@ -150,6 +151,7 @@ func NewManager(cfg Config) *Manager {
 		mprocs:   map[string]*mproc{},
 		starting: map[string]chan struct{}{},
 		states:   newStateSigner(),
+		tools:    newToolHeaders(),
 		draining: make(chan struct{}),
 		stop:     make(chan struct{}),
 	}
