@@ -151,14 +151,14 @@ func TestMcpctlHibernation(t *testing.T) {
 	}
 	code, out, errOut := run("status")
 	require.Equal(t, 0, code, errOut)
-	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+2/2\s+after 30m$`, out)
+	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+2/2\s+none\s+after 30m$`, out)
 
 	code, out, errOut = run("hibernate", "notes")
 	require.Equal(t, 0, code, errOut)
 	assert.Regexp(t, `^deployment `+ns+`/notes: Hibernated since \S+Z \(\d+s ago\): hibernated by system:anonymous; a wake restores 2; hibernate-after 30m\n$`, out)
 	code, out, errOut = run("status")
 	require.Equal(t, 0, code, errOut)
-	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+\d/0\s+Hibernated \d+s$`, out)
+	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+\d/0\s+none\s+Hibernated \d+s$`, out)
 	code, out, errOut = run("status", "notes")
 	require.Equal(t, 0, code, errOut)
 	assert.Regexp(t, `(?m)^Hibernation: Hibernated since `, out)
@@ -209,7 +209,7 @@ func TestMcpctlWithOIDCToken(t *testing.T) {
 	}
 	code, out, errOut := run(tokenFile(og.URL), "status")
 	require.Equal(t, 0, code, errOut)
-	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+1/1$`, out)
+	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+1/1\s+none\s+-$`, out)
 
 	code, _, errOut = run(tokenFile(og.server(ns, "notes")), "status")
 	assert.Equal(t, 1, code)
