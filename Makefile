@@ -80,6 +80,16 @@ fuzz: ## 60 s on each fuzz target
 	$(GO) test ./internal/toolfilter -run '^$$' -fuzz '^FuzzFoldCollision$$' -fuzztime 60s
 	$(GO) test ./internal/toolfilter -run '^$$' -fuzz '^FuzzSSEWriter$$' -fuzztime 60s
 	$(GO) test ./gateway/auth -run '^$$' -fuzz '^FuzzAuthenticateToken$$' -fuzztime 60s
+	$(GO) test ./gateway/auth -run '^$$' -fuzz '^FuzzParseTokens$$' -fuzztime 60s
+	$(GO) test ./gateway/auth -run '^$$' -fuzz '^FuzzParseOIDCConfig$$' -fuzztime 60s
+	$(GO) test ./api -run '^$$' -fuzz '^FuzzParsePodEndpoint$$' -fuzztime 60s
+	$(GO) test ./api -run '^$$' -fuzz '^FuzzParseCaller$$' -fuzztime 60s
+	$(GO) test ./api -run '^$$' -fuzz '^FuzzParseHibernation$$' -fuzztime 60s
+	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzHeaderValue$$' -fuzztime 60s
+	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzParseMeta$$' -fuzztime 60s
+	$(GO) test ./transport/stdio -run '^$$' -fuzz '^FuzzRequestState$$' -fuzztime 60s
+	$(GO) test ./transport/stdio -run '^$$' -fuzz '^FuzzEventID$$' -fuzztime 60s
+	$(GO) test ./injector -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime 60s
 
 lint-deps: ## Debian packages of make lint (shellcheck)
 	@$(call debs-install,$(LINT_DEBS))
