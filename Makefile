@@ -35,8 +35,9 @@ setup: ## everything the tests need: Go modules, kube-apiserver + kubectl + etcd
 	hack/build-hydra.sh >/dev/null
 	@# The reference MCP server the sidecar tests run with npx, pinned by its lockfile.
 	[[ -d transport/testdata/npm/node_modules/@modelcontextprotocol/server-everything ]] || npm ci --prefix transport/testdata/npm --no-audit --no-fund
-	@# The TypeScript SDK whose OAuth client the gateway tests run, pinned by its lockfile.
-	[[ -d test/gateway/testdata/ts-oauth/node_modules/@modelcontextprotocol/sdk ]] || npm ci --prefix test/gateway/testdata/ts-oauth --no-audit --no-fund
+	@# The TypeScript SDK clients (the gateway's OAuth test, the e2e suite's
+	@# eras) and their Node, pinned by their lockfile.
+	hack/npm-ci.sh tools/mcpclients >/dev/null
 
 build: ## static binaries into bin/
 	@mkdir -p bin
