@@ -35,8 +35,9 @@ setup: ## everything the tests need: Go modules, kube-apiserver + kubectl + etcd
 	hack/build-hydra.sh >/dev/null
 	@# The reference MCP server the sidecar tests run with npx, pinned by its lockfile.
 	[[ -d transport/testdata/npm/node_modules/@modelcontextprotocol/server-everything ]] || npm ci --prefix transport/testdata/npm --no-audit --no-fund
-	@# The TypeScript SDK whose OAuth client the gateway tests run, pinned by its lockfile.
-	[[ -d test/gateway/testdata/ts-oauth/node_modules/@modelcontextprotocol/sdk ]] || npm ci --prefix test/gateway/testdata/ts-oauth --no-audit --no-fund
+	@# The TypeScript SDK clients (the gateway's OAuth test, the e2e suite's
+	@# eras) and their Node, pinned by their lockfile.
+	hack/npm-ci.sh tools/mcpclients >/dev/null
 
 build: ## static binaries into bin/
 	@mkdir -p bin
@@ -80,6 +81,16 @@ fuzz: ## 60 s on each fuzz target
 	$(GO) test ./internal/toolfilter -run '^$$' -fuzz '^FuzzFoldCollision$$' -fuzztime 60s
 	$(GO) test ./internal/toolfilter -run '^$$' -fuzz '^FuzzSSEWriter$$' -fuzztime 60s
 	$(GO) test ./gateway/auth -run '^$$' -fuzz '^FuzzAuthenticateToken$$' -fuzztime 60s
+	$(GO) test ./gateway/auth -run '^$$' -fuzz '^FuzzParseTokens$$' -fuzztime 60s
+	$(GO) test ./gateway/auth -run '^$$' -fuzz '^FuzzParseOIDCConfig$$' -fuzztime 60s
+	$(GO) test ./api -run '^$$' -fuzz '^FuzzParsePodEndpoint$$' -fuzztime 60s
+	$(GO) test ./api -run '^$$' -fuzz '^FuzzParseCaller$$' -fuzztime 60s
+	$(GO) test ./api -run '^$$' -fuzz '^FuzzParseHibernation$$' -fuzztime 60s
+	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzHeaderValue$$' -fuzztime 60s
+	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzParseMeta$$' -fuzztime 60s
+	$(GO) test ./transport/stdio -run '^$$' -fuzz '^FuzzRequestState$$' -fuzztime 60s
+	$(GO) test ./transport/stdio -run '^$$' -fuzz '^FuzzEventID$$' -fuzztime 60s
+	$(GO) test ./injector -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime 60s
 
 lint-deps: ## Debian packages of make lint (shellcheck)
 	@$(call debs-install,$(LINT_DEBS))

@@ -37,7 +37,8 @@ func EncodeCaller(c Caller) (user, groups string) {
 }
 
 // ParseCaller reads the two header values EncodeCaller wrote. An empty
-// user is no caller; a malformed escape is an error.
+// user is no caller; a malformed escape is an error. Empty group names are
+// skipped, as EncodeCaller never writes one: "a,,b" is the groups a and b.
 func ParseCaller(user, groups string) (Caller, error) {
 	u, err := url.PathUnescape(user)
 	if err != nil {
@@ -52,7 +53,9 @@ func ParseCaller(user, groups string) (Caller, error) {
 		if err != nil {
 			return Caller{}, fmt.Errorf("header %s: %w", HeaderCallerGroups, err)
 		}
-		c.Groups = append(c.Groups, v)
+		if v != "" {
+			c.Groups = append(c.Groups, v)
+		}
 	}
 	return c, nil
 }

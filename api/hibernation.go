@@ -103,6 +103,11 @@ func ParseHibernation(v string) (Hibernation, error) {
 	if h.Since.IsZero() || h.Overrides < 0 || h.Replicas < 0 {
 		return Hibernation{}, errors.New("since missing, or a negative count")
 	}
+	// An offset can carry a valid time past year 9999 in UTC, which
+	// EncodeHibernation could not write back (JSON times end there).
+	if y := h.Since.UTC().Year(); y < 0 || y > 9999 {
+		return Hibernation{}, fmt.Errorf("since %s is out of range", h.Since.Format(time.RFC3339))
+	}
 	return h, nil
 }
 

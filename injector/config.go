@@ -151,14 +151,25 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("reading config: %w", err)
 	}
+	cfg, err = ParseConfig(data)
+	if err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig reads a config file's content over DefaultConfig and
+// validates it.
+func ParseConfig(data []byte) (Config, error) {
+	cfg := DefaultConfig()
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-		return cfg, fmt.Errorf("parsing config %s: %w", path, err)
+		return cfg, fmt.Errorf("parsing: %w", err)
 	}
 	if cfg.Sidecar.ImagePullPolicy == "" {
 		cfg.Sidecar.ImagePullPolicy = corev1.PullIfNotPresent
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("config %s: %w", path, err)
+		return cfg, err
 	}
 	return cfg, nil
 }
@@ -176,6 +187,22 @@ func (c Config) Validate() error {
 		return fmt.Errorf("maxSessions must not be negative")
 	case c.CallerAuth != CallerAuthMTLS && c.CallerAuth != CallerAuthNone:
 		return fmt.Errorf("callerAuth must be %s or %s, not %q", CallerAuthMTLS, CallerAuthNone, c.CallerAuth)
+	}
+	// What the sidecar gets as flags and Kubernetes as the container's
+	// pull policy: a bad value would pass here and fail every MCP pod
+	// (a sidecar that refuses its flags, a Deployment the API refuses).
+	switch c.Sidecar.ImagePullPolicy {
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		return fmt.Errorf("sidecar.imagePullPolicy must be Always, IfNotPresent or Never, not %q", c.Sidecar.ImagePullPolicy)
+	}
+	if w := c.Sidecar.WarmPool; w != nil && *w < 0 {
+		return fmt.Errorf("sidecar.warmPool must not be negative")
+	}
+	if v := c.Sidecar.IdleTimeout; v != "" {
+		if d, err := time.ParseDuration(v); err != nil || d < 0 {
+			return fmt.Errorf("sidecar.idleTimeout: %q is not a duration such as 30m (0: never)", v)
+		}
 	}
 	if w := c.Hibernation.MinWindow; w != "" {
 		if d, err := time.ParseDuration(w); err != nil || d <= 0 {

@@ -127,6 +127,10 @@ func TestLoadConfig(t *testing.T) {
 		"relative": "home: relative\n",
 		"window":   "hibernation: {minWindow: soon}\n",
 		"negative": "hibernation: {minWindow: -1s}\n",
+		// Each would fail every MCP pod, not the webhook's start.
+		"pull policy":  "sidecar: {imagePullPolicy: Sometimes}\n",
+		"idle timeout": "sidecar: {idleTimeout: 30 minutes}\n",
+		"warm pool":    "sidecar: {warmPool: -1}\n",
 	} {
 		path := dir + "/" + name
 		require.NoError(t, writeFile(path, body))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -32,6 +33,9 @@ func TestParseTokens(t *testing.T) {
 		{"clear token", "ci s3cret team-a/github\n", "never in clear"},
 		{"short hash", "ci sha256:abcd team-a/github\n", "never in clear"},
 		{"bad grant", "ci " + h + " github\n", "want [ops:]namespace/server"},
+		{"server that cannot be", "ci " + h + " team-a/a/b\n", `line 1: grant "team-a/a/b": "a/b" is not a server name`},
+		{"namespace that cannot be", "ci " + h + " ops:ops:team-a/x\n", `"ops:team-a" is not a namespace name`},
+		{"a line too long", "ci " + h + " team-a/" + strings.Repeat("x", 70000) + "\n", "line 1: bufio.Scanner: token too long"},
 		{"missing field", "ci " + h + "\n", "want <name>"},
 		{"duplicate token", "a " + h + " n/s\nb " + h + " n/s\n", "listed twice"},
 		{"duplicate name", "a " + h + " n/s\na " + HashToken("x") + " n/s\n", "used twice"},

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
@@ -79,15 +81,14 @@ func ParseTokens(data []byte) (*Tokens, error) {
 		}
 		e := &tokenEntry{name: f[0]}
 		for _, g := range strings.Split(f[2], ",") {
-			spec, ops := strings.CutPrefix(strings.TrimSpace(g), "ops:")
-			ns, name, ok := strings.Cut(spec, "/")
-			if !ok || ns == "" || name == "" {
-				return nil, fmt.Errorf("line %d: grant %q: want [ops:]namespace/server", line, g)
+			p, ops, err := parseGrant(g)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", line, err)
 			}
 			if ops {
-				e.ops = append(e.ops, pattern{ns, name})
+				e.ops = append(e.ops, p)
 			} else {
-				e.use = append(e.use, pattern{ns, name})
+				e.use = append(e.use, p)
 			}
 		}
 		key := "sha256:" + strings.ToLower(hash)
@@ -101,9 +102,26 @@ func ParseTokens(data []byte) (*Tokens, error) {
 		t.byName[e.name] = e
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("line %d: %w", line+1, err)
 	}
 	return t, nil
+}
+
+// parseGrant reads [ops:]namespace/server. Each part is a DNS-1123 label
+// (what namespace and server names are) or *: anything else could never
+// match, and a grant that silently grants nothing is a mistake to report.
+func parseGrant(g string) (p pattern, ops bool, err error) {
+	spec, ops := strings.CutPrefix(g, "ops:")
+	ns, name, ok := strings.Cut(spec, "/")
+	if !ok || ns == "" || name == "" {
+		return pattern{}, false, fmt.Errorf("grant %q: want [ops:]namespace/server", g)
+	}
+	for _, part := range []struct{ what, v string }{{"namespace", ns}, {"server", name}} {
+		if part.v != "*" && len(validation.IsDNS1123Label(part.v)) > 0 {
+			return pattern{}, false, fmt.Errorf("grant %q: %q is not a %s name (a DNS-1123 label) or *", g, part.v, part.what)
+		}
+	}
+	return pattern{ns, name}, ops, nil
 }
 
 // Mode is the tokens mode: the file both authenticates and authorizes.

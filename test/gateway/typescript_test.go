@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,9 +23,25 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/internal/testutil/oidc"
 )
 
-// tsClient is the TypeScript SDK client script; `make setup` installs its
-// pinned SDK (npm ci).
-const tsClient = "testdata/ts-oauth/client.mjs"
+// tsClients is the project's one set of TypeScript SDK clients (pinned
+// SDKs and Node, installed by hack/npm-ci.sh: `make setup`, or the first
+// test that needs them); oauth.mjs is the OAuth one.
+const (
+	tsClients = "../../tools/mcpclients"
+	tsClient  = tsClients + "/oauth.mjs"
+)
+
+// tsNode installs the clients' packages unless they are current and
+// returns the Node they pin.
+func tsNode(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command("../../hack/npm-ci.sh", tsClients)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "hack/npm-ci.sh %s (`make setup` installs it): %s", tsClients, stderr.String())
+	return strings.TrimSpace(string(out))
+}
 
 type tsResult struct {
 	Tools                       []string `json:"tools"`
@@ -44,10 +60,7 @@ func TestTypeScriptOAuthClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs node and Hydra")
 	}
-	node, err := exec.LookPath("node")
-	require.NoError(t, err, "node is needed (Node.js, part of the machine setup)")
-	_, err = os.Stat(filepath.Join(filepath.Dir(tsClient), "node_modules", "@modelcontextprotocol", "sdk"))
-	require.NoError(t, err, "the TypeScript SDK is not installed: run `make setup` (npm ci --prefix test/gateway/testdata/ts-oauth)")
+	node := tsNode(t)
 
 	p := oidc.Start(t, oidc.WithDynamicClientRegistration("mcp"))
 	og := startOAuthGateway(t, p, "oidc")

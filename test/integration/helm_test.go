@@ -72,7 +72,7 @@ func mustHelmTemplate(t *testing.T, ns string, args ...string) string {
 
 // parseObjects splits a multi-document manifest into objects keyed by
 // kind/namespace/name, each normalized so that formatting is not a difference:
-// the embedded platform config is compared as YAML, and an empty status
+// the embedded files (platform config, OIDC config) are compared as YAML, and an empty status
 // (which the generated cert-manager objects carry) is dropped.
 func parseObjects(t *testing.T, manifest string) map[string]map[string]any {
 	t.Helper()
@@ -96,10 +96,12 @@ func parseObjects(t *testing.T, manifest string) map[string]map[string]any {
 			delete(obj, "status")
 		}
 		if data, ok := obj["data"].(map[string]any); ok && obj["kind"] == "ConfigMap" {
-			if cfg, ok := data["config.yaml"].(string); ok {
-				var parsed any
-				require.NoError(t, yaml.Unmarshal([]byte(cfg), &parsed))
-				data["config.yaml"] = parsed
+			for _, file := range []string{"config.yaml", "authn.yaml"} {
+				if cfg, ok := data[file].(string); ok {
+					var parsed any
+					require.NoError(t, yaml.Unmarshal([]byte(cfg), &parsed))
+					data[file] = parsed
+				}
 			}
 		}
 		objs[key] = obj
@@ -130,18 +132,26 @@ func object[T any](t *testing.T, objs map[string]map[string]any, key string) *T 
 }
 
 // Helm and kustomize render the same objects, in the same namespace, for
-// each cert mode. Each object is compared as YAML with sorted keys, so a
-// mismatch shows as a line diff of that object.
+// each cert mode and for the OIDC example. Each object is compared as YAML
+// with sorted keys, so a mismatch shows as a line diff of that object.
 func TestHelmRendersKustomizeObjects(t *testing.T) {
 	requireControlPlane(t)
 	t.Parallel()
-	for _, certMode := range []string{"self-signed", "cert-manager"} {
-		t.Run(certMode, func(t *testing.T) {
+	for _, tt := range []struct {
+		name, kustomization string
+		helmArgs            []string
+	}{
+		{"self-signed", "../../manifests/overlays/self-signed", []string{"--set", "certMode=self-signed"}},
+		{"cert-manager", "../../manifests/overlays/cert-manager", []string{"--set", "certMode=cert-manager"}},
+		{"oidc", oidcExample, oidcExampleValues},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			kustomized, stderr, err := kubectl(t, "", "kustomize", "../../manifests/overlays/"+certMode)
+			kustomized, stderr, err := kubectl(t, "", "kustomize", tt.kustomization)
 			require.NoError(t, err, stderr)
-			want := parseObjects(t, kustomized)
-			got := parseObjects(t, mustHelmTemplate(t, "mcp-system", "--set", "certMode="+certMode))
+			want := parseObjects(t, withoutNameHashes(kustomized))
+			got := parseObjects(t, mustHelmTemplate(t, "mcp-system", tt.helmArgs...))
+			dropChecksums(t, got)
 			require.Equal(t, keys(want), keys(got), "the same objects")
 			for _, key := range keys(want) {
 				wantYAML, err := yaml.Marshal(want[key])
@@ -166,14 +176,15 @@ func TestHelmObjectsAreAccepted(t *testing.T) {
 	caFile := filepath.Join(t.TempDir(), "ca.crt")
 	require.NoError(t, os.WriteFile(caFile, caPEM, 0o600))
 	for _, tt := range []struct {
-		certMode string
-		args     []string
+		name, certMode string
+		args           []string
 	}{
-		{"self-signed", nil},
-		{"cert-manager", nil},
-		{"files", []string{"--set-file", "tls.caBundle=" + caFile}},
+		{"self-signed", "self-signed", nil},
+		{"cert-manager", "cert-manager", nil},
+		{"files", "files", []string{"--set-file", "tls.caBundle=" + caFile}},
+		{"oidc", "self-signed", oidcExampleValues},
 	} {
-		t.Run(tt.certMode, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			// Rendered for a namespace of its own; only the cluster-wide webhook
 			// configurations need a fresh name, since this suite registers its
@@ -215,6 +226,10 @@ func TestHelmObjectsAreAccepted(t *testing.T) {
 				assert.NotContains(t, rendered, "apiVersion: cert-manager.io/")
 			}
 			assertConfigLoads(t, objs, ns)
+			if tt.name == "oidc" {
+				assert.Contains(t, out, "configmap/mcp-gateway-oidc serverside-applied (server dry run)")
+				assertOIDCConfigLoads(t, objs, ns)
+			}
 		})
 	}
 }
@@ -297,7 +312,7 @@ gateway: {replicas: 5, minAvailable: 50%}`, func(t *testing.T, objs map[string]m
 			assert.Equal(t, "50%", objs["PodDisruptionBudget/"+ns+"/mcp-gateway"]["spec"].(map[string]any)["minAvailable"])
 		}},
 		{"gateway auth tokens", `
-gateway: {auth: {mode: tokens, tokensSecret: gateway-tokens}, namespaces: [team-a, team-b]}`, func(t *testing.T, objs map[string]map[string]any) {
+gateway: {auth: {modes: [tokens], tokensSecret: gateway-tokens}, namespaces: [team-a, team-b]}`, func(t *testing.T, objs map[string]map[string]any) {
 			c := container(t, objs, "mcp-gateway")
 			assert.Subset(t, c.Args, []string{"--auth=tokens", "--tokens-file=/etc/mcp-gateway/tokens/tokens", "--namespaces=team-a,team-b"})
 			assert.Contains(t, c.VolumeMounts, corev1.VolumeMount{Name: "tokens", MountPath: "/etc/mcp-gateway/tokens", ReadOnly: true})
@@ -306,7 +321,7 @@ gateway: {auth: {mode: tokens, tokensSecret: gateway-tokens}, namespaces: [team-
 			assert.Equal(t, "gateway-tokens", vols[2].Secret.SecretName)
 		}},
 		{"gateway auth none, audiences, caller credentials", `
-gateway: {auth: {mode: none, tokenAudiences: [mcp]}, callerCredentials: true, extraArgs: [--log-level=debug],
+gateway: {auth: {modes: [none], tokenAudiences: [mcp]}, callerCredentials: true, extraArgs: [--log-level=debug],
   publicURLs: [https://mcp.example.com, "http://gw.example:8080"]}`, func(t *testing.T, objs map[string]map[string]any) {
 			args := container(t, objs, "mcp-gateway").Args
 			assert.Subset(t, args, []string{"--auth=none", "--token-audiences=mcp", "--caller-credentials", "--log-level=debug",
@@ -382,8 +397,9 @@ func TestHelmRejectsBadValues(t *testing.T) {
 	}{
 		{"certMode=bogus", []string{"/certMode", "'self-signed', 'cert-manager', 'files'"}},
 		{"certMode=files", []string{"/tls/caBundle", "minLength"}},
-		{"gateway.auth.mode=oauth", []string{"/gateway/auth/mode", "'kubernetes', 'tokens', 'none'"}},
-		{"gateway.auth.mode=tokens", []string{"/gateway/auth/tokensSecret", "minLength"}},
+		{"gateway.auth.modes={oauth}", []string{"/gateway/auth/modes/0", "'oidc', 'serviceaccount', 'kubernetes', 'tokens', 'none'"}},
+		{"gateway.auth.modes={tokens}", []string{"/gateway/auth/tokensSecret", "minLength"}},
+		{"gateway.auth.mode=kubernetes", []string{"/gateway/auth", "additional properties 'mode' not allowed"}}, // now modes, a list
 		{"webhook.replicas=two", []string{"/webhook/replicas", "integer"}},
 		{"webhook.tolerations[0].operator=Equals", []string{"/webhook/tolerations/0/operator", "'Equal', 'Exists'"}},
 		{"platformConfig.maxSesions=5", []string{"/platformConfig", "maxSesions"}},

@@ -36,3 +36,19 @@ affinity:
 {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/* The gateway's AuthenticationConfiguration of gateway.auth.oidc.config: a string as it is, YAML rendered. */}}
+{{- define "mcp-orchestrator.oidcConfig" -}}
+{{- $c := .Values.gateway.auth.oidc.config -}}
+{{- if kindIs "string" $c -}}
+{{ $c }}
+{{- else -}}
+{{ toYaml $c }}
+{{- end -}}
+{{- end }}
+
+{{/* Whether the chart renders the gateway's OIDC ConfigMap: mode oidc, no ConfigMap of the user's. */}}
+{{- define "mcp-orchestrator.oidcInline" -}}
+{{- $a := .Values.gateway.auth -}}
+{{- if and (has "oidc" $a.modes) (not $a.oidc.configMap) }}true{{ end -}}
+{{- end }}

@@ -1,9 +1,13 @@
 // The TypeScript MCP SDK's OAuth client through the gateway: it is given
 // only the MCP server's URL, follows the 401 to the gateway's protected
 // resource metadata and the authorization server's metadata, gets a token,
-// lists the tools and calls whoami. test/gateway (TestTypeScriptOAuthClient)
-// runs it; the browser step goes to the test (BROWSER_URL), which plays the
-// user's browser through the identity provider's login and consent.
+// lists the tools and calls whoami, with the SDK 1.x of this package set.
+// test/gateway (TestTypeScriptOAuthClient) runs it on the pinned Node
+// (hack/npm-ci.sh tools/mcpclients); the browser step goes to the test
+// (BROWSER_URL), which plays the user's browser through the identity
+// provider's login and consent.
+//
+//   node oauth.mjs
 //
 // Environment: MCP_URL, MODE (authorization_code | client_credentials),
 // REDIRECT_URL, BROWSER_URL, CLIENT_ID (none: dynamic client registration),
@@ -95,7 +99,7 @@ async function connect(client, provider) {
 const provider = env.MODE === 'client_credentials'
   ? new HydraClientCredentials({ clientId: env.CLIENT_ID, clientSecret: env.CLIENT_SECRET, expectedIssuer: env.ISSUER, scope: env.SCOPE })
   : new CodeFlowProvider();
-const client = new Client({ name: 'ts-oauth-client', version: '1.0.0' });
+const client = new Client({ name: 'gateway-oauth-test', version: '1.0.0' });
 await connect(client, provider);
 const tools = await client.listTools();
 const whoami = await client.callTool({ name: 'whoami', arguments: {} });
