@@ -28,9 +28,14 @@ const (
 )
 
 // eraProbe is server/discover as a modern client sends it.
-var eraProbe = []byte(`{"jsonrpc":"2.0","id":` + eraProbeID + `,"method":"server/discover","params":{"_meta":{"` +
-	api.MetaProtocolVersion + `":"` + api.MCPVersion20260728 + `","` + api.MetaClientCapabilities + `":{},"` +
-	api.MetaClientInfo + `":{"name":"mcp-transport","version":"1"}}}}`)
+var eraProbe = discoverRequest(eraProbeID)
+
+// discoverRequest is server/discover with the id, as a modern client sends it.
+func discoverRequest(id string) []byte {
+	return []byte(`{"jsonrpc":"2.0","id":` + id + `,"method":"server/discover","params":{"_meta":{"` +
+		api.MetaProtocolVersion + `":"` + api.MCPVersion20260728 + `","` + api.MetaClientCapabilities + `":{},"` +
+		api.MetaClientInfo + `":{"name":"mcp-transport","version":"1"}}}}`)
+}
 
 // probeRequest is the legacy readiness handshake. The sidecar is the
 // client here, so it knows exactly what it sends.

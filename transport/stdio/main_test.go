@@ -108,7 +108,13 @@ func call(cs *sdk.ClientSession, name string, args any) (string, error) {
 		return "", err
 	}
 	if res.IsError || len(res.Content) != 1 {
-		return "", fmt.Errorf("tool %s: unexpected result %+v", name, res)
+		var texts []string
+		for _, c := range res.Content {
+			if tc, ok := c.(*sdk.TextContent); ok {
+				texts = append(texts, tc.Text)
+			}
+		}
+		return "", fmt.Errorf("tool %s: unexpected result (isError %v): %q", name, res.IsError, texts)
 	}
 	tc, ok := res.Content[0].(*sdk.TextContent)
 	if !ok {

@@ -42,6 +42,13 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 				}
 				continue
 			}
+			if c.pinged && p.modernOnly() {
+				// Warmed before the era was known: a ping may have tied it
+				// to 2025 (see warmUpPing).
+				c.proc.Stop()
+				p.m.metrics.ProcessExited("stopped")
+				continue
+			}
 			return c, nil
 		default:
 			proc, err := p.m.startProcess(ctx)
@@ -111,21 +118,43 @@ func (p *pool) run(stop <-chan struct{}) {
 	}
 }
 
-// start starts a process and waits until it answers the warm-up ping.
+// start starts a process and waits until it answers the warm-up request.
 func (p *pool) start(ctx context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.m.cfg.StartTimeout)
 	defer cancel()
+	warmUp, ping := p.warmUpRequest(ctx)
 	proc, err := p.m.startProcess(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c := p.m.newConn(proc)
-	if err := c.warmUp(ctx); err != nil {
+	c.pinged = ping
+	if err := c.warmUp(ctx, warmUp); err != nil {
 		c.proc.Stop()
 		p.m.metrics.ProcessExited(exitReason(ctx))
 		return nil, err
 	}
 	return c, nil
+}
+
+// warmUpRequest is the warm-up for the server's era, which the prober
+// learns at start: a server/discover for a server that speaks only
+// 2026-07-28, else a ping. It waits for the era no longer than the probe's
+// own timeout; a process pinged meanwhile is not handed to a modern-only
+// server's caller (get).
+func (p *pool) warmUpRequest(ctx context.Context) (request []byte, ping bool) {
+	wait, cancel := context.WithTimeout(ctx, p.m.cfg.EraProbeTimeout)
+	defer cancel()
+	if info, err := p.m.era.get(wait); err == nil && info.modernOnly() {
+		return warmUpDiscover, false
+	}
+	return warmUpPing, true
+}
+
+// modernOnly reports whether the server is known to speak only 2026-07-28.
+func (p *pool) modernOnly() bool {
+	info := p.m.era.peek()
+	return info != nil && info.modernOnly()
 }
 
 // exitReason of a process stopped while starting: by shutdown, or because

@@ -179,6 +179,8 @@ type conn struct {
 	onStall func()
 	// r is read by warmUp, then by readLoop, never both at once.
 	r *bufio.Reader
+	// pinged: warmed up with a ping (pool.warmUpRequest).
+	pinged bool
 }
 
 func newConn(p Process, log *slog.Logger) *conn {
@@ -189,16 +191,26 @@ func newConn(p Process, log *slog.Logger) *conn {
 	}
 }
 
-// warmUpID is the id of the warm-up ping; chosen so no client uses it.
+// warmUpID is the id of the warm-up request; chosen so no client uses it.
 const warmUpID = `"mcp-transport-warm-up-7f3a"`
 
-// warmUp sends a ping and waits for its answer. The specification allows
-// pings before initialize; any answer (even an error from a strict server)
-// proves the process has loaded and reads stdin, so a pooled process is
-// really warm (npx + node take a second to get there). It consumes the
-// answer so the session never sees it.
-func (c *conn) warmUp(ctx context.Context) error {
-	if err := c.write([]byte(`{"jsonrpc":"2.0","id":` + warmUpID + `,"method":"ping"}`)); err != nil {
+// Warm-up requests. A ping is allowed before initialize; a server that
+// speaks only 2026-07-28 gets server/discover instead, since some let the
+// first message choose the era of the whole connection (the TypeScript
+// SDK's serveStdio pins a ping's connection to 2025), and every message it
+// will see from the sidecar is a 2026-07-28 one.
+var (
+	warmUpPing     = []byte(`{"jsonrpc":"2.0","id":` + warmUpID + `,"method":"ping"}`)
+	warmUpDiscover = discoverRequest(warmUpID)
+)
+
+// warmUp sends the warm-up request and waits for its answer: any answer
+// (even an error from a strict server) proves the process has loaded and
+// reads stdin, so a pooled process is really warm (npx + node take a
+// second to get there). It consumes the answer so the session never sees
+// it.
+func (c *conn) warmUp(ctx context.Context, request []byte) error {
+	if err := c.write(request); err != nil {
 		return err
 	}
 	done := make(chan error, 1)
@@ -210,7 +222,7 @@ func (c *conn) warmUp(ctx context.Context) error {
 				return
 			}
 			if err != nil {
-				done <- fmt.Errorf("process ended before answering the warm-up ping: %w", err)
+				done <- fmt.Errorf("process ended before answering the warm-up request: %w", err)
 				return
 			}
 		}
@@ -221,7 +233,7 @@ func (c *conn) warmUp(ctx context.Context) error {
 	case <-ctx.Done():
 		c.proc.Stop() // unblocks the reader
 		<-done
-		return fmt.Errorf("warm-up ping: %w", ctx.Err())
+		return fmt.Errorf("warm-up request: %w", ctx.Err())
 	}
 }
 
