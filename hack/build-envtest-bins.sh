@@ -11,8 +11,10 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-kube_version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$root/tools/kube/go.mod")
-etcd_version=$(awk '$1=="require" && $2=="go.etcd.io/etcd/server/v3" {print $3}' "$root/tools/etcd/go.mod")
+# shellcheck source=hack/lib/gotool.sh
+. "$root/hack/lib/gotool.sh"
+kube_version=$(tool_version k8s.io/kubernetes "$root/tools/kube/go.mod")
+etcd_version=$(tool_version go.etcd.io/etcd/server/v3 "$root/tools/etcd/go.mod")
 out="$root/bin/k8s/${kube_version}-etcd-${etcd_version}"
 
 kube_bins=(kube-apiserver kubectl)
@@ -41,12 +43,8 @@ ldflags="-s -w \
  -X k8s.io/client-go/pkg/version.gitVersion=${kube_version}"
 
 echo "building ${missing[*]} (kubernetes ${kube_version}, etcd ${etcd_version}) into ${out}" >&2
-# Each binary is built to a temporary name and renamed last, so an
-# interrupted build never looks finished and a finished one is not rebuilt.
 build() { # dir name package ldflags
-	[[ -x "$out/$2" ]] && return 0
-	(cd "$root/tools/$1" && CGO_ENABLED=0 go build -trimpath -ldflags "$4" -o "$out/$2.tmp" "$3")
-	mv "$out/$2.tmp" "$out/$2"
+	tool_build "$root/tools/$1" "$out/$2" "$3" -ldflags "$4"
 }
 for b in "${kube_bins[@]}"; do
 	build kube "$b" "k8s.io/kubernetes/cmd/$b" "$ldflags"

@@ -5,20 +5,13 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=hack/lib/gotool.sh
+. "$root/hack/lib/gotool.sh"
 mod=$(awk '$1=="require" && $2 ~ /^helm\.sh\/helm\/v[0-9]+$/ {print $2}' "$root/tools/helm/go.mod")
-version=$(awk '$1=="require" && $2 ~ /^helm\.sh\/helm\/v[0-9]+$/ {print $3}' "$root/tools/helm/go.mod")
+version=$(tool_version "$mod" "$root/tools/helm/go.mod")
 out="$root/bin/helm/$version"
 
-if [[ -x "$out/helm" ]]; then
-	echo "$out/helm"
-	exit 0
-fi
-mkdir -p "$out"
-echo "building helm ${version} into ${out}" >&2
+[[ -x "$out/helm" ]] || echo "building helm ${version} into ${out}" >&2
 # Helm reports its version from an ldflag (otherwise just the minor, v4.3).
-ldflags="-s -w -X ${mod}/internal/version.version=${version}"
-# Built to a temporary name and renamed last: an interrupted build never
-# looks finished.
-(cd "$root/tools/helm" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/helm.tmp" "$mod/cmd/helm")
-mv "$out/helm.tmp" "$out/helm"
+tool_build "$root/tools/helm" "$out/helm" "$mod/cmd/helm" -ldflags "-s -w -X ${mod}/internal/version.version=${version}"
 echo "$out/helm"

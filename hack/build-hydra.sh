@@ -7,28 +7,21 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=hack/lib/gotool.sh
+. "$root/hack/lib/gotool.sh"
 mod=github.com/ory/hydra/v2
-version=$(awk -v m="$mod" '$1 == m && $2 ~ /^v/ {print $2}' "$root/tools/hydra/go.mod")
+version=$(tool_version "$mod" "$root/tools/hydra/go.mod")
 if [[ -z "$version" ]]; then
 	echo "no $mod version in tools/hydra/go.mod" >&2
 	exit 1
 fi
 out="$root/bin/hydra/$version"
 
-if [[ -x "$out/hydra" ]]; then
-	echo "$out/hydra"
-	exit 0
-fi
-mkdir -p "$out"
-echo "building hydra ${version} into ${out}" >&2
+[[ -x "$out/hydra" ]] || echo "building hydra ${version} into ${out}" >&2
 # The in-memory database (DSN "memory") is SQLite, which Hydra compiles in
 # only with the sqlite tag, through cgo (mattn/go-sqlite3): hence CGO_ENABLED=1
 # and gcc, which our machines have. The ldflag makes `hydra version` and the
 # logs report the real version instead of "master".
-ldflags="-s -w -X ${mod}/driver/config.Version=${version}"
-# Built to a temporary name and renamed last: an interrupted build never
-# looks finished.
-(cd "$root/tools/hydra" && CGO_ENABLED=1 go build -trimpath -tags sqlite,sqlite_omit_load_extension \
-	-ldflags "$ldflags" -o "$out/hydra.tmp" "$mod")
-mv "$out/hydra.tmp" "$out/hydra"
+CGO_ENABLED=1 tool_build "$root/tools/hydra" "$out/hydra" "$mod" -tags sqlite,sqlite_omit_load_extension \
+	-ldflags "-s -w -X ${mod}/driver/config.Version=${version}"
 echo "$out/hydra"

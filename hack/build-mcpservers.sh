@@ -19,6 +19,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=hack/lib/gotool.sh
+. "$root/hack/lib/gotool.sh"
 sdk=github.com/modelcontextprotocol/go-sdk
 
 modules=(mcpservers mcpservers-legacy)
@@ -43,31 +45,22 @@ build_own() {
 	if [[ -x "$out/$name" && "$(cat "$out/$name.sha256" 2>/dev/null)" == "$want" ]]; then
 		return
 	fi
-	mkdir -p "$out"
 	echo "building ${name} (${dir#"$root"/}) into ${out}" >&2
-	(cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/$name.tmp" "./$name")
-	mv "$out/$name.tmp" "$out/$name"
+	rm -f "$out/$name"
+	tool_build "$dir" "$out/$name" "./$name" -ldflags "-s -w"
 	echo "$want" >"$out/$name.sha256"
 }
 
 for m in "${modules[@]}"; do
 	dir="$root/tools/$m"
-	# A one-line require or a line of a require block.
-	version=$(awk -v mod="$sdk" '$1=="require" && $2==mod {print $3} $1==mod {print $2}' "$dir/go.mod")
+	version=$(tool_version "$sdk" "$dir/go.mod")
 	if [[ -z "$version" ]]; then
 		echo "tools/$m/go.mod does not require $sdk" >&2
 		exit 1
 	fi
 	out="$root/bin/mcpservers/go-sdk-$version"
-	if [[ ! -x "$out/everything-server" ]]; then
-		mkdir -p "$out"
-		echo "building go-sdk ${version} everything-server into ${out}" >&2
-		# Built to a temporary name and renamed last: an interrupted build
-		# never looks finished.
-		(cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" \
-			-o "$out/everything-server.tmp" "$sdk/conformance/everything-server")
-		mv "$out/everything-server.tmp" "$out/everything-server"
-	fi
+	[[ -x "$out/everything-server" ]] || echo "building go-sdk ${version} everything-server into ${out}" >&2
+	tool_build "$dir" "$out/everything-server" "$sdk/conformance/everything-server" -ldflags "-s -w"
 	if [[ -d "$dir/conformance-server" ]]; then
 		build_own "$dir" "$out" conformance-server
 	fi
