@@ -26,7 +26,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"server", "cause"}),
 		wakeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "mcp_gateway_wake_duration_seconds",
-			Help:    "From the wake's start on the replica that scaled the server up to its first pod taking requests.",
+			Help:    "From the wake's start on the replica that recorded it to its first pod taking requests.",
 			Buckets: []float64{.25, .5, .75, 1, 1.5, 2, 3, 5, 10, 20, 30, 60, 120},
 		}, []string{"server"}),
 		held: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -129,9 +129,11 @@ func (m *Manager) runWake(d *appsv1.Deployment, cause, reason string, run *wakeR
 	}()
 	ctx, cancel := context.WithTimeout(m.ctx, wakeLimit)
 	defer cancel()
-	start, scaled := m.now(), false
+	// The run that wrote the wake's record measures it, whoever scales:
+	// the leader may carry out a recorded wake before this run reads again.
+	start, ours := m.now(), false
 	decide := func(o Observation) Step { return Wake(o, cause, reason) }
-	applied := func(st Step) { scaled = scaled || (st.Kind == Scale && st.Replicas > 0) }
+	applied := func(Step) { ours = true }
 	err := m.untilServing(ctx, d, decide, applied, run)
 	if err != nil {
 		run.err = err
@@ -141,7 +143,7 @@ func (m *Manager) runWake(d *appsv1.Deployment, cause, reason string, run *wakeR
 		}
 		return
 	}
-	if scaled {
+	if ours {
 		m.metrics.wakeDuration.WithLabelValues(serverKey(d)).Observe(m.now().Sub(start).Seconds())
 	}
 	if cur := m.informers.deployment(key(d)); cur != nil {
