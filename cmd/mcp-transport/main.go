@@ -116,11 +116,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 		o.AllowedTools = splitTools(v)
 		return nil
 	})
+	pprofAddr := server.PprofFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", strings.Join(fs.Args(), " "))
+	}
+	if err := server.Pprof(ctx, *pprofAddr, log); err != nil {
+		return err
 	}
 	return transport.Serve(ctx, o)
 }
