@@ -82,7 +82,7 @@ func start(t *testing.T, args ...string) *proc {
 }
 
 // addr waits for the sidecar's "serving" log line and returns its address.
-func (p *proc) addr(t *testing.T) string {
+func (p *proc) addr(t testing.TB) string {
 	t.Helper()
 	var addr string
 	require.Eventually(t, func() bool {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
 	"github.com/archestra-ai/mcp-orchestrator/internal/testutil"
 )
@@ -68,7 +68,8 @@ func BenchmarkToolsCallGatewayOwnCore(b *testing.B) {
 			"run it with go test -exec 'taskset -c %d' ...", benchClientCPU, benchGatewayCPU, benchClientCPU)
 
 	ns := namespace(b)
-	gatewayURL, gatewayPid := startPinnedGateway(b, ns)
+	gw := startPinnedGateway(b, ns)
+	gatewayURL, gatewayPid := gw.url, gw.pid
 	backend := mcptest.NewBackend(b, "bench")
 	createPod(b, backend, ns, "srv", "srv-1", nil)
 	endpoint := gatewayURL + "/mcp/" + ns + "/srv"
@@ -109,10 +110,10 @@ func benchOwnCore(b *testing.B, directURL, gatewayURL string, gatewayPid, sessio
 	for done := 0; done < b.N; done += chunk {
 		n := min(chunk, b.N-done)
 		for side, sessions := range [][]*mcp.ClientSession{direct, gateway} {
-			s0, g0 := cpuTime(self), cpuTime(gatewayPid)
+			s0, g0 := testutil.CPUTime(self), testutil.CPUTime(gatewayPid)
 			l, d := mcptest.CallChunk(b, sessions, n)
-			selfCPU[side] += cpuTime(self) - s0
-			gatewayCPU[side] += cpuTime(gatewayPid) - g0
+			selfCPU[side] += testutil.CPUTime(self) - s0
+			gatewayCPU[side] += testutil.CPUTime(gatewayPid) - g0
 			sides.Add(side, l, d)
 		}
 	}
@@ -148,15 +149,19 @@ func BenchmarkToolsCallErasOwnCore(b *testing.B) {
 	require.NoError(b, confinedTo(os.Getpid(), benchClientCPU),
 		"run it with go test -exec 'taskset -c %d' ... (see BenchmarkToolsCallGatewayOwnCore)", benchClientCPU)
 	ns := namespace(b)
-	gatewayURL, gatewayPid := startPinnedGateway(b, ns)
+	pki := newHopPKI(b)
+	gw := startPinnedGateway(b, ns, pki.gatewayArgs...)
 	modern := mcptest.NewStatelessBackend(b, "modern", false)
 	legacy := mcptest.NewBackend(b, "legacy")
-	createPod(b, modern, ns, "modern", "modern-1", nil)
-	createPod(b, legacy, ns, "legacy", "legacy-1", nil)
+	// The pods are reached as sidecars with caller authentication are:
+	// TLS, the gateway's client certificate verified (the sidecar's own
+	// gatewayauth code), the same SDK server behind it.
+	createPod(b, pki.sidecar(b, "modern", &mcp.StreamableHTTPOptions{Stateless: true}), ns, "modern", "modern-1", pki.podAnnotations)
+	createPod(b, pki.sidecar(b, "legacy", nil), ns, "legacy", "legacy-1", pki.podAnnotations)
 	ctx := context.Background()
 	for _, server := range []string{"modern", "legacy"} {
 		require.Eventually(b, func() bool {
-			cs, err := mcptest.Connect(ctx, gatewayURL+"/mcp/"+ns+"/"+server, "", nil)
+			cs, err := mcptest.Connect(ctx, gw.url+"/mcp/"+ns+"/"+server, "", nil)
 			if err != nil {
 				return false
 			}
@@ -165,15 +170,15 @@ func BenchmarkToolsCallErasOwnCore(b *testing.B) {
 			return err == nil && got == server
 		}, 10*time.Second, 20*time.Millisecond, "the gateway does not route to %s", server)
 	}
-	urls := []string{modern.URL, gatewayURL + "/mcp/" + ns + "/modern", legacy.URL, gatewayURL + "/mcp/" + ns + "/legacy"}
+	urls := []string{modern.URL, gw.url + "/mcp/" + ns + "/modern", legacy.URL, gw.url + "/mcp/" + ns + "/legacy"}
 	for _, sessions := range []int{64, 1} {
-		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) { benchErasOwnCore(b, urls, gatewayPid, sessions) })
+		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) { benchErasOwnCore(b, urls, gw, sessions) })
 	}
 	require.NoError(b, confinedTo(os.Getpid(), benchClientCPU), "this process after the calls")
-	require.NoError(b, confinedTo(gatewayPid, benchGatewayCPU), "the gateway after the calls")
+	require.NoError(b, confinedTo(gw.pid, benchGatewayCPU), "the gateway after the calls")
 }
 
-func benchErasOwnCore(b *testing.B, urls []string, gatewayPid, sessions int) {
+func benchErasOwnCore(b *testing.B, urls []string, gw pinnedGateway, sessions int) {
 	const modernDirect, modernGateway, legacyDirect, legacyGateway = 0, 1, 2, 3
 	sides := make([][]*mcp.ClientSession, len(urls))
 	for i, u := range urls {
@@ -183,15 +188,18 @@ func benchErasOwnCore(b *testing.B, urls []string, gatewayPid, sessions int) {
 	require.NotEmpty(b, sides[legacyGateway][0].ID(), "the legacy side has a session")
 	c := mcptest.NewCompare("modern-direct", "modern-gateway", "legacy-direct", "legacy-gateway")
 	var gatewayCPU [4]time.Duration
+	var allocs [4]float64
 	calls := [4]int{}
 	chunk := mcptest.ChunkPerSession * sessions
+	mallocs := newMallocCounter(b, gw.metrics)
 	b.ResetTimer()
 	for done := 0; done < b.N; done += chunk {
 		n := min(chunk, b.N-done)
 		for side, s := range sides {
-			g0 := cpuTime(gatewayPid)
+			g0, m0 := testutil.CPUTime(gw.pid), mallocs.now(b)
 			lat, d := mcptest.CallChunk(b, s, n)
-			gatewayCPU[side] += cpuTime(gatewayPid) - g0
+			gatewayCPU[side] += testutil.CPUTime(gw.pid) - g0
+			allocs[side] += mallocs.since(b, m0)
 			calls[side] += len(lat)
 			c.Add(side, lat, d)
 		}
@@ -202,35 +210,27 @@ func benchErasOwnCore(b *testing.B, urls []string, gatewayPid, sessions int) {
 	for era, side := range map[string]int{"modern": modernGateway, "legacy": legacyGateway} {
 		if calls[side] > 0 {
 			b.ReportMetric(float64(gatewayCPU[side].Microseconds())/float64(calls[side]), era+"-gateway-cpu-µs/call")
+			b.ReportMetric(allocs[side]/float64(calls[side]), era+"-gateway-allocs/call")
 		}
 	}
 }
 
-// cpuTime is the CPU time the threads of process pid have used so far,
-// as the scheduler counts it (ns).
-func cpuTime(pid int) time.Duration {
-	tids, _ := threadsOf(pid)
-	var sum time.Duration
-	for _, tid := range tids {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/schedstat", pid, tid))
-		if err != nil {
-			continue // the thread has exited
-		}
-		if f := strings.Fields(string(data)); len(f) > 0 {
-			ns, _ := strconv.ParseInt(f[0], 10, 64)
-			sum += time.Duration(ns)
-		}
-	}
-	return sum
+// pinnedGateway is the gateway binary of a benchmark.
+type pinnedGateway struct {
+	url     string // of its clients' port
+	metrics string // its /metrics
+	pid     int
 }
 
 // startPinnedGateway builds and starts the mcp-gateway binary on CPU 1
-// with GOMAXPROCS=1, serving namespace ns, and returns its URL, once
-// ready, and its pid.
-func startPinnedGateway(b *testing.B, ns string) (string, int) {
+// with GOMAXPROCS=1, serving namespace ns (more flags in extra), and
+// returns it once ready.
+func startPinnedGateway(b *testing.B, ns string, extra ...string) pinnedGateway {
 	b.Helper()
 	bin, args := gatewayCommand(b, "mcp-gateway-bench", ns)
 	addr := args[0][len("--listen="):]
+	metricsAddr := args[1][len("--metrics-listen="):]
+	args = append(args, extra...)
 
 	// taskset sets the mask before exec, so every thread the Go runtime
 	// starts inherits it. Without taskset the mask is set on the running
@@ -278,7 +278,7 @@ func startPinnedGateway(b *testing.B, ns string) (string, int) {
 		return resp.StatusCode == http.StatusOK
 	}, 20*time.Second, 20*time.Millisecond, "the gateway did not become ready")
 	require.NoError(b, confinedTo(cmd.Process.Pid, benchGatewayCPU), "the gateway")
-	return base, cmd.Process.Pid
+	return pinnedGateway{url: base, metrics: "http://" + metricsAddr + api.MetricsPath, pid: cmd.Process.Pid}
 }
 
 // confinedTo reports an error unless every thread of process pid may run
@@ -286,7 +286,7 @@ func startPinnedGateway(b *testing.B, ns string) (string, int) {
 func confinedTo(pid, cpu int) error {
 	var want unix.CPUSet
 	want.Set(cpu)
-	tids, err := threadsOf(pid)
+	tids, err := testutil.Threads(pid)
 	if err != nil {
 		return err
 	}
@@ -312,7 +312,7 @@ func pinThreads(pid, cpu int) error {
 	var want unix.CPUSet
 	want.Set(cpu)
 	for range 100 {
-		tids, err := threadsOf(pid)
+		tids, err := testutil.Threads(pid)
 		if err != nil {
 			return err
 		}
@@ -338,18 +338,4 @@ func pinThreads(pid, cpu int) error {
 		}
 	}
 	return fmt.Errorf("the threads of %d did not settle on CPU %d", pid, cpu)
-}
-
-func threadsOf(pid int) ([]int, error) {
-	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		return nil, err
-	}
-	tids := make([]int, 0, len(entries))
-	for _, e := range entries {
-		if tid, err := strconv.Atoi(e.Name()); err == nil {
-			tids = append(tids, tid)
-		}
-	}
-	return tids, nil
 }
