@@ -283,7 +283,9 @@ func Decode(data []byte, allowBatch bool) (msgs []*Message, batch bool, err erro
 }
 
 // DecodeOne parses and classifies exactly one JSON-RPC message (one line of
-// the stdio transport, one SSE event, one POST body without batching).
+// the stdio transport, one SSE event, one POST body without batching). The
+// message's Raw, ID and Params are slices of data: a caller that reuses
+// data (a read buffer) decodes a copy.
 func DecodeOne(data []byte) (*Message, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {

@@ -153,10 +153,9 @@ func statusOf(resp []byte) int {
 // false when the client went away first. Listen streams also end when the
 // sidecar drains, after their graceful-closure response.
 func (m *Manager) followModern(ctx context.Context, sw *sseWriter, st *stream, listen bool) bool {
-	ka := time.NewTicker(m.cfg.KeepAlive)
-	defer ka.Stop()
 	cursor := 0
 	for {
+		beat := m.beat.beat()
 		evs, done, changed := st.after(cursor)
 		for _, e := range evs {
 			if err := sw.writeData(e.data); err != nil {
@@ -171,7 +170,7 @@ func (m *Manager) followModern(ctx context.Context, sw *sseWriter, st *stream, l
 		case <-changed:
 		case <-ctx.Done():
 			return false
-		case <-ka.C:
+		case <-beat:
 			if err := sw.keepAlive(); err != nil {
 				return false
 			}

@@ -43,10 +43,11 @@ type Config struct {
 	IdleTimeout time.Duration
 	// StartTimeout bounds starting a process and its initialize handshake.
 	StartTimeout time.Duration
-	// KeepAlive is the interval of SSE keep-alive comments (default 25s).
+	// KeepAlive is the interval of SSE keep-alive comments (default 25s),
+	// one clock for all streams: a stream's first one comes within it.
 	KeepAlive time.Duration
 	// WriteTimeout bounds writing one message to a process's stdin (default
-	// 30s). A server that stops reading fills the pipe; its session then
+	// 30s; a write may take up to 1.5 of it before it fails). A server that stops reading fills the pipe; its session then
 	// ends instead of hanging with the write lock held.
 	WriteTimeout time.Duration
 	// ProbeInterval is how often readiness is re-checked with a real
@@ -103,6 +104,7 @@ type Manager struct {
 	procSeq  atomic.Int64
 	pool     *pool
 	shared   *sharedBackend
+	beat     *heartbeat // of the SSE keep-alives
 	draining chan struct{}
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -150,6 +152,7 @@ func NewManager(cfg Config) *Manager {
 		mprocs:   map[string]*mproc{},
 		starting: map[string]chan struct{}{},
 		states:   newStateSigner(),
+		beat:     newHeartbeat(),
 		draining: make(chan struct{}),
 		stop:     make(chan struct{}),
 	}
@@ -164,8 +167,9 @@ func NewManager(cfg Config) *Manager {
 		m.wg.Add(1)
 		go func() { defer m.wg.Done(); m.janitor() }()
 	}
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go func() { defer m.wg.Done(); m.prober() }()
+	go func() { defer m.wg.Done(); m.beat.run(cfg.KeepAlive, m.stop) }()
 	return m
 }
 
