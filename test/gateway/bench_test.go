@@ -5,6 +5,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -196,7 +197,9 @@ func benchErasOwnCore(b *testing.B, urls []string, gw pinnedGateway, sessions in
 	for done := 0; done < b.N; done += chunk {
 		n := min(chunk, b.N-done)
 		for side, s := range sides {
-			g0, m0 := testutil.CPUTime(gw.pid), mallocs.now(b)
+			// The scrapes are outside the CPU window: they cost the gateway.
+			m0 := mallocs.now(b)
+			g0 := testutil.CPUTime(gw.pid)
 			lat, d := mcptest.CallChunk(b, s, n)
 			gatewayCPU[side] += testutil.CPUTime(gw.pid) - g0
 			allocs[side] += mallocs.since(b, m0)
@@ -215,6 +218,11 @@ func benchErasOwnCore(b *testing.B, urls []string, gw pinnedGateway, sessions in
 	}
 }
 
+// gatewayPprof serves the benchmarked gateway binary's profiler, for
+// profiles taken while a benchmark runs (go tool pprof
+// http://ADDR/debug/pprof/profile?seconds=10).
+var gatewayPprof = flag.String("gateway.pprof", "", "benchmarks: the --pprof address of the gateway binary (e.g. 127.0.0.1:6061); empty: none")
+
 // pinnedGateway is the gateway binary of a benchmark.
 type pinnedGateway struct {
 	url     string // of its clients' port
@@ -231,6 +239,9 @@ func startPinnedGateway(b *testing.B, ns string, extra ...string) pinnedGateway 
 	addr := args[0][len("--listen="):]
 	metricsAddr := args[1][len("--metrics-listen="):]
 	args = append(args, extra...)
+	if *gatewayPprof != "" {
+		args = append(args, "--pprof="+*gatewayPprof)
+	}
 
 	// taskset sets the mask before exec, so every thread the Go runtime
 	// starts inherits it. Without taskset the mask is set on the running

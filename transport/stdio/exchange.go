@@ -157,8 +157,10 @@ func (m *Manager) followModern(ctx context.Context, sw *sseWriter, st *stream, l
 	for {
 		beat := m.beat.beat()
 		evs, done, changed := st.after(cursor)
-		for _, e := range evs {
-			if err := sw.writeData(e.data); err != nil {
+		for i, e := range evs {
+			// The last event of a finished stream is not flushed: it goes
+			// with the end of the response, in one write.
+			if err := sw.writeData(e.data, !done || i < len(evs)-1); err != nil {
 				return false
 			}
 			cursor = e.seq

@@ -412,6 +412,8 @@ func (m *Manager) follow(ctx context.Context, sw *sseWriter, st *stream, cursor 
 		beat := m.beat.beat()
 		evs, done, changed := st.after(cursor)
 		for _, e := range evs {
+			// Flushed before it counts as sent: a resumable stream keeps
+			// what a dropped connection did not take.
 			if err := sw.write(st.id, e.seq, e.data); err != nil {
 				return
 			}

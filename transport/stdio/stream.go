@@ -251,27 +251,28 @@ func startSSE(w http.ResponseWriter, status int) *sseWriter {
 // eventBufs recycles the buffers events are put together in.
 var eventBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// write sends one event with the id "<stream>-<seq>". data must not contain
-// newlines (stdio messages never do: the stdio transport is
+// write sends one event with the id "<stream>-<seq>". data must not
+// contain newlines (stdio messages never do: the stdio transport is
 // newline-delimited).
 func (sw *sseWriter) write(streamID, seq int, data []byte) error {
-	return sw.send(func(b []byte) []byte {
+	return sw.send(true, func(b []byte) []byte {
 		b = append(b, "id: "...)
 		b = appendEventID(b, streamID, seq)
 		b = append(b, "\nevent: message\ndata: "...)
 		b = append(b, data...)
 		return append(b, "\n\n"...)
-	}, "writing event")
+	})
 }
 
 // writeData sends one event without an id: 2026-07-28 streams are not
-// resumable.
-func (sw *sseWriter) writeData(data []byte) error {
-	return sw.send(func(b []byte) []byte {
+// resumable. Unless flush, it goes with what follows (the end of the
+// response: one write for both).
+func (sw *sseWriter) writeData(data []byte, flush bool) error {
+	return sw.send(flush, func(b []byte) []byte {
 		b = append(b, "event: message\ndata: "...)
 		b = append(b, data...)
 		return append(b, "\n\n"...)
-	}, "writing event")
+	})
 }
 
 // keepAlive writes an SSE comment: it keeps idle proxies from cutting the
@@ -286,15 +287,15 @@ func (sw *sseWriter) keepAlive() error {
 // prime sends the priming event (2025-11-25): an id with empty data, so the
 // client can reconnect even before the first real message.
 func (sw *sseWriter) prime(streamID, seq int) error {
-	return sw.send(func(b []byte) []byte {
+	return sw.send(true, func(b []byte) []byte {
 		b = append(b, "id: "...)
 		b = appendEventID(b, streamID, seq)
 		return append(b, "\ndata:\n\n"...)
-	}, "writing priming event")
+	})
 }
 
-// send writes the event build puts together and flushes it.
-func (sw *sseWriter) send(build func([]byte) []byte, what string) error {
+// send writes the event build puts together, and flushes it if asked.
+func (sw *sseWriter) send(flush bool, build func([]byte) []byte) error {
 	bp := eventBufs.Get().(*[]byte)
 	b := build((*bp)[:0])
 	_, err := sw.w.Write(b)
@@ -303,7 +304,10 @@ func (sw *sseWriter) send(build func([]byte) []byte, what string) error {
 		eventBufs.Put(bp)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("writing event: %w", err)
+	}
+	if !flush {
+		return nil
 	}
 	if err := sw.f.Flush(); err != nil {
 		return fmt.Errorf("flushing event: %w", err)
