@@ -57,6 +57,8 @@ bench: setup ## benchmarks, printed as figures (see README "Performance")
 	$(GO) test -run '^$$' -bench 'Eras|FirstResult' -benchtime 2000x ./transport/stdio/
 	@# The sidecar binary in a process of its own (caller authentication on): its CPU and allocations per call, against direct.
 	$(GO) test -run '^$$' -bench SidecarHop -benchtime 2000x ./transport/
+	@# 10,000 standing streams (GET streams, subscriptions/listen) on one sidecar in shared mode: its RSS.
+	$(GO) test -run '^$$' -bench IdleStreams -benchtime 1x ./transport/
 	$(GO) test -run '^$$' -bench 'ToolsCall$$' -benchtime 20000x ./gateway/proxy/
 	@# Both protocol eras in one run: 2026-07-28 and a legacy session, direct and through the gateway.
 	$(GO) test -run '^$$' -bench 'ToolsCallEras|Handler' -benchmem -benchtime 10000x ./gateway/proxy/

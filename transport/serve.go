@@ -155,6 +155,9 @@ func Serve(ctx context.Context, o Options) error {
 			return err
 		}
 		srv.ConnContext = gatewayauth.ConnContext
+		// The gateway's standing streams (GET, subscriptions/listen) come
+		// over HTTP/2: up to this many on one connection.
+		srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
 	}
 	srv.RegisterOnShutdown(func() {
 		hl.SetDraining()

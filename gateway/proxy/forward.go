@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"mime"
@@ -67,7 +68,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 func (p *Proxy) upstreamRequest(r *http.Request, req *request, ep *discovery.Endpoint, upstreamSID string) *http.Request {
 	// The client's context: a client that goes away cancels the upstream
 	// request and with it any stream.
-	out := newUpstreamRequest(r, ep.URL, req.body)
+	ctx := r.Context()
+	if req.longLived(r) {
+		ctx = WithStanding(ctx)
+	}
+	out := newUpstreamRequest(ctx, r.Method, ep.URL, req.body)
 	drop := dropRequestHeaders
 	if req.era == mcp.EraModern {
 		drop = dropModernRequestHeaders
@@ -91,13 +96,13 @@ func (p *Proxy) upstreamRequest(r *http.Request, req *request, ep *discovery.End
 // newUpstreamRequest is what http.NewRequestWithContext makes of the
 // pod's URL and the body, without printing and parsing the URL again: the
 // endpoint's URL is parsed once, at discovery.
-func newUpstreamRequest(r *http.Request, u *url.URL, body []byte) *http.Request {
+func newUpstreamRequest(ctx context.Context, method string, u *url.URL, body []byte) *http.Request {
 	target := *u
 	out := (&http.Request{
-		Method: r.Method, URL: &target, Host: target.Host,
+		Method: method, URL: &target, Host: target.Host,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: make(http.Header, len(r.Header)+4),
-	}).WithContext(r.Context())
+		Header: make(http.Header, 16),
+	}).WithContext(ctx)
 	if body != nil {
 		out.ContentLength = int64(len(body))
 		out.Body = io.NopCloser(bytes.NewReader(body))
