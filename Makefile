@@ -68,6 +68,8 @@ bench: setup ## benchmarks, printed as figures (see README "Performance")
 	@# The gateway on a core of its own (as its own pod), clients and backend on the other.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -exec 'taskset -c 0' -run '^$$' -bench ToolsCallGatewayOwnCore -benchtime 20000x ./test/gateway/
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -exec 'taskset -c 0' -run '^$$' -bench ToolsCallErasOwnCore -benchtime 10000x ./test/gateway/
+	@# 10,000 standing streams through one gateway replica to one shared sidecar: the RSS of both.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench IdleStreamsGateway -benchtime 1x ./test/gateway/
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench DeploymentCreate -benchtime 300x ./test/integration/
 	@# What auth costs a request: OIDC (local JWT), ServiceAccount (local), TokenReview; cached and not.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench Authorization -count 3 ./test/gateway/
