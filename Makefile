@@ -53,7 +53,9 @@ test-unit: ## unit tests only, no apiserver
 bench: setup ## benchmarks, printed as figures (see README "Performance")
 	$(GO) test -run '^$$' -bench MutateReview -cpu 1 -benchtime 5s ./internal/admission/
 	$(GO) test -run '^$$' -bench ToolsCall -benchtime 2000x ./transport/stdio/
-	$(GO) test -run '^$$' -bench NewSession -benchtime 20x ./transport/stdio/
+	$(GO) test -run '^$$' -bench 'NewSession$$' -benchtime 20x ./transport/stdio/
+	@# 64 clients at once, three bursts: what the warm pool holds and keeps for the next burst.
+	$(GO) test -run '^$$' -bench NewSessionBurst -benchtime 3x ./transport/stdio/
 	$(GO) test -run '^$$' -bench 'Eras|FirstResult' -benchtime 2000x ./transport/stdio/
 	@# The sidecar binary in a process of its own (caller authentication on): its CPU and allocations per call, against direct.
 	$(GO) test -run '^$$' -bench SidecarHop -benchtime 2000x ./transport/

@@ -39,6 +39,13 @@ type Config struct {
 	// WarmPool is how many started, unused processes are kept ready
 	// (per-session mode).
 	WarmPool int
+	// WarmPoolMax is how many the pool may keep after a burst of new
+	// sessions that found it empty, for the next burst (default: WarmPool,
+	// no growth); see pool.
+	WarmPoolMax int
+	// WarmPoolQuiet is how long a grown pool waits without a session that
+	// found it empty before it halves (default 1m).
+	WarmPoolQuiet time.Duration
 	// IdleTimeout ends sessions without any HTTP activity for this long.
 	IdleTimeout time.Duration
 	// StartTimeout bounds starting a process and its initialize handshake.
@@ -130,6 +137,9 @@ func NewManager(cfg Config) *Manager {
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = 25 * time.Second
 	}
+	if cfg.WarmPoolQuiet <= 0 {
+		cfg.WarmPoolQuiet = time.Minute
+	}
 	if cfg.EraProbeTimeout <= 0 {
 		cfg.EraProbeTimeout = 5 * time.Second
 	}
@@ -159,7 +169,7 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Shared {
 		m.shared = newSharedBackend(m)
 	} else if cfg.WarmPool > 0 {
-		m.pool = newPool(m, cfg.WarmPool)
+		m.pool = newPool(m, cfg.WarmPool, cfg.WarmPoolMax)
 		m.wg.Add(1)
 		go func() { defer m.wg.Done(); m.pool.run(m.stop) }()
 	}
