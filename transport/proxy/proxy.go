@@ -63,8 +63,17 @@ func New(cfg Config) *Proxy {
 	}
 	p := &Proxy{cfg: cfg, headers: newHeaderSource(cfg.HeadersDir, cfg.HeadersTTL, cfg.Logger),
 		client: &http.Client{Timeout: 30 * time.Second}, order: newStreamOrder()}
-	up := cfg.Upstream
-	p.rp = &httputil.ReverseProxy{
+	p.rp = p.reverseProxy()
+	ctx, stop := context.WithCancel(context.Background())
+	p.stop, p.done = stop, make(chan struct{})
+	go func() { defer close(p.done); p.keepReady(ctx) }()
+	return p
+}
+
+// reverseProxy forwards to the upstream as it is, flushing every write.
+func (p *Proxy) reverseProxy() *httputil.ReverseProxy {
+	up, cfg := p.cfg.Upstream, p.cfg
+	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = up.Scheme
 			pr.Out.URL.Host = up.Host
@@ -107,10 +116,6 @@ func New(cfg Config) *Proxy {
 		},
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	p.stop, p.done = stop, make(chan struct{})
-	go func() { defer close(p.done); p.keepReady(ctx) }()
-	return p
 }
 
 // upstreamTransport reaches the server in the pod over loopback.

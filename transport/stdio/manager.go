@@ -117,8 +117,8 @@ type Manager struct {
 	wg       sync.WaitGroup
 }
 
-// NewManager starts the warm pool, the idle janitor and the readiness probe.
-func NewManager(cfg Config) *Manager {
+// defaults fills what the config leaves unset.
+func (cfg *Config) defaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -152,6 +152,11 @@ func NewManager(cfg Config) *Manager {
 	if cfg.MRTRTimeout <= 0 {
 		cfg.MRTRTimeout = 5 * time.Minute
 	}
+}
+
+// NewManager starts the warm pool, the idle janitor and the readiness probe.
+func NewManager(cfg Config) *Manager {
+	cfg.defaults()
 	m := &Manager{
 		cfg:      cfg,
 		log:      cfg.Logger,
