@@ -35,7 +35,11 @@ var (
 // caller authentication (TLS, the gateway's client certificate, the caller
 // stated per client as the gateway does), in front of stdio servers started
 // by the real launcher (sessions per-session and shared) or of a
-// streamable-http server (proxy mode). Against it, the same SDK clients
+// streamable-http server (proxy mode); and the floor: a server of both
+// eras in net/http behind the same TLS and caller authentication that
+// answers at once from a canned result (transport/testdata/floorserver),
+// what a sidecar on net/http costs before it does anything of its own.
+// Against it, the same SDK clients
 // straight to the same kind of server: over its pipes (stdio, one process
 // per client) or over HTTP (proxy). Both protocol eras (2026-07-28
 // stateless, and legacy sessions), 1, 16 and 64 concurrent clients,
@@ -48,7 +52,7 @@ var (
 //	go test ./transport -run '^$' -bench SidecarHop -benchtime 2000x
 func BenchmarkSidecarHop(b *testing.B) {
 	pki := newHopPKI(b)
-	for _, mode := range []string{"per-session", "shared", "proxy"} {
+	for _, mode := range []string{"per-session", "shared", "proxy", "floor"} {
 		for _, era := range []string{"legacy", "modern"} {
 			for _, n := range []int{1, 16, 64} {
 				name := fmt.Sprintf("%s/%s/sessions=%d", mode, era, n)
@@ -114,6 +118,8 @@ func startHop(b, parent *testing.B, pki hopPKI, mode, era string, n int) *hop {
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--client-ca-file", pki.bundle, "--pprof", h.pprof, "--shutdown-grace", "1s"}
 	var directURL string
 	switch mode {
+	case "floor":
+		args = []string{"--listen", "127.0.0.1:0", "--client-ca-file", pki.bundle}
 	case "proxy":
 		backend := proxyBackend(parent, era)
 		h.closers = append(h.closers, func(*testing.B) { backend.Close() })
@@ -121,10 +127,14 @@ func startHop(b, parent *testing.B, pki hopPKI, mode, era string, n int) *hop {
 		args = append(args, "--mode", "streamable-http", "--upstream", backend.URL)
 	default:
 		sock := filepath.Join(benchDir(b, h), "launcher.sock")
-		startProc(b, h, "launch", "--socket", sock, "--", stdioServer)
+		startProc(b, h, transportBin, "launch", "--socket", sock, "--", stdioServer)
 		args = append(args, "--mode", "stdio", "--launcher-socket", sock, "--sessions", mode, "--warm-pool", "4", "--idle-timeout", "0")
 	}
-	side := startProc(b, h, args...)
+	bin := transportBin
+	if mode == "floor" {
+		bin = floorServer
+	}
+	side := startProc(b, h, bin, args...)
 	h.side = side.cmd
 	h.base = "https://" + side.addr(b)
 	require.Eventually(b, func() bool {
@@ -271,10 +281,10 @@ func fetch(b *testing.B, url string) []byte {
 	return data
 }
 
-// startProc starts the binary with args; h stops it.
-func startProc(b *testing.B, h *hop, args ...string) *proc {
+// startProc starts bin with args; h stops it.
+func startProc(b *testing.B, h *hop, bin string, args ...string) *proc {
 	b.Helper()
-	p := &proc{cmd: exec.Command(transportBin, args...), logs: &testutil.Buffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: exec.Command(bin, args...), logs: &testutil.Buffer{}, done: make(chan error, 1)}
 	p.cmd.Stderr = p.logs
 	require.NoError(b, p.cmd.Start())
 	go func() { p.done <- p.cmd.Wait() }()

@@ -44,13 +44,13 @@ func benchIdleStreams(b *testing.B, pki hopPKI, kind, era string) {
 	h := &hop{client: &http.Client{Transport: pki.client}}
 	defer h.close(b)
 	sock := filepath.Join(benchDir(b, h), "launcher.sock")
-	startProc(b, h, "launch", "--socket", sock, "--", stdioServer)
+	startProc(b, h, transportBin, "launch", "--socket", sock, "--", stdioServer)
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--client-ca-file", pki.bundle, "--mode", "stdio",
 		"--launcher-socket", sock, "--sessions", "shared", "--shutdown-grace", "1s"}
 	if era != "" {
 		args = append(args, "--stdio-era", era)
 	}
-	side := startProc(b, h, args...)
+	side := startProc(b, h, transportBin, args...)
 	h.side, h.base = side.cmd, "https://"+side.addr(b)
 	require.Eventually(b, func() bool {
 		resp, err := h.client.Get(h.base + api.ReadyPath)
