@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -26,9 +27,10 @@ import (
 // hopPKI is the gateway's client CA for a benchmark: the gateway binary
 // presents a certificate of it, the sidecar stand-ins trust it.
 type hopPKI struct {
-	bundle         string
-	gatewayArgs    []string
-	podAnnotations map[string]string
+	bundle            string
+	certFile, keyFile string
+	gatewayArgs       []string
+	podAnnotations    map[string]string
 }
 
 func newHopPKI(b *testing.B) hopPKI {
@@ -43,6 +45,7 @@ func newHopPKI(b *testing.B) hopPKI {
 	for file, data := range map[string][]byte{p.bundle: ca.PEM, certFile: pair.CertPEM, keyFile: pair.KeyPEM} {
 		require.NoError(b, os.WriteFile(file, data, 0o600))
 	}
+	p.certFile, p.keyFile = certFile, keyFile
 	p.gatewayArgs = []string{"--upstream-client-cert=" + certFile, "--upstream-client-key=" + keyFile}
 	p.podAnnotations = map[string]string{api.PodAnnCallerAuth: api.CallerAuthMTLS}
 	return p
@@ -93,4 +96,26 @@ func (c *mallocCounter) now(b *testing.B) float64 {
 // since is the allocations since the reading before, the scrapes excluded.
 func (c *mallocCounter) since(b *testing.B, before float64) float64 {
 	return max(0, c.now(b)-before-c.scrape)
+}
+
+// pinnedFloor is the floor proxy of a benchmark.
+type pinnedFloor struct {
+	url string
+	pid int
+}
+
+// startPinnedFloor builds and starts test/gateway/testdata/floorproxy on
+// CPU 1 like the gateway, with pki's client certificate, forwarding
+// /mcp/<name> to each of routes.
+func startPinnedFloor(b *testing.B, pki hopPKI, routes map[string]string) pinnedFloor {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "floorproxy")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/archestra-ai/mcp-orchestrator/test/gateway/testdata/floorproxy").CombinedOutput()
+	require.NoError(b, err, string(out))
+	addr := freeAddr(b)
+	args := []string{"--listen", addr, "--cert", pki.certFile, "--key", pki.keyFile}
+	for name, u := range routes {
+		args = append(args, "--route", name+"="+u)
+	}
+	return pinnedFloor{url: "http://" + addr, pid: startPinned(b, "floor proxy", "http://"+addr, bin, args...)}
 }

@@ -140,6 +140,11 @@ func benchOwnCore(b *testing.B, directURL, gatewayURL string, gatewayPid, sessio
 // figures and the ratios (gateway/direct per era, modern/legacy), it
 // reports the gateway's CPU time per call of each era: what the modern
 // path costs the gateway against the legacy one, whatever the servers cost.
+// The gateway reaches the pods as it does sidecars with caller
+// authentication (mTLS). The floor is a reverse proxy in net/http with the
+// gateway's own upstream transport that does nothing else
+// (test/gateway/testdata/floorproxy), pinned the same way, in the same
+// alternation: what any gateway on net/http costs per call.
 //
 //	KUBEBUILDER_ASSETS=$(hack/build-envtest-bins.sh) go test -exec 'taskset -c 0' \
 //	    ./test/gateway -run '^$' -bench ToolsCallErasOwnCore -benchtime 10000x
@@ -157,8 +162,9 @@ func BenchmarkToolsCallErasOwnCore(b *testing.B) {
 	// The pods are reached as sidecars with caller authentication are:
 	// TLS, the gateway's client certificate verified (the sidecar's own
 	// gatewayauth code), the same SDK server behind it.
-	createPod(b, pki.sidecar(b, "modern", &mcp.StreamableHTTPOptions{Stateless: true}), ns, "modern", "modern-1", pki.podAnnotations)
-	createPod(b, pki.sidecar(b, "legacy", nil), ns, "legacy", "legacy-1", pki.podAnnotations)
+	modernPod, legacyPod := pki.sidecar(b, "modern", &mcp.StreamableHTTPOptions{Stateless: true}), pki.sidecar(b, "legacy", nil)
+	createPod(b, modernPod, ns, "modern", "modern-1", pki.podAnnotations)
+	createPod(b, legacyPod, ns, "legacy", "legacy-1", pki.podAnnotations)
 	ctx := context.Background()
 	for _, server := range []string{"modern", "legacy"} {
 		require.Eventually(b, func() bool {
@@ -171,50 +177,64 @@ func BenchmarkToolsCallErasOwnCore(b *testing.B) {
 			return err == nil && got == server
 		}, 10*time.Second, 20*time.Millisecond, "the gateway does not route to %s", server)
 	}
-	urls := []string{modern.URL, gw.url + "/mcp/" + ns + "/modern", legacy.URL, gw.url + "/mcp/" + ns + "/legacy"}
+	floor := startPinnedFloor(b, pki, map[string]string{"modern": modernPod.URL, "legacy": legacyPod.URL})
+	sides := []eraSide{
+		{"modern-direct", modern.URL, 0}, {"modern-gateway", gw.url + "/mcp/" + ns + "/modern", gw.pid},
+		{"legacy-direct", legacy.URL, 0}, {"legacy-gateway", gw.url + "/mcp/" + ns + "/legacy", gw.pid},
+		{"modern-floor", floor.url + "/mcp/modern", floor.pid}, {"legacy-floor", floor.url + "/mcp/legacy", floor.pid},
+	}
 	for _, sessions := range []int{64, 1} {
-		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) { benchErasOwnCore(b, urls, gw, sessions) })
+		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) { benchErasOwnCore(b, sides, gw, sessions) })
 	}
 	require.NoError(b, confinedTo(os.Getpid(), benchClientCPU), "this process after the calls")
 	require.NoError(b, confinedTo(gw.pid, benchGatewayCPU), "the gateway after the calls")
 }
 
-func benchErasOwnCore(b *testing.B, urls []string, gw pinnedGateway, sessions int) {
-	const modernDirect, modernGateway, legacyDirect, legacyGateway = 0, 1, 2, 3
-	sides := make([][]*mcp.ClientSession, len(urls))
-	for i, u := range urls {
-		sides[i] = mcptest.OpenSessions(b, u, sessions)
+// eraSide is one side of BenchmarkToolsCallErasOwnCore: where its
+// clients go and the pinned process whose CPU it costs (0: none).
+type eraSide struct {
+	name, url string
+	pid       int
+}
+
+func benchErasOwnCore(b *testing.B, sides []eraSide, gw pinnedGateway, sessions int) {
+	const modernDirect, modernGateway, legacyDirect, legacyGateway, modernFloor, legacyFloor = 0, 1, 2, 3, 4, 5
+	clients := make([][]*mcp.ClientSession, len(sides))
+	names := make([]string, len(sides))
+	for i, s := range sides {
+		clients[i], names[i] = mcptest.OpenSessions(b, s.url, sessions), s.name
 	}
-	require.Empty(b, sides[modernGateway][0].ID(), "the modern side has no session")
-	require.NotEmpty(b, sides[legacyGateway][0].ID(), "the legacy side has a session")
-	c := mcptest.NewCompare("modern-direct", "modern-gateway", "legacy-direct", "legacy-gateway")
-	var gatewayCPU [4]time.Duration
-	var allocs [4]float64
-	calls := [4]int{}
+	require.Empty(b, clients[modernGateway][0].ID(), "the modern side has no session")
+	require.NotEmpty(b, clients[legacyGateway][0].ID(), "the legacy side has a session")
+	c := mcptest.NewCompare(names...)
+	cpu := make([]time.Duration, len(sides))
+	allocs := make([]float64, len(sides))
 	chunk := mcptest.ChunkPerSession * sessions
 	mallocs := newMallocCounter(b, gw.metrics)
 	b.ResetTimer()
 	for done := 0; done < b.N; done += chunk {
 		n := min(chunk, b.N-done)
-		for side, s := range sides {
+		for i, s := range sides {
 			// The scrapes are outside the CPU window: they cost the gateway.
 			m0 := mallocs.now(b)
-			g0 := testutil.CPUTime(gw.pid)
-			lat, d := mcptest.CallChunk(b, s, n)
-			gatewayCPU[side] += testutil.CPUTime(gw.pid) - g0
-			allocs[side] += mallocs.since(b, m0)
-			calls[side] += len(lat)
-			c.Add(side, lat, d)
+			t0 := testutil.CPUTime(s.pid)
+			lat, d := mcptest.CallChunk(b, clients[i], n)
+			cpu[i] += testutil.CPUTime(s.pid) - t0
+			allocs[i] += mallocs.since(b, m0)
+			c.Add(i, lat, d)
 		}
 	}
 	b.StopTimer()
 	c.Report(b, [2]int{modernGateway, modernDirect}, [2]int{legacyGateway, legacyDirect},
-		[2]int{modernGateway, legacyGateway}, [2]int{modernDirect, legacyDirect})
-	for era, side := range map[string]int{"modern": modernGateway, "legacy": legacyGateway} {
-		if calls[side] > 0 {
-			b.ReportMetric(float64(gatewayCPU[side].Microseconds())/float64(calls[side]), era+"-gateway-cpu-µs/call")
-			b.ReportMetric(allocs[side]/float64(calls[side]), era+"-gateway-allocs/call")
+		[2]int{modernGateway, legacyGateway}, [2]int{modernDirect, legacyDirect},
+		[2]int{modernFloor, modernDirect}, [2]int{legacyFloor, legacyDirect})
+	for i, s := range sides {
+		if s.pid != 0 && c.Calls(i) > 0 {
+			b.ReportMetric(float64(cpu[i].Microseconds())/float64(c.Calls(i)), s.name+"-cpu-µs/call")
 		}
+	}
+	for _, i := range []int{modernGateway, legacyGateway} {
+		b.ReportMetric(allocs[i]/float64(c.Calls(i)), sides[i].name+"-allocs/call")
 	}
 }
 
@@ -242,7 +262,14 @@ func startPinnedGateway(b *testing.B, ns string, extra ...string) pinnedGateway 
 	if *gatewayPprof != "" {
 		args = append(args, "--pprof="+*gatewayPprof)
 	}
+	pid := startPinned(b, "gateway", "http://"+addr, bin, args...)
+	return pinnedGateway{url: "http://" + addr, metrics: "http://" + metricsAddr + api.MetricsPath, pid: pid}
+}
 
+// startPinned starts bin on CPU 1 with GOMAXPROCS=1 and returns its pid
+// once base answers /readyz.
+func startPinned(b *testing.B, what, base, bin string, args ...string) int {
+	b.Helper()
 	// taskset sets the mask before exec, so every thread the Go runtime
 	// starts inherits it. Without taskset the mask is set on the running
 	// child's threads below, before it serves anything.
@@ -263,7 +290,7 @@ func startPinnedGateway(b *testing.B, ns string, extra ...string) pinnedGateway 
 		_ = cmd.Process.Kill()
 		<-exited
 		if b.Failed() {
-			b.Logf("gateway log:\n%s", stderr.String())
+			b.Logf("%s log:\n%s", what, stderr.String())
 		}
 	})
 	how := "taskset"
@@ -271,14 +298,12 @@ func startPinnedGateway(b *testing.B, ns string, extra ...string) pinnedGateway 
 		how = "sched_setaffinity on its threads (no taskset)"
 		require.NoError(b, pinThreads(cmd.Process.Pid, benchGatewayCPU))
 	}
-	b.Logf("gateway pid %d on CPU %d by %s, GOMAXPROCS=1; this process on CPU %d", cmd.Process.Pid, benchGatewayCPU, how, benchClientCPU)
-
-	base := "http://" + addr
+	b.Logf("%s pid %d on CPU %d by %s, GOMAXPROCS=1; this process on CPU %d", what, cmd.Process.Pid, benchGatewayCPU, how, benchClientCPU)
 	require.Eventually(b, func() bool {
 		select {
 		case err := <-exited:
 			exited <- err
-			b.Fatalf("the gateway exited: %v\n%s", err, stderr.String())
+			b.Fatalf("the %s exited: %v\n%s", what, err, stderr.String())
 		default:
 		}
 		resp, err := http.Get(base + "/readyz")
@@ -287,9 +312,9 @@ func startPinnedGateway(b *testing.B, ns string, extra ...string) pinnedGateway 
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "the gateway did not become ready")
-	require.NoError(b, confinedTo(cmd.Process.Pid, benchGatewayCPU), "the gateway")
-	return pinnedGateway{url: base, metrics: "http://" + metricsAddr + api.MetricsPath, pid: cmd.Process.Pid}
+	}, 20*time.Second, 20*time.Millisecond, "the %s did not become ready", what)
+	require.NoError(b, confinedTo(cmd.Process.Pid, benchGatewayCPU), what)
+	return cmd.Process.Pid
 }
 
 // confinedTo reports an error unless every thread of process pid may run
