@@ -54,8 +54,14 @@ test-unit: ## unit tests only, no apiserver
 bench: setup ## benchmarks, printed as figures (see README "Performance")
 	$(GO) test -run '^$$' -bench MutateReview -cpu 1 -benchtime 5s ./internal/admission/
 	$(GO) test -run '^$$' -bench ToolsCall -benchtime 2000x ./transport/stdio/
-	$(GO) test -run '^$$' -bench NewSession -benchtime 20x ./transport/stdio/
+	$(GO) test -run '^$$' -bench 'NewSession$$' -benchtime 20x ./transport/stdio/
+	@# 64 clients at once, three bursts: what the warm pool holds and keeps for the next burst.
+	$(GO) test -run '^$$' -bench NewSessionBurst -benchtime 3x ./transport/stdio/
 	$(GO) test -run '^$$' -bench 'Eras|FirstResult' -benchtime 2000x ./transport/stdio/
+	@# The sidecar binary in a process of its own (caller authentication on): its CPU and allocations per call, against direct.
+	$(GO) test -run '^$$' -bench SidecarHop -benchtime 2000x ./transport/
+	@# 10,000 standing streams (GET streams, subscriptions/listen) on one sidecar in shared mode: its RSS.
+	$(GO) test -run '^$$' -bench IdleStreams -benchtime 1x ./transport/
 	$(GO) test -run '^$$' -bench 'ToolsCall$$' -benchtime 20000x ./gateway/proxy/
 	@# Both protocol eras in one run: 2026-07-28 and a legacy session, direct and through the gateway.
 	$(GO) test -run '^$$' -bench 'ToolsCallEras|Handler' -benchmem -benchtime 10000x ./gateway/proxy/
@@ -65,6 +71,8 @@ bench: setup ## benchmarks, printed as figures (see README "Performance")
 	@# The gateway on a core of its own (as its own pod), clients and backend on the other.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -exec 'taskset -c 0' -run '^$$' -bench ToolsCallGatewayOwnCore -benchtime 20000x ./test/gateway/
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -exec 'taskset -c 0' -run '^$$' -bench ToolsCallErasOwnCore -benchtime 10000x ./test/gateway/
+	@# 10,000 standing streams through one gateway replica to one shared sidecar: the RSS of both.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench IdleStreamsGateway -benchtime 1x ./test/gateway/
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench DeploymentCreate -benchtime 300x ./test/integration/
 	@# What auth costs a request: OIDC (local JWT), ServiceAccount (local), TokenReview; cached and not.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench Authorization -count 3 ./test/gateway/

@@ -47,7 +47,7 @@ func toolsUpstream(t *testing.T) string {
 
 // gatewayPKI writes a gateway CA bundle and returns its path and a client
 // certificate of that CA.
-func gatewayPKI(t *testing.T) (bundle string, cert tls.Certificate) {
+func gatewayPKI(t testing.TB) (bundle string, cert tls.Certificate) {
 	t.Helper()
 	ca, err := certs.NewCA("test-gateway-ca", time.Hour)
 	require.NoError(t, err)

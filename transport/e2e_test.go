@@ -31,6 +31,7 @@ var (
 	binDir       string
 	transportBin string
 	stdioServer  string
+	floorServer  string // BenchmarkSidecarHop's floor
 )
 
 func TestMain(m *testing.M) {
@@ -42,9 +43,11 @@ func TestMain(m *testing.M) {
 	}
 	transportBin = filepath.Join(binDir, "mcp-transport")
 	stdioServer = filepath.Join(binDir, "stdioserver")
+	floorServer = filepath.Join(binDir, "floorserver")
 	for out, pkg := range map[string]string{
 		transportBin: "github.com/archestra-ai/mcp-orchestrator/cmd/mcp-transport",
 		stdioServer:  "github.com/archestra-ai/mcp-orchestrator/transport/testdata/stdioserver",
+		floorServer:  "github.com/archestra-ai/mcp-orchestrator/transport/testdata/floorserver",
 	} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -82,7 +85,7 @@ func start(t *testing.T, args ...string) *proc {
 }
 
 // addr waits for the sidecar's "serving" log line and returns its address.
-func (p *proc) addr(t *testing.T) string {
+func (p *proc) addr(t testing.TB) string {
 	t.Helper()
 	var addr string
 	require.Eventually(t, func() bool {

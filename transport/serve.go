@@ -35,6 +35,7 @@ type Options struct {
 	Sessions       string // per-session | shared
 	MaxSessions    int
 	WarmPool       int
+	WarmPoolMax    int
 	IdleTimeout    time.Duration
 	// StdioEra forces the stdio server's protocol era (legacy, modern);
 	// empty: the sidecar probes for it.
@@ -78,8 +79,8 @@ func (o *Options) Validate() error {
 		if o.Sessions != api.SessionsPerSession && o.Sessions != api.SessionsShared {
 			errs = append(errs, fmt.Errorf("--sessions must be per-session or shared, not %q", o.Sessions))
 		}
-		if o.MaxSessions < 0 || o.WarmPool < 0 || o.IdleTimeout < 0 {
-			errs = append(errs, errors.New("--max-sessions, --warm-pool and --idle-timeout must not be negative"))
+		if o.MaxSessions < 0 || o.WarmPool < 0 || o.WarmPoolMax < 0 || o.IdleTimeout < 0 {
+			errs = append(errs, errors.New("--max-sessions, --warm-pool, --warm-pool-max and --idle-timeout must not be negative"))
 		}
 		if o.StdioEra != "" && o.StdioEra != stdio.EraLegacy && o.StdioEra != stdio.EraModern {
 			errs = append(errs, fmt.Errorf("--stdio-era must be legacy or modern (or empty to probe), not %q", o.StdioEra))
@@ -155,6 +156,9 @@ func Serve(ctx context.Context, o Options) error {
 			return err
 		}
 		srv.ConnContext = gatewayauth.ConnContext
+		// The gateway's standing streams (GET, subscriptions/listen) come
+		// over HTTP/2: up to this many on one connection.
+		srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
 	}
 	srv.RegisterOnShutdown(func() {
 		hl.SetDraining()
@@ -196,7 +200,7 @@ func newEndpoint(o Options, met *metrics.Metrics, hl *health.Tracker) endpoint {
 	}
 	return stdio.NewManager(stdio.Config{
 		Starter: starter, Shared: o.Sessions == api.SessionsShared, MaxSessions: o.MaxSessions,
-		WarmPool: o.WarmPool, IdleTimeout: o.IdleTimeout, Era: o.StdioEra, CacheTTL: o.CacheTTL, Logger: o.Logger, Metrics: met, Health: hl,
+		WarmPool: o.WarmPool, WarmPoolMax: o.WarmPoolMax, IdleTimeout: o.IdleTimeout, Era: o.StdioEra, CacheTTL: o.CacheTTL, Logger: o.Logger, Metrics: met, Health: hl,
 	})
 }
 

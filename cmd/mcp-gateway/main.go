@@ -52,6 +52,7 @@ type options struct {
 	logLevel      string
 	hibernation   hibernationFlags
 	service       string
+	pprof         *string
 }
 
 func main() {
@@ -79,11 +80,15 @@ func main() {
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.hibernation.register(flag.CommandLine)
 	flag.StringVar(&o.service, "service", "mcp-gateway", "the gateway's Service in POD_NAMESPACE, whose DNS names are accepted in Host")
+	o.pprof = server.PprofFlag(flag.CommandLine)
 	flag.Parse()
 	server.Main("mcp-gateway", o.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, o, log) })
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
+	if err := server.Pprof(ctx, *o.pprof, log); err != nil {
+		return err
+	}
 	// Informers, requests and the certificate watcher outlive SIGTERM
 	// until the graceful shutdown below: cancelling them with the signal
 	// would cut every tool call.

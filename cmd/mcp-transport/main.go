@@ -102,6 +102,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 	fs.StringVar(&o.Sessions, "sessions", api.SessionsPerSession, "stdio: per-session or shared")
 	fs.IntVar(&o.MaxSessions, "max-sessions", 0, "stdio: max concurrent sessions (0 = unlimited)")
 	fs.IntVar(&o.WarmPool, "warm-pool", 1, "stdio: started processes kept ready for new sessions")
+	fs.IntVar(&o.WarmPoolMax, "warm-pool-max", 16, "stdio: started processes kept ready after a burst of new sessions found the pool empty, for the next burst (back to --warm-pool after quiet minutes); each is a server process waiting, in memory")
 	fs.DurationVar(&o.IdleTimeout, "idle-timeout", 30*time.Minute, "stdio: end sessions idle for this long")
 	fs.DurationVar(&o.CacheTTL, "cache-ttl", 0, "stdio, legacy server: the ttlMs its list and read results get for 2026-07-28 clients")
 	fs.StringVar(&o.StdioEra, "stdio-era", "", "stdio: the server's protocol era, legacy or modern; empty: probe with server/discover")
@@ -116,11 +117,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 		o.AllowedTools = splitTools(v)
 		return nil
 	})
+	pprofAddr := server.PprofFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", strings.Join(fs.Args(), " "))
+	}
+	if err := server.Pprof(ctx, *pprofAddr, log); err != nil {
+		return err
 	}
 	return transport.Serve(ctx, o)
 }

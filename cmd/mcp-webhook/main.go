@@ -58,6 +58,7 @@ type options struct {
 	clientCertLife  time.Duration
 	clientCALife    time.Duration
 	clientCAOverlap time.Duration
+	pprof           *string
 }
 
 func main() {
@@ -83,11 +84,15 @@ func main() {
 	flag.DurationVar(&o.clientCertLife, "gateway-client-cert-validity", 90*24*time.Hour, "self-signed: lifetime of the gateway's client certificate; renewed with a third left")
 	flag.DurationVar(&o.clientCALife, "gateway-client-ca-validity", 10*365*24*time.Hour, "self-signed: lifetime of the gateway's client CA; renewed with a third left")
 	flag.DurationVar(&o.clientCAOverlap, "gateway-client-ca-overlap", 0, "self-signed: how long a new client CA is trusted before it signs, and the old one after; longer than the kubelet takes to update mounted ConfigMaps and Secrets (0: a tenth of the CA's life, at most 10 minutes)")
+	o.pprof = server.PprofFlag(flag.CommandLine)
 	flag.Parse()
 	server.Main("mcp-webhook", o.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, o, log) })
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
+	if err := server.Pprof(ctx, *o.pprof, log); err != nil {
+		return err
+	}
 	cfg, err := injector.LoadConfig(o.configFile)
 	if err != nil {
 		return err

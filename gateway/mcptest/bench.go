@@ -127,6 +127,12 @@ func (c *Compare) rate(side int) float64 {
 	return float64(len(c.lat[side])) / c.elapsed[side].Seconds()
 }
 
+// Calls is the number of calls side made.
+func (c *Compare) Calls(side int) int { return len(c.lat[side]) }
+
+// Percentile is side's p-th percentile latency in µs.
+func (c *Compare) Percentile(side, p int) float64 { return c.percentile(side, p) }
+
 func (c *Compare) percentile(side, p int) float64 {
 	slices.Sort(c.lat[side])
 	return float64(c.lat[side][len(c.lat[side])*p/100].Microseconds())

@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -38,10 +40,7 @@ var dropResponseHeaders = []string{api.HeaderSessionID}
 // was written to w (the pod did not answer), so the caller can still pick
 // another pod or answer 503.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep *discovery.Endpoint, upstreamSID string) error {
-	out, err := p.upstreamRequest(r, req, ep, upstreamSID)
-	if err != nil {
-		return err
-	}
+	out := p.upstreamRequest(r, req, ep, upstreamSID)
 	if !req.longLived(r) {
 		release := ep.Acquire()
 		defer release()
@@ -56,7 +55,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 
 	copyHeaders(w.Header(), resp.Header, dropResponseHeaders)
 	p.trackSession(w, r, req, ep, resp, upstreamSID != "")
-	if err := copyBody(w, resp, toolFilterFor(ep, resp)); err != nil && r.Context().Err() == nil {
+	if err := copyBody(w, resp, toolFilterFor(ep, resp), req.longLived(r)); err != nil && r.Context().Err() == nil {
 		p.Log.Info("response from pod ended early", "namespace", req.ns, "server", req.server, "pod", ep.Pod, "error", err.Error())
 	}
 	return nil
@@ -66,17 +65,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, ep
 // headers, minus what must not cross (dropRequestHeaders), plus the pod's
 // session id, the caller as the gateway authenticated it and the
 // operator's per-caller credentials.
-func (p *Proxy) upstreamRequest(r *http.Request, req *request, ep *discovery.Endpoint, upstreamSID string) (*http.Request, error) {
-	var body io.Reader
-	if req.body != nil {
-		body = bytes.NewReader(req.body)
-	}
+func (p *Proxy) upstreamRequest(r *http.Request, req *request, ep *discovery.Endpoint, upstreamSID string) *http.Request {
 	// The client's context: a client that goes away cancels the upstream
 	// request and with it any stream.
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, ep.URL.String(), body)
-	if err != nil {
-		return nil, fmt.Errorf("building upstream request: %w", err)
+	ctx := r.Context()
+	if req.longLived(r) {
+		ctx = WithStanding(ctx)
 	}
+	out := newUpstreamRequest(ctx, r.Method, ep.URL, req.body)
 	drop := dropRequestHeaders
 	if req.era == mcp.EraModern {
 		drop = dropModernRequestHeaders
@@ -94,7 +90,28 @@ func (p *Proxy) upstreamRequest(r *http.Request, req *request, ep *discovery.End
 			out.Header[k] = v
 		}
 	}
-	return out, nil
+	return out
+}
+
+// newUpstreamRequest is what http.NewRequestWithContext makes of the
+// pod's URL and the body, without printing and parsing the URL again: the
+// endpoint's URL is parsed once, at discovery.
+func newUpstreamRequest(ctx context.Context, method string, u *url.URL, body []byte) *http.Request {
+	target := *u
+	out := (&http.Request{
+		Method: method, URL: &target, Host: target.Host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: make(http.Header, 16),
+	}).WithContext(ctx)
+	if body != nil {
+		out.ContentLength = int64(len(body))
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		if len(body) == 0 {
+			out.Body, out.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+		}
+	}
+	return out
 }
 
 // setCaller states who the caller is, as this gateway authenticated them
@@ -150,15 +167,15 @@ func toolFilterFor(ep *discovery.Endpoint, resp *http.Response) *toolfilter.Poli
 
 // copyBody writes the pod's status and body: an event stream event by
 // event (a subscriptions/listen stream stays open until either side ends
-// it), JSON through the tool filter when one is active, anything else as
-// it comes.
-func copyBody(w http.ResponseWriter, resp *http.Response, filter *toolfilter.Policy) error {
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+// it; standing: such a stream), JSON through the tool filter when one is
+// active, anything else as it comes.
+func copyBody(w http.ResponseWriter, resp *http.Response, filter *toolfilter.Policy, standing bool) error {
+	mt := mediaType(resp.Header.Get("Content-Type"))
 	switch {
 	case mt == "text/event-stream":
 		w.Header().Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
-		return toolfilter.CopySSE(w, resp.Body, filter)
+		return toolfilter.CopySSE(w, resp.Body, filter, standing)
 	case filter.Active() && strings.HasSuffix(mt, "json"):
 		data, err := io.ReadAll(io.LimitReader(resp.Body, toolfilter.MaxFilteredBody))
 		if err != nil {
@@ -174,4 +191,14 @@ func copyBody(w http.ResponseWriter, resp *http.Response, filter *toolfilter.Pol
 		w.WriteHeader(resp.StatusCode)
 		return toolfilter.CopyBuffer(w, resp.Body)
 	}
+}
+
+// mediaType is the media type of a Content-Type value; the two every pod
+// sends are recognised without parsing.
+func mediaType(ct string) string {
+	if ct == "text/event-stream" || ct == "application/json" {
+		return ct
+	}
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt
 }

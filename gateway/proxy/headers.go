@@ -19,8 +19,18 @@ var hopHeaders = []string{
 // copyHeaders copies src into dst without the hop-by-hop headers (the fixed
 // ones and every one src's Connection header names) and without drop.
 func copyHeaders(dst, src http.Header, drop []string) {
+	// One backing array for every value: a copy of each slice (so that
+	// dst can change without changing src) for one allocation. The capacity
+	// of each is its length, so an append to one cannot run into the next.
+	n := 0
+	for _, vs := range src {
+		n += len(vs)
+	}
+	all := make([]string, 0, n)
 	for k, vs := range src {
-		dst[k] = append([]string(nil), vs...)
+		start := len(all)
+		all = append(all, vs...)
+		dst[k] = all[start:len(all):len(all)]
 	}
 	// The names in Connection are read from src: dst's Connection goes below.
 	for _, v := range src.Values("Connection") {

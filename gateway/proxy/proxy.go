@@ -169,7 +169,7 @@ func (p *Proxy) read(w http.ResponseWriter, r *http.Request, req *request) bool 
 	if r.Method != http.MethodPost {
 		return true
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.MaxBodyBytes))
+	body, err := p.readBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -194,6 +194,22 @@ func (p *Proxy) read(w http.ResponseWriter, r *http.Request, req *request) bool 
 		}
 	}
 	return true
+}
+
+// readBody reads a POST body within MaxBodyBytes: into a buffer of its
+// Content-Length (one allocation, no io.ReadAll growing) when it announces
+// one within the limit, else through a MaxBytesReader.
+func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > p.MaxBodyBytes {
+		return nil, &http.MaxBytesError{Limit: p.MaxBodyBytes}
+	} else if n > 0 {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, p.MaxBodyBytes))
 }
 
 // classify tells the request's era from its headers and its one message

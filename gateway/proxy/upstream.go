@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"net/http"
 	"sync"
@@ -20,8 +21,16 @@ type ClientCertificate func() (*tls.Certificate, error)
 // is the one discovery found at that IP (README, threat model). The client
 // certificate is what the sidecar checks.
 //
+// Calls go over HTTP/1.1 connections kept alive per pod: per call that
+// costs both ends less CPU than HTTP/2 (measured, README "Performance").
+// Standing streams (a session's GET, a subscriptions/listen; the request's
+// context says so, WithStanding) go over HTTP/2 where the sidecar offers
+// it: mostly idle, thousands of them share a few connections instead of
+// holding one each (a connection, its buffers and its two goroutines at
+// both ends).
+//
 // When the certificate changes (renewal, CA rotation), new requests go
-// through a new inner transport that presents the new one, and the idle
+// through new inner transports that present the new one, and the idle
 // connections made with the old one are closed: a kept-alive connection
 // would otherwise go on presenting the old certificate, whose CA the
 // sidecars stop trusting an overlap later. Requests in flight (a standing
@@ -30,6 +39,16 @@ func NewUpstreamTransport(dialTimeout, headerTimeout time.Duration, cert ClientC
 	return &upstream{dial: dialTimeout, header: headerTimeout, cert: cert}
 }
 
+// standingKey marks the context of a request that opens a standing stream.
+type standingKey struct{}
+
+// WithStanding marks ctx as that of a request opening a standing stream.
+func WithStanding(ctx context.Context) context.Context {
+	return context.WithValue(ctx, standingKey{}, true)
+}
+
+func isStanding(ctx context.Context) bool { v, _ := ctx.Value(standingKey{}).(bool); return v }
+
 type upstream struct {
 	dial, header time.Duration
 	cert         ClientCertificate
@@ -37,16 +56,30 @@ type upstream struct {
 	fullHandshakes bool
 
 	mu      sync.RWMutex
-	cur     *http.Transport
+	cur     *transports
 	curCert *tls.Certificate
 }
 
-func (u *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
-	return u.transport().RoundTrip(r)
+// transports are the inner transports of one certificate.
+type transports struct {
+	calls, streams *http.Transport
 }
 
-// transport is the inner transport for the current certificate.
-func (u *upstream) transport() *http.Transport {
+func (t *transports) closeIdle() {
+	t.calls.CloseIdleConnections()
+	t.streams.CloseIdleConnections()
+}
+
+func (u *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
+	t := u.transport()
+	if isStanding(r.Context()) {
+		return t.streams.RoundTrip(r)
+	}
+	return t.calls.RoundTrip(r)
+}
+
+// transport is the inner transports for the current certificate.
+func (u *upstream) transport() *transports {
 	var c *tls.Certificate
 	if u.cert != nil {
 		c, _ = u.cert() // an error keeps no certificate: the sidecar says 403
@@ -64,20 +97,27 @@ func (u *upstream) transport() *http.Transport {
 		return t
 	}
 	old := u.cur
-	t = u.newTransport(c)
+	t = &transports{calls: u.newTransport(c, false), streams: u.newTransport(c, true)}
 	u.cur, u.curCert = t, c
 	u.mu.Unlock()
 	if old != nil {
 		// Outside the lock: closing TLS connections writes to them. The
-		// old transport also closes its connections in use as they go idle.
-		old.CloseIdleConnections()
+		// old transports also close their connections in use as they go
+		// idle.
+		old.closeIdle()
 	}
 	return t
 }
 
-// newTransport is NewTransport presenting c.
-func (u *upstream) newTransport(c *tls.Certificate) *http.Transport {
+// newTransport is NewTransport presenting c; h2: HTTP/2 where the pod
+// offers it (HTTP/1.1 otherwise, and always over plain HTTP).
+func (u *upstream) newTransport(c *tls.Certificate, h2 bool) *http.Transport {
 	t := NewTransport(u.dial, u.header)
+	if h2 {
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP1(true)
+		t.Protocols.SetHTTP2(true)
+	}
 	// A handshake that stalls fails like a dial that does, instead of
 	// holding the request until the client gives up.
 	t.TLSHandshakeTimeout = u.dial
@@ -105,11 +145,11 @@ func (u *upstream) newTransport(c *tls.Certificate) *http.Transport {
 }
 
 // CloseIdleConnections closes the idle connections of the current
-// transport (http.Client and tests use it).
+// transports (http.Client and tests use it).
 func (u *upstream) CloseIdleConnections() {
 	u.mu.RLock()
 	defer u.mu.RUnlock()
 	if u.cur != nil {
-		u.cur.CloseIdleConnections()
+		u.cur.closeIdle()
 	}
 }

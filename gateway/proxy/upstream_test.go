@@ -38,6 +38,7 @@ type authSidecar struct {
 	mu      sync.Mutex
 	callers []api.Caller
 	serials []string
+	protos  []int // HTTP major version of each request
 	conns   atomic.Int64
 	resumed atomic.Int64
 }
@@ -54,6 +55,7 @@ func newAuthSidecar(t testing.TB, bundle []byte) *authSidecar {
 		s.mu.Lock()
 		s.callers = append(s.callers, c)
 		s.serials = append(s.serials, r.TLS.PeerCertificates[0].SerialNumber.String())
+		s.protos = append(s.protos, r.ProtoMajor)
 		s.mu.Unlock()
 		if r.TLS.DidResume {
 			s.resumed.Add(1)
@@ -131,6 +133,32 @@ func TestCallerReachesTheSidecar(t *testing.T) {
 	side.mu.Lock()
 	defer side.mu.Unlock()
 	assert.Equal(t, []api.Caller{{User: "alice@example.com", Groups: []string{"dev", "a,b"}}}, side.callers)
+}
+
+// Calls go over HTTP/1.1, standing streams over HTTP/2 (the sidecar
+// offers both): many idle streams share a connection.
+func TestStandingStreamsGoOverHTTP2(t *testing.T) {
+	t.Parallel()
+	ca, err := certs.NewCA("gateway-ca", time.Hour)
+	require.NoError(t, err)
+	side := newAuthSidecar(t, ca.PEM)
+	cert := clientPair(t, ca)
+	tr := NewUpstreamTransport(time.Second, 10*time.Second, func() (*tls.Certificate, error) { return cert, nil })
+	for _, standing := range []bool{false, true, true, false} {
+		ctx := context.Background()
+		if standing {
+			ctx = WithStanding(ctx)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, side.url+"/mcp", nil)
+		require.NoError(t, err)
+		resp, err := tr.RoundTrip(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	side.mu.Lock()
+	defer side.mu.Unlock()
+	assert.Equal(t, []int{1, 2, 2, 1}, side.protos)
 }
 
 type staticUser struct{ u *auth.User }

@@ -18,8 +18,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"strings"
+	"sync"
 )
 
 // version is the first byte of every payload, so the format can change
@@ -68,6 +70,19 @@ type Codec struct {
 	// keys[0] signs; every key verifies, so a key can be rotated by
 	// prepending the new one, rolling all replicas, then dropping the old.
 	keys [][]byte
+	// macs[i] recycles HMAC states of keys[i]: every request of a session
+	// verifies its id, and a new HMAC costs a handful of allocations.
+	macs []*sync.Pool
+}
+
+// strictBase64 refuses stray trailing bits.
+var strictBase64 = base64.RawURLEncoding.Strict()
+
+// macState is an HMAC of one key and the buffer its input is put
+// together in.
+type macState struct {
+	h   hash.Hash
+	buf []byte
 }
 
 // NewCodec returns a codec that signs with keys[0] and accepts ids signed
@@ -81,7 +96,9 @@ func NewCodec(keys ...[]byte) (*Codec, error) {
 		if len(k) < MinKeyLen {
 			return nil, fmt.Errorf("session key %d is %d bytes, need at least %d", i+1, len(k), MinKeyLen)
 		}
-		c.keys = append(c.keys, bytes.Clone(k))
+		key := bytes.Clone(k)
+		c.keys = append(c.keys, key)
+		c.macs = append(c.macs, &sync.Pool{New: func() any { return &macState{h: hmac.New(sha256.New, key)} }})
 	}
 	return c, nil
 }
@@ -121,7 +138,8 @@ func (c *Codec) Encode(scope Scope, ref Ref) string {
 	payload = binary.AppendUvarint(payload, uint64(len(ref.PodUID)))
 	payload = append(payload, ref.PodUID...)
 	payload = append(payload, ref.Upstream...)
-	out := append(payload, c.mac(c.keys[0], scope, payload)...)
+	var sum [sha256.Size]byte
+	out := append(payload, c.mac(0, scope, payload, sum[:0])...)
 	return base64.RawURLEncoding.EncodeToString(out)
 }
 
@@ -131,16 +149,21 @@ func (c *Codec) Decode(scope Scope, id string) (Ref, error) {
 	if len(id) == 0 || len(id) > 4*maxField {
 		return Ref{}, ErrInvalid
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(id)
-	// The decoder skips newlines and tolerates stray trailing bits; only the
-	// canonical form is ours, so one session cannot have several ids.
-	if err != nil || len(raw) < 1+1+macLen || base64.RawURLEncoding.EncodeToString(raw) != id {
+	// The decoder skips newlines and, unless strict, tolerates stray
+	// trailing bits; only the canonical form is ours, so one session cannot
+	// have several ids.
+	if strings.ContainsAny(id, "\r\n") {
+		return Ref{}, ErrInvalid
+	}
+	raw, err := strictBase64.DecodeString(id)
+	if err != nil || len(raw) < 1+1+macLen {
 		return Ref{}, ErrInvalid
 	}
 	payload, sum := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
 	ok := false
-	for _, k := range c.keys {
-		if hmac.Equal(sum, c.mac(k, scope, payload)) {
+	var mine [sha256.Size]byte
+	for i := range c.keys {
+		if hmac.Equal(sum, c.mac(i, scope, payload, mine[:0])) {
 			ok = true
 			break
 		}
@@ -161,15 +184,20 @@ func (c *Codec) Decode(scope Scope, id string) (Ref, error) {
 	return ref, nil
 }
 
-// mac binds the payload to its scope. Each scope field is length-prefixed
-// so no two scopes feed the same bytes.
-func (c *Codec) mac(key []byte, scope Scope, payload []byte) []byte {
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte("mcp-gateway-session\x00"))
+// mac binds the payload to its scope with keys[key], appending the MAC to
+// out. Each scope field is length-prefixed so no two scopes feed the same
+// bytes.
+func (c *Codec) mac(key int, scope Scope, payload, out []byte) []byte {
+	st := c.macs[key].Get().(*macState)
+	defer c.macs[key].Put(st)
+	b := append(st.buf[:0], "mcp-gateway-session\x00"...)
 	for _, f := range []string{scope.Namespace, scope.Server, scope.Subject} {
-		h.Write(binary.AppendUvarint(nil, uint64(len(f))))
-		h.Write([]byte(f))
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
 	}
-	h.Write(payload)
-	return h.Sum(nil)[:macLen]
+	b = append(b, payload...)
+	st.buf = b
+	st.h.Reset()
+	st.h.Write(b)
+	return st.h.Sum(out)[:len(out)+macLen]
 }

@@ -4,42 +4,27 @@ import (
 	"encoding/json"
 )
 
+// The request fields the bridge routes by are read as a server that
+// decodes them into structs reads them (keys matched up to case, the last
+// one wins: LookupFold), so that what the bridge rewrites is what the
+// server acts on; without decoding the message again.
+
 // ProgressToken returns the raw progress token a request asks for in
 // params._meta.progressToken, or nil.
 func ProgressToken(params json.RawMessage) json.RawMessage {
-	var p struct {
-		Meta struct {
-			ProgressToken json.RawMessage `json:"progressToken"`
-		} `json:"_meta"`
-	}
-	if len(params) == 0 || json.Unmarshal(params, &p) != nil {
-		return nil
-	}
-	return p.Meta.ProgressToken
+	return LookupFold(params, "_meta", "progressToken")
 }
 
 // NotificationProgressToken returns params.progressToken of a
 // notifications/progress message, or nil.
 func NotificationProgressToken(params json.RawMessage) json.RawMessage {
-	var p struct {
-		ProgressToken json.RawMessage `json:"progressToken"`
-	}
-	if len(params) == 0 || json.Unmarshal(params, &p) != nil {
-		return nil
-	}
-	return p.ProgressToken
+	return LookupFold(params, "progressToken")
 }
 
 // CancelledRequestID returns params.requestId of a notifications/cancelled
 // message, or nil.
 func CancelledRequestID(params json.RawMessage) json.RawMessage {
-	var p struct {
-		RequestID json.RawMessage `json:"requestId"`
-	}
-	if len(params) == 0 || json.Unmarshal(params, &p) != nil {
-		return nil
-	}
-	return p.RequestID
+	return LookupFold(params, "requestId")
 }
 
 // InitializeVersion returns params.protocolVersion of an initialize request

@@ -101,30 +101,73 @@ func eachMember(obj []byte, f func(keyStart int, key []byte, escaped bool, valSt
 
 // Set returns a copy of raw with the value at path replaced by val (raw
 // JSON). A missing last member is added at the end of its object; missing
-// objects on the way are created.
+// objects on the way are created. It finds the place in one walk down the
+// path and copies raw once.
 func Set(raw []byte, val []byte, path ...string) ([]byte, error) {
 	if len(path) == 0 {
 		return append([]byte(nil), val...), nil
 	}
 	raw = bytes.TrimSpace(raw)
-	ms, err := members(raw)
-	if err != nil {
-		return nil, fmt.Errorf("setting %q: %w", path[0], err)
-	}
-	i := lastMember(ms, path[0])
-	if i < 0 {
-		inner := val
-		for j := len(path) - 1; j >= 1; j-- {
-			inner = objectOf(path[j], inner)
+	obj, base := raw, 0 // obj is raw[base:base+len(obj)]
+	for depth, key := range path {
+		vs, ve, found, empty, err := findMember(obj, key)
+		if err != nil {
+			return nil, fmt.Errorf("setting %q: %w", key, err)
 		}
-		return insertMember(raw, ms, path[0], inner), nil
+		if !found {
+			inner := val
+			for j := len(path) - 1; j > depth; j-- {
+				inner = objectOf(path[j], inner)
+			}
+			return insertMember(raw, base+len(obj)-1, empty, key, inner), nil
+		}
+		if depth == len(path)-1 {
+			return splice(raw, base+vs, base+ve, val), nil
+		}
+		obj, base = obj[vs:ve], base+vs
 	}
-	m := ms[i]
-	inner, err := Set(raw[m.valStart:m.valEnd], val, path[1:]...)
-	if err != nil {
-		return nil, err
+	return nil, nil // not reached: the loop returns at the last key
+}
+
+// findMember returns the offsets of the value of obj's last member key
+// (an exact match), and whether obj has no members at all.
+func findMember(obj []byte, key string) (vs, ve int, found, empty bool, err error) {
+	empty = true
+	err = eachMember(obj, func(_ int, k []byte, escaped bool, s, e int) bool {
+		empty = false
+		if keyEquals(k, escaped, key) {
+			vs, ve, found = s, e, true
+		}
+		return true
+	})
+	return vs, ve, found, empty, err
+}
+
+// LookupFold is Lookup matching keys as encoding/json matches a struct's
+// fields (exactly, else up to Unicode case folding; the last one wins):
+// what a server that decodes into structs reads at path.
+func LookupFold(raw []byte, path ...string) []byte {
+	v := bytes.TrimSpace(raw)
+	for _, key := range path {
+		var found bool
+		v, found = findValueFold(v, key)
+		if !found {
+			return nil
+		}
 	}
-	return splice(raw, m.valStart, m.valEnd, inner), nil
+	return v
+}
+
+func findValueFold(obj []byte, key string) ([]byte, bool) {
+	var val []byte
+	found := false
+	err := eachMember(obj, func(_ int, k []byte, escaped bool, vs, ve int) bool {
+		if keyMatches(k, escaped, key) {
+			val, found = obj[vs:ve], true
+		}
+		return true
+	})
+	return val, found && err == nil
 }
 
 // Delete returns a copy of raw without the member at path; raw itself when
@@ -279,18 +322,19 @@ func splice(b []byte, start, end int, with []byte) []byte {
 	return append(out, b[end:]...)
 }
 
-// insertMember adds "key":val as the last member of obj.
-func insertMember(obj []byte, ms []member, key string, val []byte) []byte {
+// insertMember adds "key":val to raw before the closing brace at offset
+// closing of an object (empty: it has no members yet).
+func insertMember(raw []byte, closing int, empty bool, key string, val []byte) []byte {
 	k, _ := json.Marshal(key) // a string always encodes
-	closing := bytes.LastIndexByte(obj, '}')
-	add := make([]byte, 0, len(k)+len(val)+2)
-	if len(ms) > 0 {
-		add = append(add, ',')
+	out := make([]byte, 0, len(raw)+len(k)+len(val)+2)
+	out = append(out, raw[:closing]...)
+	if !empty {
+		out = append(out, ',')
 	}
-	add = append(add, k...)
-	add = append(add, ':')
-	add = append(add, val...)
-	return splice(obj, closing, closing, add)
+	out = append(out, k...)
+	out = append(out, ':')
+	out = append(out, val...)
+	return append(out, raw[closing:]...)
 }
 
 func objectOf(key string, val []byte) []byte {

@@ -108,16 +108,139 @@ type DecodeError struct {
 func (e *DecodeError) Error() string { return e.Err.Error() }
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// envelope is the part of a message this package inspects. Fields are raw so
-// that absence ("no id") can be told apart from null.
+// envelope is the part of a message this package inspects. Fields are raw
+// so that absence ("no id") can be told apart from null; jsonrpc and method
+// are JSON strings, nil when absent or null (as encoding/json leaves a
+// *string).
 type envelope struct {
-	JSONRPC *string         `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id"`
-	Method  *string         `json:"method"`
-	Params  json.RawMessage `json:"params"`
-	Result  json.RawMessage `json:"result"`
-	Error   json.RawMessage `json:"error"`
+	JSONRPC []byte
+	ID      json.RawMessage
+	Method  []byte
+	Params  json.RawMessage
+	Result  json.RawMessage
+	Error   json.RawMessage
 }
+
+// errType is a member of the envelope with a value of the wrong type (a
+// method that is not a string): the message is invalid, not unreadable.
+var errType = errors.New("a member of the message has the wrong type")
+
+// scanEnvelope validates the object data (trimmed) and fills env from its
+// members, matching keys as encoding/json matches a struct's fields
+// (exactly or up to case, the last one wins). A grammar error anywhere
+// wins over a type error, as with json.Unmarshal.
+func scanEnvelope(data []byte) (env envelope, err error) {
+	var typeErr error
+	i := skipSpace(data, 1)
+	if i < len(data) && data[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(data) || data[i] != '"' {
+				return env, errSyntax
+			}
+			keyEnd, err := scanStrictString(data, i)
+			if err != nil {
+				return env, err
+			}
+			key, escaped := data[i:keyEnd], bytes.IndexByte(data[i:keyEnd], '\\') >= 0
+			i = skipSpace(data, keyEnd)
+			if i >= len(data) || data[i] != ':' {
+				return env, errSyntax
+			}
+			vs := skipSpace(data, i+1)
+			ve, err := scanValue(data, vs, 1)
+			if err != nil {
+				return env, err
+			}
+			if err := env.set(key, escaped, data[vs:ve]); err != nil && typeErr == nil {
+				typeErr = err
+			}
+			i = skipSpace(data, ve)
+			if i < len(data) && data[i] == ',' {
+				i = skipSpace(data, i+1)
+				continue
+			}
+			if i >= len(data) || data[i] != '}' {
+				return env, errSyntax
+			}
+			i++
+			break
+		}
+	}
+	if skipSpace(data, i) != len(data) {
+		return env, errSyntax // something after the object
+	}
+	return env, typeErr
+}
+
+// set stores one member's value if its key names a field of the envelope.
+func (env *envelope) set(key []byte, escaped bool, val []byte) error {
+	switch {
+	case keyMatches(key, escaped, "jsonrpc"):
+		return setString(&env.JSONRPC, val)
+	case keyMatches(key, escaped, "method"):
+		return setString(&env.Method, val)
+	case keyMatches(key, escaped, "id"):
+		env.ID = val
+	case keyMatches(key, escaped, "params"):
+		env.Params = val
+	case keyMatches(key, escaped, "result"):
+		env.Result = val
+	case keyMatches(key, escaped, "error"):
+		env.Error = val
+	}
+	return nil
+}
+
+// setString is encoding/json's decoding into a *string: null clears it,
+// anything but a string is a type error.
+func setString(dst *[]byte, val []byte) error {
+	switch val[0] {
+	case 'n':
+		*dst = nil
+	case '"':
+		*dst = val
+	default:
+		return errType
+	}
+	return nil
+}
+
+// isString reports whether the JSON string raw decodes to s.
+func isString(raw []byte, s string) bool {
+	if len(raw) == len(s)+2 && string(raw[1:len(raw)-1]) == s {
+		return true
+	}
+	v, ok := stringValue(raw)
+	return ok && v == s
+}
+
+// methodName decodes a method; the names of MCP, the usual case, without
+// allocating.
+func methodName(raw []byte) string {
+	if m, ok := knownMethods[string(raw)]; ok {
+		return m
+	}
+	s, _ := stringValue(raw)
+	return s
+}
+
+// knownMethods maps the quoted methods of MCP to their names.
+var knownMethods = func() map[string]string {
+	names := []string{"initialize", "ping", "tools/list", "tools/call", "prompts/list", "prompts/get",
+		"resources/list", "resources/read", "resources/templates/list", "resources/subscribe", "resources/unsubscribe",
+		"completion/complete", "logging/setLevel", "server/discover", "subscriptions/listen",
+		"sampling/createMessage", "elicitation/create", "roots/list",
+		"notifications/initialized", "notifications/cancelled", "notifications/progress", "notifications/message",
+		"notifications/tools/list_changed", "notifications/prompts/list_changed", "notifications/resources/list_changed",
+		"notifications/resources/updated", "notifications/roots/list_changed", "notifications/subscriptions/acknowledged"}
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[`"`+n+`"`] = n
+	}
+	return m
+}()
 
 // Decode parses a body that holds a single JSON-RPC message or, when
 // allowBatch is set (protocol revision 2025-03-26 only), a JSON array of
@@ -128,10 +251,10 @@ func Decode(data []byte, allowBatch bool) (msgs []*Message, batch bool, err erro
 	if len(data) == 0 {
 		return nil, false, &DecodeError{Code: CodeParseError, Err: errors.New("empty body")}
 	}
-	if !json.Valid(data) {
-		return nil, false, &DecodeError{Code: CodeParseError, Err: errors.New("invalid JSON")}
-	}
 	if data[0] == '[' {
+		if !validJSON(data) {
+			return nil, false, &DecodeError{Code: CodeParseError, Err: errors.New("invalid JSON")}
+		}
 		if !allowBatch {
 			return nil, true, &DecodeError{Code: CodeInvalidRequest, Err: errors.New("JSON-RPC batches are not supported by this protocol version")}
 		}
@@ -160,21 +283,22 @@ func Decode(data []byte, allowBatch bool) (msgs []*Message, batch bool, err erro
 }
 
 // DecodeOne parses and classifies exactly one JSON-RPC message (one line of
-// the stdio transport, one SSE event, one POST body without batching).
+// the stdio transport, one SSE event, one POST body without batching). The
+// message's Raw, ID and Params are slices of data: a caller that reuses
+// data (a read buffer) decodes a copy.
 func DecodeOne(data []byte) (*Message, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
-		if json.Valid(data) {
+		if validJSON(data) {
 			return nil, &DecodeError{Code: CodeInvalidRequest, Err: errors.New("message is not a JSON object")}
 		}
 		return nil, &DecodeError{Code: CodeParseError, Err: errors.New("invalid JSON")}
 	}
-	var env envelope
-	if err := json.Unmarshal(data, &env); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, &DecodeError{Code: CodeParseError, Err: fmt.Errorf("invalid JSON: %w", err)}
-		}
+	env, err := scanEnvelope(data)
+	switch {
+	case errors.Is(err, errSyntax):
+		return nil, &DecodeError{Code: CodeParseError, Err: errSyntax}
+	case err != nil:
 		return nil, &DecodeError{Code: CodeInvalidRequest, Err: fmt.Errorf("invalid message: %w", err)}
 	}
 	hasID := len(env.ID) > 0
@@ -185,7 +309,7 @@ func DecodeOne(data []byte) (*Message, error) {
 		}
 		return de
 	}
-	if env.JSONRPC == nil || *env.JSONRPC != "2.0" {
+	if v := env.JSONRPC; v == nil || !isString(v, "2.0") {
 		return nil, invalid(`"jsonrpc" must be "2.0"`)
 	}
 	m := &Message{Raw: data, Params: env.Params}
@@ -194,10 +318,9 @@ func DecodeOne(data []byte) (*Message, error) {
 		if len(env.Result) > 0 || len(env.Error) > 0 {
 			return nil, invalid("a message cannot have both method and result/error")
 		}
-		if *env.Method == "" {
+		if m.Method = methodName(env.Method); m.Method == "" {
 			return nil, invalid("empty method")
 		}
-		m.Method = *env.Method
 		if p := bytes.TrimSpace(env.Params); len(p) > 0 && p[0] != '{' && p[0] != '[' {
 			return nil, invalid("params must be an object or an array")
 		}

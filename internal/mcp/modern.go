@@ -111,28 +111,41 @@ func UnsupportedVersion(requested string) *Violation {
 }
 
 // ParseMeta reads the per-request fields of params._meta; a request that
-// lacks a required one is malformed (-32602, HTTP 400).
+// lacks a required one is malformed (-32602, HTTP 400). One pass over
+// _meta's members (the last of a key wins, as Lookup reads it); the
+// strings are decoded without a JSON decoder.
 func ParseMeta(params json.RawMessage) (RequestMeta, *Violation) {
 	meta := Lookup(params, "_meta")
 	if len(meta) == 0 || meta[0] != '{' {
 		return RequestMeta{}, invalidMeta("params._meta with " + api.MetaProtocolVersion + " and " + api.MetaClientCapabilities + " is required")
 	}
+	var version, level []byte
 	var m RequestMeta
-	if v := Lookup(meta, api.MetaProtocolVersion); len(v) == 0 || json.Unmarshal(v, &m.ProtocolVersion) != nil || m.ProtocolVersion == "" {
+	_ = eachMember(meta, func(_ int, k []byte, escaped bool, vs, ve int) bool {
+		switch v := meta[vs:ve]; {
+		case keyEquals(k, escaped, api.MetaProtocolVersion):
+			version = v
+		case keyEquals(k, escaped, api.MetaClientCapabilities):
+			m.ClientCapabilities = v
+		case keyEquals(k, escaped, api.MetaClientInfo):
+			m.ClientInfo = v
+		case keyEquals(k, escaped, api.MetaLogLevel):
+			level = v
+		}
+		return true
+	})
+	var ok bool
+	if m.ProtocolVersion, ok = stringValue(version); !ok || m.ProtocolVersion == "" {
 		return RequestMeta{}, invalidMeta("_meta." + api.MetaProtocolVersion + " must be a non-empty string")
 	}
-	m.ClientCapabilities = Lookup(meta, api.MetaClientCapabilities)
 	if len(m.ClientCapabilities) == 0 || m.ClientCapabilities[0] != '{' {
 		return RequestMeta{}, invalidMeta("_meta." + api.MetaClientCapabilities + " must be an object")
 	}
-	if v := Lookup(meta, api.MetaClientInfo); len(v) > 0 {
-		if v[0] != '{' {
-			return RequestMeta{}, invalidMeta("_meta." + api.MetaClientInfo + " must be an object")
-		}
-		m.ClientInfo = v
+	if len(m.ClientInfo) > 0 && m.ClientInfo[0] != '{' {
+		return RequestMeta{}, invalidMeta("_meta." + api.MetaClientInfo + " must be an object")
 	}
-	if v := Lookup(meta, api.MetaLogLevel); len(v) > 0 {
-		if json.Unmarshal(v, &m.LogLevel) != nil || !slices.Contains(LogLevels, m.LogLevel) {
+	if len(level) > 0 {
+		if m.LogLevel, ok = stringValue(level); !ok || !slices.Contains(LogLevels, m.LogLevel) {
 			return RequestMeta{}, invalidMeta("_meta." + api.MetaLogLevel + " must be one of " + strings.Join(LogLevels, ", "))
 		}
 	}
@@ -151,8 +164,7 @@ func Name(m *Message) string {
 	if !ok {
 		return ""
 	}
-	var s string
-	_ = json.Unmarshal(Lookup(m.Params, field), &s)
+	s, _ := stringValue(Lookup(m.Params, field))
 	return s
 }
 

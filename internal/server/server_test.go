@@ -74,3 +74,29 @@ func TestRESTConfigOutsideACluster(t *testing.T) {
 	_, err = RESTConfig("/nonexistent/kubeconfig")
 	require.ErrorContains(t, err, "/nonexistent/kubeconfig")
 }
+
+// --pprof serves the profiler on its own listener until the context ends;
+// empty serves nothing.
+func TestPprof(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	require.NoError(t, Pprof(context.Background(), "", log), "off by default")
+	l, err := Listen("probe", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, Pprof(ctx, addr, log))
+	resp, err := http.Get("http://" + addr + "/debug/pprof/cmdline")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	cancel()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/debug/pprof/cmdline")
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		return err != nil
+	}, 5*time.Second, 10*time.Millisecond, "the profiler stops with its context")
+}

@@ -2,7 +2,6 @@ package toolfilter
 
 import (
 	"bytes"
-	"strings"
 
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
@@ -28,20 +27,7 @@ func AmbiguousKey(m *mcp.Message) string {
 	return ""
 }
 
-// foldCollision lists the object's keys as written (a map would merge
-// exact duplicates) and compares every pair with strings.EqualFold, which
-// folds like encoding/json does. Not an object: "".
-func foldCollision(obj []byte) string {
-	keys, err := mcp.Keys(obj)
-	if err != nil {
-		return ""
-	}
-	for i, k := range keys {
-		for _, prev := range keys[:i] {
-			if strings.EqualFold(prev, k) {
-				return k
-			}
-		}
-	}
-	return ""
-}
+// foldCollision is a key of obj that an earlier key equals up to case (as
+// strings.EqualFold folds, like encoding/json), or repeats; "" when none or
+// obj is not an object.
+func foldCollision(obj []byte) string { return mcp.KeyCollision(obj) }

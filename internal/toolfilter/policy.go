@@ -40,13 +40,10 @@ func (p *Policy) Active() bool { return p != nil }
 // Allows reports whether a tool may be listed and called.
 func (p *Policy) Allows(name string) bool { return p == nil || p.allowed[name] }
 
-// ToolName is the name a tools/call's params ask for ("" if none).
+// ToolName is the name a tools/call's params ask for ("" if none), read
+// as a server decoding params into a struct reads it.
 func ToolName(params json.RawMessage) string {
-	var v struct {
-		Name string `json:"name"`
-	}
-	_ = json.Unmarshal(params, &v)
-	return v.Name
+	return mcp.StringValue(mcp.LookupFold(params, "name"))
 }
 
 // Refused returns the first tools/call among msgs whose tool the policy

@@ -99,7 +99,7 @@ func TestCopySSE(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rec := httptest.NewRecorder()
-			require.NoError(t, CopySSE(rec, iotest.OneByteReader(strings.NewReader(tt.in)), tt.filter))
+			require.NoError(t, CopySSE(rec, iotest.OneByteReader(strings.NewReader(tt.in)), tt.filter, false))
 			assert.Equal(t, tt.want, rec.Body.String())
 			assert.True(t, rec.Flushed)
 		})
@@ -121,18 +121,53 @@ func (f *flushRecorder) Flush() {
 	}
 }
 
-// A stream that says nothing yet still has its headers sent at once, with
-// and without a filter: an SDK client waits for them.
+// A standing stream that says nothing yet still has its headers sent at
+// once, with and without a filter: an SDK client waits for them.
 func TestCopySSEFlushesHeadersOfASilentStream(t *testing.T) {
 	t.Parallel()
 	for _, p := range []*Policy{nil, newFilter()} {
 		pr, pw := io.Pipe()
 		w := &flushRecorder{ResponseRecorder: *httptest.NewRecorder()}
 		done := make(chan error, 1)
-		go func() { done <- CopySSE(w, pr, p) }()
+		go func() { done <- CopySSE(w, pr, p, true) }()
 		assert.Eventually(t, w.flushedEarly.Load, 5*time.Second, time.Millisecond, "headers flushed before any event (filter %v)", p.Active())
 		require.NoError(t, pw.Close())
 		require.NoError(t, <-done)
+	}
+}
+
+// The answer to a POST sends its headers with its first event, at once,
+// and is flushed event by event while it goes on.
+func TestCopySSEFlushesAnAnswerWithItsFirstEvent(t *testing.T) {
+	t.Parallel()
+	pr, pw := io.Pipe()
+	w := &flushRecorder{ResponseRecorder: *httptest.NewRecorder()}
+	flushed := make(chan struct{})
+	fw := flushNotifier{flushRecorder: w, flushed: flushed}
+	done := make(chan error, 1)
+	go func() { done <- CopySSE(fw, pr, nil, false) }()
+	go func() { _, _ = io.WriteString(pw, "event: message\ndata: {}\n\n") }()
+	select {
+	case <-flushed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first event was not flushed")
+	}
+	assert.False(t, w.flushedEarly.Load(), "no flush before the first event")
+	require.NoError(t, pw.Close())
+	require.NoError(t, <-done)
+}
+
+// flushNotifier tells when it is flushed.
+type flushNotifier struct {
+	*flushRecorder
+	flushed chan struct{}
+}
+
+func (f flushNotifier) Flush() {
+	f.flushRecorder.Flush()
+	select {
+	case f.flushed <- struct{}{}:
+	default:
 	}
 }
 

@@ -117,13 +117,18 @@ func (p *Policy) event(ev []byte) []byte {
 
 // CopySSE passes an event stream from body to w, flushing after every
 // read so each event reaches the client at once; with an active policy
-// the events are filtered on the way (SSEWriter). The status and headers
-// are flushed first: a stream may stay silent for long (a session's GET
-// stream until the server has something to say), and a client waits for
-// its headers before it goes on.
-func CopySSE(w http.ResponseWriter, body io.Reader, p *Policy) error {
+// the events are filtered on the way (SSEWriter). A standing stream's
+// status and headers are flushed first: it may stay silent for long (a
+// session's GET stream until the server has something to say, a
+// subscription), and a client waits for its headers before it goes on. The
+// answer to a POST sends them with its first event, and its last bytes
+// (those that come with the end of the body) with the end of the response:
+// fewer writes for the usual one-event answer.
+func CopySSE(w http.ResponseWriter, body io.Reader, p *Policy, standing bool) error {
 	rc := http.NewResponseController(w)
-	_ = rc.Flush()
+	if standing {
+		_ = rc.Flush()
+	}
 	var out io.Writer = w
 	var sse *SSEWriter
 	if p.Active() {
@@ -139,7 +144,13 @@ func CopySSE(w http.ResponseWriter, body io.Reader, p *Policy) error {
 			if _, werr := out.Write(buf[:n]); werr != nil {
 				return werr
 			}
-			_ = rc.Flush()
+			if err == nil {
+				// Not at the end: what came goes on now. The last bytes
+				// (they came with the end of the stream, as a pod's final
+				// event does with its terminating chunk) are sent by the
+				// handler's return, in one write with the end of this one.
+				_ = rc.Flush()
+			}
 		}
 		if err != nil {
 			if sse != nil { // a stream that ended mid-event: pass what came

@@ -5,12 +5,12 @@ package gateway
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
 	"github.com/archestra-ai/mcp-orchestrator/internal/testutil"
 )
@@ -68,7 +69,8 @@ func BenchmarkToolsCallGatewayOwnCore(b *testing.B) {
 			"run it with go test -exec 'taskset -c %d' ...", benchClientCPU, benchGatewayCPU, benchClientCPU)
 
 	ns := namespace(b)
-	gatewayURL, gatewayPid := startPinnedGateway(b, ns)
+	gw := startPinnedGateway(b, ns)
+	gatewayURL, gatewayPid := gw.url, gw.pid
 	backend := mcptest.NewBackend(b, "bench")
 	createPod(b, backend, ns, "srv", "srv-1", nil)
 	endpoint := gatewayURL + "/mcp/" + ns + "/srv"
@@ -109,10 +111,10 @@ func benchOwnCore(b *testing.B, directURL, gatewayURL string, gatewayPid, sessio
 	for done := 0; done < b.N; done += chunk {
 		n := min(chunk, b.N-done)
 		for side, sessions := range [][]*mcp.ClientSession{direct, gateway} {
-			s0, g0 := cpuTime(self), cpuTime(gatewayPid)
+			s0, g0 := testutil.CPUTime(self), testutil.CPUTime(gatewayPid)
 			l, d := mcptest.CallChunk(b, sessions, n)
-			selfCPU[side] += cpuTime(self) - s0
-			gatewayCPU[side] += cpuTime(gatewayPid) - g0
+			selfCPU[side] += testutil.CPUTime(self) - s0
+			gatewayCPU[side] += testutil.CPUTime(gatewayPid) - g0
 			sides.Add(side, l, d)
 		}
 	}
@@ -138,6 +140,11 @@ func benchOwnCore(b *testing.B, directURL, gatewayURL string, gatewayPid, sessio
 // figures and the ratios (gateway/direct per era, modern/legacy), it
 // reports the gateway's CPU time per call of each era: what the modern
 // path costs the gateway against the legacy one, whatever the servers cost.
+// The gateway reaches the pods as it does sidecars with caller
+// authentication (mTLS). The floor is a reverse proxy in net/http with the
+// gateway's own upstream transport that does nothing else
+// (test/gateway/testdata/floorproxy), pinned the same way, in the same
+// alternation: what any gateway on net/http costs per call.
 //
 //	KUBEBUILDER_ASSETS=$(hack/build-envtest-bins.sh) go test -exec 'taskset -c 0' \
 //	    ./test/gateway -run '^$' -bench ToolsCallErasOwnCore -benchtime 10000x
@@ -148,15 +155,20 @@ func BenchmarkToolsCallErasOwnCore(b *testing.B) {
 	require.NoError(b, confinedTo(os.Getpid(), benchClientCPU),
 		"run it with go test -exec 'taskset -c %d' ... (see BenchmarkToolsCallGatewayOwnCore)", benchClientCPU)
 	ns := namespace(b)
-	gatewayURL, gatewayPid := startPinnedGateway(b, ns)
+	pki := newHopPKI(b)
+	gw := startPinnedGateway(b, ns, pki.gatewayArgs...)
 	modern := mcptest.NewStatelessBackend(b, "modern", false)
 	legacy := mcptest.NewBackend(b, "legacy")
-	createPod(b, modern, ns, "modern", "modern-1", nil)
-	createPod(b, legacy, ns, "legacy", "legacy-1", nil)
+	// The pods are reached as sidecars with caller authentication are:
+	// TLS, the gateway's client certificate verified (the sidecar's own
+	// gatewayauth code), the same SDK server behind it.
+	modernPod, legacyPod := pki.sidecar(b, "modern", &mcp.StreamableHTTPOptions{Stateless: true}), pki.sidecar(b, "legacy", nil)
+	createPod(b, modernPod, ns, "modern", "modern-1", pki.podAnnotations)
+	createPod(b, legacyPod, ns, "legacy", "legacy-1", pki.podAnnotations)
 	ctx := context.Background()
 	for _, server := range []string{"modern", "legacy"} {
 		require.Eventually(b, func() bool {
-			cs, err := mcptest.Connect(ctx, gatewayURL+"/mcp/"+ns+"/"+server, "", nil)
+			cs, err := mcptest.Connect(ctx, gw.url+"/mcp/"+ns+"/"+server, "", nil)
 			if err != nil {
 				return false
 			}
@@ -165,73 +177,99 @@ func BenchmarkToolsCallErasOwnCore(b *testing.B) {
 			return err == nil && got == server
 		}, 10*time.Second, 20*time.Millisecond, "the gateway does not route to %s", server)
 	}
-	urls := []string{modern.URL, gatewayURL + "/mcp/" + ns + "/modern", legacy.URL, gatewayURL + "/mcp/" + ns + "/legacy"}
+	floor := startPinnedFloor(b, pki, map[string]string{"modern": modernPod.URL, "legacy": legacyPod.URL})
+	sides := []eraSide{
+		{"modern-direct", modern.URL, 0}, {"modern-gateway", gw.url + "/mcp/" + ns + "/modern", gw.pid},
+		{"legacy-direct", legacy.URL, 0}, {"legacy-gateway", gw.url + "/mcp/" + ns + "/legacy", gw.pid},
+		{"modern-floor", floor.url + "/mcp/modern", floor.pid}, {"legacy-floor", floor.url + "/mcp/legacy", floor.pid},
+	}
 	for _, sessions := range []int{64, 1} {
-		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) { benchErasOwnCore(b, urls, gatewayPid, sessions) })
+		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) { benchErasOwnCore(b, sides, gw, sessions) })
 	}
 	require.NoError(b, confinedTo(os.Getpid(), benchClientCPU), "this process after the calls")
-	require.NoError(b, confinedTo(gatewayPid, benchGatewayCPU), "the gateway after the calls")
+	require.NoError(b, confinedTo(gw.pid, benchGatewayCPU), "the gateway after the calls")
 }
 
-func benchErasOwnCore(b *testing.B, urls []string, gatewayPid, sessions int) {
-	const modernDirect, modernGateway, legacyDirect, legacyGateway = 0, 1, 2, 3
-	sides := make([][]*mcp.ClientSession, len(urls))
-	for i, u := range urls {
-		sides[i] = mcptest.OpenSessions(b, u, sessions)
+// eraSide is one side of BenchmarkToolsCallErasOwnCore: where its
+// clients go and the pinned process whose CPU it costs (0: none).
+type eraSide struct {
+	name, url string
+	pid       int
+}
+
+func benchErasOwnCore(b *testing.B, sides []eraSide, gw pinnedGateway, sessions int) {
+	const modernDirect, modernGateway, legacyDirect, legacyGateway, modernFloor, legacyFloor = 0, 1, 2, 3, 4, 5
+	clients := make([][]*mcp.ClientSession, len(sides))
+	names := make([]string, len(sides))
+	for i, s := range sides {
+		clients[i], names[i] = mcptest.OpenSessions(b, s.url, sessions), s.name
 	}
-	require.Empty(b, sides[modernGateway][0].ID(), "the modern side has no session")
-	require.NotEmpty(b, sides[legacyGateway][0].ID(), "the legacy side has a session")
-	c := mcptest.NewCompare("modern-direct", "modern-gateway", "legacy-direct", "legacy-gateway")
-	var gatewayCPU [4]time.Duration
-	calls := [4]int{}
+	require.Empty(b, clients[modernGateway][0].ID(), "the modern side has no session")
+	require.NotEmpty(b, clients[legacyGateway][0].ID(), "the legacy side has a session")
+	c := mcptest.NewCompare(names...)
+	cpu := make([]time.Duration, len(sides))
+	allocs := make([]float64, len(sides))
 	chunk := mcptest.ChunkPerSession * sessions
+	mallocs := newMallocCounter(b, gw.metrics)
 	b.ResetTimer()
 	for done := 0; done < b.N; done += chunk {
 		n := min(chunk, b.N-done)
-		for side, s := range sides {
-			g0 := cpuTime(gatewayPid)
-			lat, d := mcptest.CallChunk(b, s, n)
-			gatewayCPU[side] += cpuTime(gatewayPid) - g0
-			calls[side] += len(lat)
-			c.Add(side, lat, d)
+		for i, s := range sides {
+			// The scrapes are outside the CPU window: they cost the gateway.
+			m0 := mallocs.now(b)
+			t0 := testutil.CPUTime(s.pid)
+			lat, d := mcptest.CallChunk(b, clients[i], n)
+			cpu[i] += testutil.CPUTime(s.pid) - t0
+			allocs[i] += mallocs.since(b, m0)
+			c.Add(i, lat, d)
 		}
 	}
 	b.StopTimer()
 	c.Report(b, [2]int{modernGateway, modernDirect}, [2]int{legacyGateway, legacyDirect},
-		[2]int{modernGateway, legacyGateway}, [2]int{modernDirect, legacyDirect})
-	for era, side := range map[string]int{"modern": modernGateway, "legacy": legacyGateway} {
-		if calls[side] > 0 {
-			b.ReportMetric(float64(gatewayCPU[side].Microseconds())/float64(calls[side]), era+"-gateway-cpu-µs/call")
+		[2]int{modernGateway, legacyGateway}, [2]int{modernDirect, legacyDirect},
+		[2]int{modernFloor, modernDirect}, [2]int{legacyFloor, legacyDirect})
+	for i, s := range sides {
+		if s.pid != 0 && c.Calls(i) > 0 {
+			b.ReportMetric(float64(cpu[i].Microseconds())/float64(c.Calls(i)), s.name+"-cpu-µs/call")
 		}
+	}
+	for _, i := range []int{modernGateway, legacyGateway} {
+		b.ReportMetric(allocs[i]/float64(c.Calls(i)), sides[i].name+"-allocs/call")
 	}
 }
 
-// cpuTime is the CPU time the threads of process pid have used so far,
-// as the scheduler counts it (ns).
-func cpuTime(pid int) time.Duration {
-	tids, _ := threadsOf(pid)
-	var sum time.Duration
-	for _, tid := range tids {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/schedstat", pid, tid))
-		if err != nil {
-			continue // the thread has exited
-		}
-		if f := strings.Fields(string(data)); len(f) > 0 {
-			ns, _ := strconv.ParseInt(f[0], 10, 64)
-			sum += time.Duration(ns)
-		}
-	}
-	return sum
+// gatewayPprof serves the benchmarked gateway binary's profiler, for
+// profiles taken while a benchmark runs (go tool pprof
+// http://ADDR/debug/pprof/profile?seconds=10).
+var gatewayPprof = flag.String("gateway.pprof", "", "benchmarks: the --pprof address of the gateway binary (e.g. 127.0.0.1:6061); empty: none")
+
+// pinnedGateway is the gateway binary of a benchmark.
+type pinnedGateway struct {
+	url     string // of its clients' port
+	metrics string // its /metrics
+	pid     int
 }
 
 // startPinnedGateway builds and starts the mcp-gateway binary on CPU 1
-// with GOMAXPROCS=1, serving namespace ns, and returns its URL, once
-// ready, and its pid.
-func startPinnedGateway(b *testing.B, ns string) (string, int) {
+// with GOMAXPROCS=1, serving namespace ns (more flags in extra), and
+// returns it once ready.
+func startPinnedGateway(b *testing.B, ns string, extra ...string) pinnedGateway {
 	b.Helper()
 	bin, args := gatewayCommand(b, "mcp-gateway-bench", ns)
 	addr := args[0][len("--listen="):]
+	metricsAddr := args[1][len("--metrics-listen="):]
+	args = append(args, extra...)
+	if *gatewayPprof != "" {
+		args = append(args, "--pprof="+*gatewayPprof)
+	}
+	pid := startPinned(b, "gateway", "http://"+addr, bin, args...)
+	return pinnedGateway{url: "http://" + addr, metrics: "http://" + metricsAddr + api.MetricsPath, pid: pid}
+}
 
+// startPinned starts bin on CPU 1 with GOMAXPROCS=1 and returns its pid
+// once base answers /readyz.
+func startPinned(b *testing.B, what, base, bin string, args ...string) int {
+	b.Helper()
 	// taskset sets the mask before exec, so every thread the Go runtime
 	// starts inherits it. Without taskset the mask is set on the running
 	// child's threads below, before it serves anything.
@@ -252,7 +290,7 @@ func startPinnedGateway(b *testing.B, ns string) (string, int) {
 		_ = cmd.Process.Kill()
 		<-exited
 		if b.Failed() {
-			b.Logf("gateway log:\n%s", stderr.String())
+			b.Logf("%s log:\n%s", what, stderr.String())
 		}
 	})
 	how := "taskset"
@@ -260,14 +298,12 @@ func startPinnedGateway(b *testing.B, ns string) (string, int) {
 		how = "sched_setaffinity on its threads (no taskset)"
 		require.NoError(b, pinThreads(cmd.Process.Pid, benchGatewayCPU))
 	}
-	b.Logf("gateway pid %d on CPU %d by %s, GOMAXPROCS=1; this process on CPU %d", cmd.Process.Pid, benchGatewayCPU, how, benchClientCPU)
-
-	base := "http://" + addr
+	b.Logf("%s pid %d on CPU %d by %s, GOMAXPROCS=1; this process on CPU %d", what, cmd.Process.Pid, benchGatewayCPU, how, benchClientCPU)
 	require.Eventually(b, func() bool {
 		select {
 		case err := <-exited:
 			exited <- err
-			b.Fatalf("the gateway exited: %v\n%s", err, stderr.String())
+			b.Fatalf("the %s exited: %v\n%s", what, err, stderr.String())
 		default:
 		}
 		resp, err := http.Get(base + "/readyz")
@@ -276,9 +312,9 @@ func startPinnedGateway(b *testing.B, ns string) (string, int) {
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "the gateway did not become ready")
-	require.NoError(b, confinedTo(cmd.Process.Pid, benchGatewayCPU), "the gateway")
-	return base, cmd.Process.Pid
+	}, 20*time.Second, 20*time.Millisecond, "the %s did not become ready", what)
+	require.NoError(b, confinedTo(cmd.Process.Pid, benchGatewayCPU), what)
+	return cmd.Process.Pid
 }
 
 // confinedTo reports an error unless every thread of process pid may run
@@ -286,7 +322,7 @@ func startPinnedGateway(b *testing.B, ns string) (string, int) {
 func confinedTo(pid, cpu int) error {
 	var want unix.CPUSet
 	want.Set(cpu)
-	tids, err := threadsOf(pid)
+	tids, err := testutil.Threads(pid)
 	if err != nil {
 		return err
 	}
@@ -312,7 +348,7 @@ func pinThreads(pid, cpu int) error {
 	var want unix.CPUSet
 	want.Set(cpu)
 	for range 100 {
-		tids, err := threadsOf(pid)
+		tids, err := testutil.Threads(pid)
 		if err != nil {
 			return err
 		}
@@ -338,18 +374,4 @@ func pinThreads(pid, cpu int) error {
 		}
 	}
 	return fmt.Errorf("the threads of %d did not settle on CPU %d", pid, cpu)
-}
-
-func threadsOf(pid int) ([]int, error) {
-	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		return nil, err
-	}
-	tids := make([]int, 0, len(entries))
-	for _, e := range entries {
-		if tid, err := strconv.Atoi(e.Name()); err == nil {
-			tids = append(tids, tid)
-		}
-	}
-	return tids, nil
 }

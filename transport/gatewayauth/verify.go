@@ -51,12 +51,17 @@ func (v *Verifier) logRefusal(reason string, r *http.Request) {
 
 type connKey struct{}
 
-// connState caches the verification of one connection's certificate.
+// connState caches the verification of one connection's certificate, and
+// the caller the gateway last stated on it (the same one, usually, request
+// after request: the gateway keeps a connection per pod, not per caller).
 type connState struct {
 	mu       sync.Mutex
 	gen      uint64
 	notAfter time.Time
 	ok       bool
+
+	user, groups string           // the identity headers as they came
+	identity     *caller.Identity // parsed from them
 }
 
 // ConnContext is the http.Server hook that gives every connection a cache.
@@ -78,16 +83,42 @@ func (v *Verifier) Wrap(next http.Handler) http.Handler {
 			refuse(w, msg)
 			return
 		}
-		c, err := api.ParseCaller(r.Header.Get(api.HeaderCallerUser), r.Header.Get(api.HeaderCallerGroups))
+		id, err := identityOf(r)
 		if err != nil {
 			// The gateway writes these; a bad value is a bug, not an attack.
 			v.Log.Warn("caller identity from the gateway unreadable", "error", err.Error())
 			StripIdentity(r.Header)
-		} else if c.User != "" {
-			r = r.WithContext(caller.With(r.Context(), c))
+		} else if id != nil {
+			r = r.WithContext(caller.WithIdentity(r.Context(), id))
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// identityOf is the caller the gateway states on a verified request (nil:
+// none), parsed once per connection while the headers stay the same.
+func identityOf(r *http.Request) (*caller.Identity, error) {
+	user, groups := r.Header.Get(api.HeaderCallerUser), r.Header.Get(api.HeaderCallerGroups)
+	st, _ := r.Context().Value(connKey{}).(*connState)
+	if st != nil {
+		st.mu.Lock()
+		id, same := st.identity, st.identity != nil && st.user == user && st.groups == groups
+		st.mu.Unlock()
+		if same {
+			return id, nil
+		}
+	}
+	c, err := api.ParseCaller(user, groups)
+	if err != nil || c.User == "" {
+		return nil, err
+	}
+	id := caller.NewIdentity(c)
+	if st != nil {
+		st.mu.Lock()
+		st.user, st.groups, st.identity = user, groups, id
+		st.mu.Unlock()
+	}
+	return id, nil
 }
 
 // check returns why the request may not pass ("" when it may) and the

@@ -159,7 +159,10 @@ func Wrap(cfg Config, next http.Handler) http.Handler {
 			reject(http.StatusRequestEntityTooLarge, "request body too large")
 			return
 		}
-		if cfg.MaxBodyBytes > 0 && r.Body != nil {
+		if cfg.MaxBodyBytes > 0 && r.Body != nil && r.ContentLength < 0 {
+			// A body of unknown length (chunked) is cut at the limit; one
+			// with a Content-Length within it cannot outgrow it (net/http
+			// reads no further), so it needs no second reader.
 			r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
 		}
 		next.ServeHTTP(w, r)

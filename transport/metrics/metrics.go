@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,29 @@ type Metrics struct {
 	latency       *prometheus.HistogramVec
 	errors        *prometheus.CounterVec
 	refused       *prometheus.CounterVec
+
+	// byMethod caches the series of each method label (a methodSeries):
+	// every request counts and times itself, and the vectors would hash
+	// the label and look it up each time.
+	byMethod sync.Map
+}
+
+type methodSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// series returns the cached series of a method's label.
+func (m *Metrics) series(method string) *methodSeries {
+	label := methodLabel(method)
+	if s, ok := m.byMethod.Load(label); ok {
+		return s.(*methodSeries)
+	}
+	s, _ := m.byMethod.LoadOrStore(label, &methodSeries{
+		requests: m.requests.WithLabelValues(label),
+		latency:  m.latency.WithLabelValues(label),
+	})
+	return s.(*methodSeries)
 }
 
 // New registers the metrics in a fresh registry (plus Go/process collectors).
@@ -112,14 +136,14 @@ func (m *Metrics) ProcessExited(reason string) {
 // Request counts a client request.
 func (m *Metrics) Request(method string) {
 	if m != nil {
-		m.requests.WithLabelValues(methodLabel(method)).Inc()
+		m.series(method).requests.Inc()
 	}
 }
 
 // Observe records a request's latency.
 func (m *Metrics) Observe(method string, d time.Duration) {
 	if m != nil {
-		m.latency.WithLabelValues(methodLabel(method)).Observe(d.Seconds())
+		m.series(method).latency.Observe(d.Seconds())
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
@@ -62,8 +63,17 @@ func New(cfg Config) *Proxy {
 	}
 	p := &Proxy{cfg: cfg, headers: newHeaderSource(cfg.HeadersDir, cfg.HeadersTTL, cfg.Logger),
 		client: &http.Client{Timeout: 30 * time.Second}, order: newStreamOrder()}
-	up := cfg.Upstream
-	p.rp = &httputil.ReverseProxy{
+	p.rp = p.reverseProxy()
+	ctx, stop := context.WithCancel(context.Background())
+	p.stop, p.done = stop, make(chan struct{})
+	go func() { defer close(p.done); p.keepReady(ctx) }()
+	return p
+}
+
+// reverseProxy forwards to the upstream as it is, flushing every write.
+func (p *Proxy) reverseProxy() *httputil.ReverseProxy {
+	up, cfg := p.cfg.Upstream, p.cfg
+	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = up.Scheme
 			pr.Out.URL.Host = up.Host
@@ -78,6 +88,12 @@ func New(cfg Config) *Proxy {
 		},
 		// Flush every write: SSE events must reach the client as they come.
 		FlushInterval: -1,
+		// Kept-alive connections to the server for every concurrent
+		// request (the default transport keeps two: the others would
+		// connect anew each time), and pooled copy buffers (the default is
+		// a new 32 KiB one per response).
+		Transport:  upstreamTransport(),
+		BufferPool: copyBuffers{},
 		ModifyResponse: func(resp *http.Response) error {
 			if done, ok := resp.Request.Context().Value(establishedKey{}).(func()); ok {
 				done()
@@ -100,11 +116,24 @@ func New(cfg Config) *Proxy {
 		},
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	p.stop, p.done = stop, make(chan struct{})
-	go func() { defer close(p.done); p.keepReady(ctx) }()
-	return p
 }
+
+// upstreamTransport reaches the server in the pod over loopback.
+func upstreamTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 1024, 1024
+	t.DisableCompression = true // loopback: compression only costs CPU
+	return t
+}
+
+// copyBuffers is ReverseProxy's BufferPool on a sync.Pool.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte { return *copyBufferPool.Get().(*[]byte) }
+
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
 
 // Close stops the readiness probes.
 func (p *Proxy) Close() {
@@ -160,7 +189,7 @@ type establishedKey struct{}
 // returns the method of its last request; it answers the client itself when
 // the body is refused.
 func (p *Proxy) readPost(w http.ResponseWriter, r *http.Request) (string, bool) {
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -194,6 +223,19 @@ func (p *Proxy) readPost(w http.ResponseWriter, r *http.Request) (string, bool) 
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	return method, true
+}
+
+// readBody reads a body (bounded by httpguard) into a buffer of its
+// Content-Length when it announces one, else as it comes.
+func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= 1<<20 {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(r.Body)
 }
 
 func (p *Proxy) refuse(w http.ResponseWriter, status int, body []byte) {

@@ -40,7 +40,7 @@ func TestAbandonedInitializeEndsSession(t *testing.T) {
 			go func() {
 				sc := bufio.NewScanner(proc.stdinR)
 				for sc.Scan() {
-					m, err := mcp.DecodeOne(sc.Bytes())
+					m, err := mcp.DecodeOne(append([]byte(nil), sc.Bytes()...)) // the scanner reuses its buffer
 					if err != nil || m.Method != "initialize" {
 						continue
 					}

@@ -96,11 +96,9 @@ func waitPoolFull(m *Manager) {
 		return
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(m.pool.ready) < cap(m.pool.ready) && time.Now().Before(deadline) {
+	for !m.pool.full() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	// run holds one more (warmed-up) process while blocked on the send.
-	time.Sleep(20 * time.Millisecond)
 }
 
 func newBenchBridge(b *testing.B, warm int) *bridge {
@@ -238,4 +236,85 @@ func (c callerHeader) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set(api.HeaderCallerUser, c.caller)
 	return c.next.RoundTrip(r)
+}
+
+// BenchmarkNewSessionBurst is many clients arriving at once: 64 concurrent
+// new clients of the Go SDK stdio server with a warm pool of the default
+// size (1), each timed from connect to its first tool result (a legacy
+// session: initialize, initialized, one call; a 2026-07-28 client of a
+// caller the sidecar has no process for: server/discover, one call). b.N
+// bursts, each once the previous clients are gone and the pool had 2 s to
+// refill, as between real bursts. The pool may grow after a burst that
+// found it empty up to warm-pool-max: 1 (no growth: every burst finds one
+// process), the binary's default, or the burst's size. The floor is the
+// same burst without any process to start: sessions shared (one process,
+// initialize answered from the first), what the clients and the bridge
+// cost the two cores. Reported: p50 and p99 of the first burst (what the
+// pool held) and of the later ones (what it kept after the first).
+//
+//	go test ./transport/stdio -run '^$' -bench NewSessionBurst -benchtime 3x
+func BenchmarkNewSessionBurst(b *testing.B) {
+	const clients = 64
+	for _, era := range []string{"legacy", "modern"} {
+		for _, ceiling := range []int{1, defaultWarmPoolMax, clients, 0} {
+			name := fmt.Sprintf("%s/warm-pool-max=%d", era, ceiling)
+			if ceiling == 0 {
+				name = era + "/floor-shared"
+			}
+			b.Run(name, func(b *testing.B) {
+				br := newBridge(b, func(c *Config) { c.WarmPool, c.WarmPoolMax, c.Shared = 1, ceiling, ceiling == 0 })
+				waitPoolFull(br.Manager)
+				var first, later []time.Duration
+				for burst := range b.N {
+					lat := sessionBurst(b, br.URL, era, burst, clients)
+					if burst == 0 {
+						first = lat
+					} else {
+						later = append(later, lat...)
+					}
+					time.Sleep(2 * time.Second)
+				}
+				reportBurst(b, "first", first)
+				reportBurst(b, "later", later)
+			})
+		}
+	}
+}
+
+// defaultWarmPoolMax is mcp-transport's --warm-pool-max default.
+const defaultWarmPoolMax = 16
+
+// sessionBurst connects n new clients at once, each making one call, and
+// returns each one's time to its result.
+func sessionBurst(b *testing.B, url, era string, burst, n int) []time.Duration {
+	lat := make([]time.Duration, n)
+	sessions := make([]*sdk.ClientSession, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			t0 := time.Now()
+			cs := eraConnect(b, url, era, fmt.Sprintf("burst-%d-%d", burst, i))
+			if _, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "x"}}); err != nil {
+				b.Error(err)
+			}
+			lat[i] = time.Since(t0)
+			sessions[i] = cs
+		})
+	}
+	wg.Wait()
+	for _, cs := range sessions {
+		if cs != nil {
+			_ = cs.Close()
+		}
+	}
+	return lat
+}
+
+func reportBurst(b *testing.B, name string, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, name+"-p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, name+"-p99-ms")
 }

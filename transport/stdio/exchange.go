@@ -153,13 +153,14 @@ func statusOf(resp []byte) int {
 // false when the client went away first. Listen streams also end when the
 // sidecar drains, after their graceful-closure response.
 func (m *Manager) followModern(ctx context.Context, sw *sseWriter, st *stream, listen bool) bool {
-	ka := time.NewTicker(m.cfg.KeepAlive)
-	defer ka.Stop()
 	cursor := 0
 	for {
+		beat := m.beat.beat()
 		evs, done, changed := st.after(cursor)
-		for _, e := range evs {
-			if err := sw.writeData(e.data); err != nil {
+		for i, e := range evs {
+			// The last event of a finished stream is not flushed: it goes
+			// with the end of the response, in one write.
+			if err := sw.writeData(e.data, !done || i < len(evs)-1); err != nil {
 				return false
 			}
 			cursor = e.seq
@@ -171,7 +172,7 @@ func (m *Manager) followModern(ctx context.Context, sw *sseWriter, st *stream, l
 		case <-changed:
 		case <-ctx.Done():
 			return false
-		case <-ka.C:
+		case <-beat:
 			if err := sw.keepAlive(); err != nil {
 				return false
 			}

@@ -70,11 +70,10 @@ func fakeServerVersion(p *fakeProcess, version string) <-chan *mcp.Message {
 	go func() {
 		sc := bufio.NewScanner(p.stdinR)
 		for sc.Scan() {
-			m, err := mcp.DecodeOne(sc.Bytes())
+			m, err := mcp.DecodeOne(append([]byte(nil), sc.Bytes()...)) // the scanner reuses its buffer
 			if err != nil {
 				continue
 			}
-			m.Raw = append([]byte(nil), m.Raw...)
 			switch m.Method {
 			case "initialize":
 				_, _ = io.WriteString(p.stdoutW, `{"jsonrpc":"2.0","id":`+string(m.ID)+`,"result":{"protocolVersion":"`+version+`","capabilities":{},"serverInfo":{"name":"fake","version":"1"}}}`+"\n")

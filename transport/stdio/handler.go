@@ -1,7 +1,6 @@
 package stdio
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
@@ -83,6 +81,9 @@ func accepts(r *http.Request) (jsonOK, sseOK bool) {
 	if len(vals) == 0 {
 		return true, true
 	}
+	if len(vals) == 1 && (vals[0] == acceptBoth || vals[0] == acceptBothSSEFirst) {
+		return true, true // what MCP clients send: no media type parsing
+	}
 	for _, v := range vals {
 		for _, part := range strings.Split(v, ",") {
 			mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
@@ -101,6 +102,12 @@ func accepts(r *http.Request) (jsonOK, sseOK bool) {
 	}
 	return jsonOK, sseOK
 }
+
+// The Accept values of MCP clients (the transport tells them to list both).
+const (
+	acceptBoth         = "application/json, text/event-stream"
+	acceptBothSSEFirst = "text/event-stream, application/json"
+)
 
 // sessionOf finds the request's session; it answers 400/404 itself and
 // returns nil then.
@@ -144,7 +151,7 @@ func (m *Manager) handlePost(w http.ResponseWriter, r *http.Request) {
 // readPost checks the content negotiation of a POST and reads its body
 // (bounded by httpguard); it answers the client itself when it fails.
 func (m *Manager) readPost(w http.ResponseWriter, r *http.Request) (jsonOK, sseOK bool, body []byte, ok bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			m.httpError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 			return false, false, nil, false
@@ -155,7 +162,7 @@ func (m *Manager) readPost(w http.ResponseWriter, r *http.Request) (jsonOK, sseO
 		m.httpError(w, http.StatusNotAcceptable, "Accept must include application/json or text/event-stream")
 		return false, false, nil, false
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -167,6 +174,24 @@ func (m *Manager) readPost(w http.ResponseWriter, r *http.Request) (jsonOK, sseO
 	}
 	return jsonOK, sseOK, body, true
 }
+
+// readBody reads a request body into a buffer of its announced size (one
+// allocation, none of io.ReadAll's growing), or as it comes when the size
+// is not known. The body is already bounded (httpguard).
+func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= maxPreallocated {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(r.Body)
+}
+
+// maxPreallocated bounds the buffer readBody allocates up front on the
+// word of a Content-Length header.
+const maxPreallocated = 1 << 20
 
 // handlePostLegacy serves a POST of the session era: find the session (or
 // open one with initialize), start the requests' stream, forward the
@@ -276,15 +301,15 @@ func (m *Manager) openSession(w http.ResponseWriter, r *http.Request, existing *
 }
 
 // forwardLegacy sends a POST's messages to the session's server; requests
-// whose id is already in flight were answered by begin and are skipped.
+// whose id is already in flight were answered by begin and are skipped
+// (reqs are the others, in the order of msgs).
 func (m *Manager) forwardLegacy(s *session, msgs, reqs []*mcp.Message) {
-	forward := make(map[*mcp.Message]bool, len(reqs))
-	for _, q := range reqs {
-		forward[q] = true
-	}
 	for _, msg := range msgs {
-		if msg.Kind == mcp.KindRequest && !forward[msg] {
-			continue
+		if msg.Kind == mcp.KindRequest {
+			if len(reqs) == 0 || reqs[0] != msg {
+				continue
+			}
+			reqs = reqs[1:]
 		}
 		if err := s.be.send(s, msg); err != nil {
 			s.log.Warn("forwarding to the MCP server failed", "err", err)
@@ -319,32 +344,7 @@ func (m *Manager) serveStream(w http.ResponseWriter, r *http.Request, s *session
 			break
 		}
 		if done {
-			w.Header().Set("Content-Type", "application/json")
-			var buf bytes.Buffer
-			if batch {
-				buf.WriteByte('[')
-			}
-			n := 0
-			for _, e := range evs {
-				if !e.response {
-					continue
-				}
-				if n > 0 {
-					buf.WriteByte(',')
-				}
-				buf.Write(e.data)
-				n++
-			}
-			if batch {
-				buf.WriteByte(']')
-			}
-			if n == 0 {
-				// Every request of the POST was cancelled: nothing to answer.
-				w.WriteHeader(http.StatusAccepted)
-				return
-			}
-			st.markSent(evs[len(evs)-1].seq)
-			_, _ = w.Write(buf.Bytes())
+			writeLegacyJSON(w, st, evs, batch)
 			return
 		}
 		select {
@@ -355,12 +355,48 @@ func (m *Manager) serveStream(w http.ResponseWriter, r *http.Request, s *session
 	}
 	sw := startSSE(w, http.StatusOK)
 	if mcp.WantsPriming(s.version) {
-		if err := sw.prime(eventID(st.id, 0)); err != nil {
+		if err := sw.prime(st.id, 0); err != nil {
 			return
 		}
 	}
 	m.follow(ctx, sw, st, 0, false)
 }
+
+// writeLegacyJSON answers a POST whose stream is done with its responses
+// as plain JSON: the one response as it came, or a batch's in an array.
+func writeLegacyJSON(w http.ResponseWriter, st *stream, evs []event, batch bool) {
+	var out []byte
+	n := 0
+	for _, e := range evs {
+		if !e.response {
+			continue
+		}
+		switch {
+		case !batch:
+			out = e.data // a single request has one response
+		case n == 0:
+			out = append(append(out, '['), e.data...)
+		default:
+			out = append(append(out, ','), e.data...)
+		}
+		n++
+	}
+	if n == 0 {
+		// Every request of the POST was cancelled: nothing to answer.
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	if batch {
+		out = append(out, ']')
+	}
+	w.Header()["Content-Type"] = jsonContentType
+	st.markSent(evs[len(evs)-1].seq)
+	_, _ = w.Write(out)
+}
+
+// jsonContentType is the Content-Type header value of JSON answers, shared
+// (nothing writes to a header's value slice) to save an allocation each.
+var jsonContentType = []string{"application/json"}
 
 // follow writes the stream's events after cursor until the stream is done
 // (or, for the standalone stream, the session ends or the server drains).
@@ -372,12 +408,13 @@ func (m *Manager) follow(ctx context.Context, sw *sseWriter, st *stream, cursor 
 	if standalone {
 		drain = m.draining
 	}
-	ka := time.NewTicker(m.cfg.KeepAlive)
-	defer ka.Stop()
 	for {
+		beat := m.beat.beat()
 		evs, done, changed := st.after(cursor)
 		for _, e := range evs {
-			if err := sw.write(eventID(st.id, e.seq), e.data); err != nil {
+			// Flushed before it counts as sent: a resumable stream keeps
+			// what a dropped connection did not take.
+			if err := sw.write(st.id, e.seq, e.data); err != nil {
 				return
 			}
 			cursor = e.seq
@@ -392,7 +429,7 @@ func (m *Manager) follow(ctx context.Context, sw *sseWriter, st *stream, cursor 
 			return
 		case <-drain:
 			return
-		case <-ka.C:
+		case <-beat:
 			if err := sw.keepAlive(); err != nil {
 				return
 			}
@@ -423,7 +460,7 @@ func (m *Manager) handleGet(w http.ResponseWriter, r *http.Request) {
 	}
 	sw := startSSE(w, http.StatusOK)
 	if mcp.WantsPriming(s.version) && standalone && r.Header.Get(api.HeaderLastEventID) == "" {
-		if err := sw.prime(eventID(st.id, cursor)); err != nil {
+		if err := sw.prime(st.id, cursor); err != nil {
 			return
 		}
 	}

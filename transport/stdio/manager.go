@@ -39,14 +39,22 @@ type Config struct {
 	// WarmPool is how many started, unused processes are kept ready
 	// (per-session mode).
 	WarmPool int
+	// WarmPoolMax is how many the pool may keep after a burst of new
+	// sessions that found it empty, for the next burst (default: WarmPool,
+	// no growth); see pool.
+	WarmPoolMax int
+	// WarmPoolQuiet is how long a grown pool waits without a session that
+	// found it empty before it halves (default 1m).
+	WarmPoolQuiet time.Duration
 	// IdleTimeout ends sessions without any HTTP activity for this long.
 	IdleTimeout time.Duration
 	// StartTimeout bounds starting a process and its initialize handshake.
 	StartTimeout time.Duration
-	// KeepAlive is the interval of SSE keep-alive comments (default 25s).
+	// KeepAlive is the interval of SSE keep-alive comments (default 25s),
+	// one clock for all streams: a stream's first one comes within it.
 	KeepAlive time.Duration
 	// WriteTimeout bounds writing one message to a process's stdin (default
-	// 30s). A server that stops reading fills the pipe; its session then
+	// 30s; a write may take up to 1.5 of it before it fails). A server that stops reading fills the pipe; its session then
 	// ends instead of hanging with the write lock held.
 	WriteTimeout time.Duration
 	// ProbeInterval is how often readiness is re-checked with a real
@@ -104,13 +112,14 @@ type Manager struct {
 	procSeq  atomic.Int64
 	pool     *pool
 	shared   *sharedBackend
+	beat     *heartbeat // of the SSE keep-alives
 	draining chan struct{}
 	stop     chan struct{}
 	wg       sync.WaitGroup
 }
 
-// NewManager starts the warm pool, the idle janitor and the readiness probe.
-func NewManager(cfg Config) *Manager {
+// defaults fills what the config leaves unset.
+func (cfg *Config) defaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -129,6 +138,9 @@ func NewManager(cfg Config) *Manager {
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = 25 * time.Second
 	}
+	if cfg.WarmPoolQuiet <= 0 {
+		cfg.WarmPoolQuiet = time.Minute
+	}
 	if cfg.EraProbeTimeout <= 0 {
 		cfg.EraProbeTimeout = 5 * time.Second
 	}
@@ -141,6 +153,11 @@ func NewManager(cfg Config) *Manager {
 	if cfg.MRTRTimeout <= 0 {
 		cfg.MRTRTimeout = 5 * time.Minute
 	}
+}
+
+// NewManager starts the warm pool, the idle janitor and the readiness probe.
+func NewManager(cfg Config) *Manager {
+	cfg.defaults()
 	m := &Manager{
 		cfg:      cfg,
 		log:      cfg.Logger,
@@ -152,13 +169,14 @@ func NewManager(cfg Config) *Manager {
 		starting: map[string]chan struct{}{},
 		states:   newStateSigner(),
 		tools:    newToolHeaders(),
+		beat:     newHeartbeat(),
 		draining: make(chan struct{}),
 		stop:     make(chan struct{}),
 	}
 	if cfg.Shared {
 		m.shared = newSharedBackend(m)
 	} else if cfg.WarmPool > 0 {
-		m.pool = newPool(m, cfg.WarmPool)
+		m.pool = newPool(m, cfg.WarmPool, cfg.WarmPoolMax)
 		m.wg.Add(1)
 		go func() { defer m.wg.Done(); m.pool.run(m.stop) }()
 	}
@@ -166,8 +184,9 @@ func NewManager(cfg Config) *Manager {
 		m.wg.Add(1)
 		go func() { defer m.wg.Done(); m.janitor() }()
 	}
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go func() { defer m.wg.Done(); m.prober() }()
+	go func() { defer m.wg.Done(); m.beat.run(cfg.KeepAlive, m.stop) }()
 	return m
 }
 

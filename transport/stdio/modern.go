@@ -88,6 +88,9 @@ func (m *Manager) forwardModern(w http.ResponseWriter, r *http.Request, p *mproc
 // serverEra waits (within the start timeout) until the prober knows what
 // the server speaks.
 func (m *Manager) serverEra(ctx context.Context) (*eraInfo, error) {
+	if info := m.era.peek(); info != nil {
+		return info, nil // known: no timer for the wait
+	}
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.StartTimeout)
 	defer cancel()
 	return m.era.get(ctx)

@@ -173,7 +173,12 @@ type conn struct {
 	w   *bufio.Writer
 	// writeTimeout bounds one write when stdin supports deadlines (pipes
 	// from os.Pipe and from the launcher are pollable *os.File); 0: none.
+	// The deadline is renewed when less than writeTimeout is left, to
+	// 1.5 writeTimeout ahead: a write gets between one and one and a half
+	// timeouts, and the pipe's timer is reset every half timeout instead of
+	// on every message.
 	writeTimeout time.Duration
+	deadline     time.Time // the one set on stdin (under wmu)
 	// onStall is called (with the write lock held) when a write timed out;
 	// default: stop the process. Set before the conn is shared.
 	onStall func()
@@ -246,7 +251,7 @@ type writeDeadliner interface {
 }
 
 // write sends one message (raw JSON without newlines) to the process. A
-// write that does not complete within writeTimeout stops the process (its
+// write that does not complete within writeTimeout (to 1.5 of it) stops the process (its
 // readLoop then reports the exit) and fails with errWriteTimeout; the
 // buffered writer keeps the error, so later writes fail at once instead of
 // queueing on the lock.
@@ -254,7 +259,10 @@ func (c *conn) write(raw []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if dl, ok := c.proc.Stdin().(writeDeadliner); ok && c.writeTimeout > 0 {
-		_ = dl.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+		if now := time.Now(); c.deadline.Sub(now) < c.writeTimeout {
+			c.deadline = now.Add(c.writeTimeout + c.writeTimeout/2)
+			_ = dl.SetWriteDeadline(c.deadline)
+		}
 	}
 	_, err := c.w.Write(raw)
 	if err == nil {
@@ -299,17 +307,10 @@ func (c *conn) readLoop(onMsg func(*mcp.Message), onExit func(status string)) {
 			line = buf
 		}
 		if len(line) > 0 {
-			if m, derr := mcp.DecodeOne(line); derr == nil {
-				// Copy: ReadSlice's buffer is reused by the next read.
-				m.Raw = append([]byte(nil), m.Raw...)
-				if bytes.ContainsAny(m.Raw, "\r\n") {
-					// A stray CR between tokens would split an SSE data line.
-					var c bytes.Buffer
-					if json.Compact(&c, m.Raw) == nil {
-						m.Raw = c.Bytes()
-					}
-				}
-				onMsg(m)
+			// Decode a copy: ReadSlice's buffer is reused by the next read,
+			// and a message's fields are slices of the bytes it came from.
+			if m, derr := mcp.DecodeOne(append([]byte(nil), bytes.TrimSpace(line)...)); derr == nil {
+				onMsg(compacted(m))
 			} else if len(trimSpace(line)) > 0 {
 				c.log.Warn("process wrote a non JSON-RPC line on stdout", "process", c.proc.Label(), "err", derr)
 			}
@@ -329,6 +330,22 @@ func (c *conn) readLoop(onMsg func(*mcp.Message), onExit func(status string)) {
 		status = "process did not exit after closing stdout"
 	}
 	onExit(status)
+}
+
+// compacted is m without line breaks between its tokens: a stray CR would
+// split an SSE data line.
+func compacted(m *mcp.Message) *mcp.Message {
+	if !bytes.ContainsAny(m.Raw, "\r\n") {
+		return m
+	}
+	var c bytes.Buffer
+	if json.Compact(&c, m.Raw) != nil {
+		return m
+	}
+	if cm, err := mcp.DecodeOne(c.Bytes()); err == nil {
+		return cm
+	}
+	return m
 }
 
 func trimSpace(b []byte) []byte {

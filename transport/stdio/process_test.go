@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strconv"
 	"testing"
 	"time"
 
@@ -61,13 +62,34 @@ func TestAccepts(t *testing.T) {
 
 func TestParseEventID(t *testing.T) {
 	t.Parallel()
-	id, seq, ok := parseEventID(eventID(3, 14))
+	id, seq, ok := parseEventID(string(appendEventID(nil, 3, 14)))
 	assert.True(t, ok)
 	assert.Equal(t, 3, id)
 	assert.Equal(t, 14, seq)
 	for _, bad := range []string{"", "3", "a-1", "1-b", "-1-2"} {
 		_, _, ok := parseEventID(bad)
 		assert.False(t, ok, bad)
+	}
+}
+
+// A message keeps its id and params after the lines that follow it: the
+// decoder's fields are slices of what it decoded, and the read buffer is
+// reused (each line comes in a read of its own here).
+func TestConnReadLoopMessagesOwnTheirBytes(t *testing.T) {
+	t.Parallel()
+	s := &ExecStarter{Command: []string{"sh", "-c", `for i in 1 2 3 4 5 6 7 8; do printf '{"jsonrpc":"2.0","id":"req-%s","method":"elicitation/create","params":{"n":"%s%s%s"}}\n' $i $i $i $i; sleep 0.02; done`}, Stderr: io.Discard}
+	p, err := s.Start(context.Background(), "t")
+	require.NoError(t, err)
+	c := newConn(p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var got []*mcp.Message
+	exit := make(chan string, 1)
+	go c.readLoop(func(m *mcp.Message) { got = append(got, m) }, func(st string) { exit <- st })
+	<-exit
+	require.Len(t, got, 8)
+	for i, m := range got {
+		n := strconv.Itoa(i + 1)
+		assert.Equal(t, `"req-`+n+`"`, string(m.ID))
+		assert.Equal(t, `{"n":"`+n+n+n+`"}`, string(m.Params))
 	}
 }
 
@@ -107,6 +129,7 @@ func TestSessionPrunesFinishedStreamsByBytes(t *testing.T) {
 	big := make([]byte, 1<<20) // a 1 MiB tool result
 	for id := 1; id <= 10; id++ {
 		st := newStream(id, 1, true)
+		st.owner = &s.pushed // as begin does
 		require.True(t, st.push(big, true), "the result finishes the stream")
 		if id != 2 { // stream 2's client lost its connection mid-result
 			st.markSent(1)

@@ -59,11 +59,8 @@ func capabilityKey(caps json.RawMessage) string {
 // caller); "" without one, so without caller authentication every request
 // is the same caller.
 func ContextCaller(r *http.Request) string {
-	c, ok := caller.From(r.Context())
-	if !ok {
-		return ""
-	}
-	return caller.Key(c)
+	key, _ := caller.KeyFrom(r.Context())
+	return key
 }
 
 // procFor returns the live process of key, starting one (from the warm

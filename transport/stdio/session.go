@@ -52,11 +52,14 @@ type session struct {
 	be         backend
 	log        *slog.Logger
 
-	mu         sync.Mutex
-	pending    map[string]*pending // by IDKey of the client's request id
-	progress   map[string]*stream  // by IDKey of progress tokens
-	streams    map[int]*stream
-	order      []int // POST stream ids, oldest first
+	mu       sync.Mutex
+	pending  map[string]*pending // by IDKey of the client's request id
+	progress map[string]*stream  // by IDKey of progress tokens
+	streams  map[int]*stream
+	order    []int // POST stream ids, oldest first
+	// pushed is at least what the streams of order retain: the bytes ever
+	// pushed into them (they add to it), less those of pruned streams.
+	pushed     atomic.Int64
 	nextStream int
 	standalone *stream
 	closed     bool
@@ -112,6 +115,7 @@ func (s *session) begin(reqs []*mcp.Message, sse bool) (*stream, []*mcp.Message,
 		return nil, nil, false
 	}
 	st := newStream(s.nextStream, len(reqs), sse)
+	st.owner = &s.pushed
 	s.nextStream++
 	s.streams[st.id] = st
 	s.order = append(s.order, st.id)
@@ -165,21 +169,29 @@ func (s *session) cancel(id json.RawMessage) {
 // and the oldest delivered ones beyond maxDoneBytes: a result the client
 // has not fully received (its connection dropped) stays for the resumption
 // it needs. A stream stuck open, its request never answered, is neither
-// pruned nor counted.
+// pruned nor counted. The streams' sizes are looked at only when the bound
+// on them (pushed) exceeds maxDoneBytes, and the walk stops once both
+// limits hold: usually it forgets the oldest stream and stops there.
 func (s *session) pruneLocked() {
+	overBytes := s.pushed.Load() > maxDoneBytes
 	excess, size := len(s.order)-maxDoneStreams, 0
-	for _, id := range s.order {
-		if st := s.streams[id]; st != nil && st.fullySent() {
-			size += st.retained()
-		}
-	}
-	if excess <= 0 && size <= maxDoneBytes {
+	if excess <= 0 && !overBytes {
 		return
 	}
+	if overBytes {
+		for _, id := range s.order {
+			if st := s.streams[id]; st != nil && st.fullySent() {
+				size += st.retained()
+			}
+		}
+	}
 	kept := s.order[:0]
-	for _, id := range s.order {
+	for i, id := range s.order {
 		st := s.streams[id]
 		switch {
+		case excess <= 0 && size <= maxDoneBytes:
+			s.order = append(kept, s.order[i:]...)
+			return
 		case st == nil:
 			continue
 		case size > maxDoneBytes && st.fullySent():
@@ -192,10 +204,16 @@ func (s *session) pruneLocked() {
 			kept = append(kept, id)
 			continue
 		}
-		delete(s.streams, id)
+		s.forgetLocked(id, st)
 		excess--
 	}
 	s.order = kept
+}
+
+// forgetLocked drops a pruned stream.
+func (s *session) forgetLocked(id int, st *stream) {
+	delete(s.streams, id)
+	s.pushed.Add(-int64(st.pushedBytes()))
 }
 
 // getStandalone returns the GET stream, creating it (messages for it are

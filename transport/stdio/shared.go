@@ -199,13 +199,13 @@ func (b *sharedBackend) dispatch(m *mcp.Message) {
 		r, ok := b.takeRouteLocked(m)
 		b.mu.Unlock()
 		if ok {
-			deliverRewritten(r.s, m.Raw, r.orig, "id")
+			deliverRewritten(r.s, m, r.orig, "id")
 		}
 	case m.Method == "notifications/progress":
 		r, ok := b.tokens[mcp.IDKey(mcp.NotificationProgressToken(m.Params))]
 		b.mu.Unlock()
 		if ok {
-			deliverRewritten(r.s, m.Raw, r.orig, "params", "progressToken")
+			deliverRewritten(r.s, m, r.orig, "params", "progressToken")
 		}
 	case m.Kind == mcp.KindRequest:
 		target := b.requestTargetLocked()
@@ -262,15 +262,22 @@ func (b *sharedBackend) requestTargetLocked() *session {
 	return nil
 }
 
-// deliverRewritten delivers raw to s with the value at path replaced.
-func deliverRewritten(s *session, raw []byte, val json.RawMessage, path ...string) {
-	out, err := mcp.Set(raw, val, path...)
+// deliverRewritten delivers m to s with the value at path (its id, or a
+// progress token in params) replaced: the message is the same but for that
+// value, so it is not decoded again.
+func deliverRewritten(s *session, m *mcp.Message, val json.RawMessage, path ...string) {
+	out, err := mcp.Set(m.Raw, val, path...)
 	if err != nil {
 		return
 	}
-	if msg, err := mcp.DecodeOne(out); err == nil {
-		s.deliver(msg)
+	msg := *m
+	msg.Raw = out
+	if path[0] == "id" {
+		msg.ID = val
+	} else {
+		msg.Params = mcp.LookupFold(out, "params")
 	}
+	s.deliver(&msg)
 }
 
 func (b *sharedBackend) hasInFlightLocked(s *session) bool {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +38,10 @@ type stream struct {
 	changed chan struct{} // closed and replaced on every change
 	sent    int           // highest seq written to any connection
 	detach  func()        // stops the currently attached writer
+	// pushed counts the bytes ever pushed, also into owner (the session's
+	// bound on what its POST streams retain); owner may be nil.
+	pushed int
+	owner  *atomic.Int64
 }
 
 func newStream(id, want int, sse bool) *stream {
@@ -58,6 +63,10 @@ func (s *stream) push(data []byte, response bool) bool {
 	}
 	s.events = append(s.events, event{seq: s.nextSeq, data: data, response: response})
 	s.bytes += len(data)
+	s.pushed += len(data)
+	if s.owner != nil {
+		s.owner.Add(int64(len(data)))
+	}
 	s.nextSeq++
 	if drop := len(s.events) - maxStreamEvents; drop > 0 {
 		for _, e := range s.events[:drop] {
@@ -73,6 +82,13 @@ func (s *stream) push(data []byte, response bool) bool {
 	}
 	s.notifyLocked()
 	return true
+}
+
+// pushedBytes is the size of everything ever pushed (at least retained).
+func (s *stream) pushedBytes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pushed
 }
 
 // retained is the size of the events kept for replay.
@@ -191,8 +207,6 @@ func (s *stream) sentSeq() int {
 // standaloneID is the stream id of the GET stream.
 const standaloneID = 0
 
-func eventID(streamID, seq int) string { return strconv.Itoa(streamID) + "-" + strconv.Itoa(seq) }
-
 // parseEventID parses "<stream>-<seq>".
 func parseEventID(s string) (streamID, seq int, ok bool) {
 	a, b, found := strings.Cut(s, "-")
@@ -207,45 +221,58 @@ func parseEventID(s string) (streamID, seq int, ok bool) {
 	return x, y, true
 }
 
-// sseWriter writes SSE events and flushes each one immediately.
+// sseWriter writes SSE events and flushes each one immediately. Each event
+// is put together in a pooled buffer and written at once: no formatting,
+// one write into the response per event.
 type sseWriter struct {
 	w http.ResponseWriter
 	f *http.ResponseController
 }
 
+// Header values of event streams, shared (nothing writes to a header's
+// value slice).
+var (
+	sseContentType  = []string{"text/event-stream"}
+	sseCacheControl = []string{"no-cache, no-transform"}
+	sseNoBuffering  = []string{"no"}
+)
+
 func startSSE(w http.ResponseWriter, status int) *sseWriter {
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache, no-transform")
-	h.Set("X-Accel-Buffering", "no")
+	h["Content-Type"] = sseContentType
+	h["Cache-Control"] = sseCacheControl
+	h["X-Accel-Buffering"] = sseNoBuffering
 	w.WriteHeader(status)
 	sw := &sseWriter{w: w, f: http.NewResponseController(w)}
 	_ = sw.f.Flush()
 	return sw
 }
 
-// write sends one event. data must not contain newlines (stdio messages
-// never do: the stdio transport is newline-delimited).
-func (sw *sseWriter) write(id string, data []byte) error {
-	if _, err := fmt.Fprintf(sw.w, "id: %s\nevent: message\ndata: %s\n\n", id, data); err != nil {
-		return fmt.Errorf("writing event: %w", err)
-	}
-	if err := sw.f.Flush(); err != nil {
-		return fmt.Errorf("flushing event: %w", err)
-	}
-	return nil
+// eventBufs recycles the buffers events are put together in.
+var eventBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// write sends one event with the id "<stream>-<seq>". data must not
+// contain newlines (stdio messages never do: the stdio transport is
+// newline-delimited).
+func (sw *sseWriter) write(streamID, seq int, data []byte) error {
+	return sw.send(true, func(b []byte) []byte {
+		b = append(b, "id: "...)
+		b = appendEventID(b, streamID, seq)
+		b = append(b, "\nevent: message\ndata: "...)
+		b = append(b, data...)
+		return append(b, "\n\n"...)
+	})
 }
 
 // writeData sends one event without an id: 2026-07-28 streams are not
-// resumable.
-func (sw *sseWriter) writeData(data []byte) error {
-	if _, err := fmt.Fprintf(sw.w, "event: message\ndata: %s\n\n", data); err != nil {
-		return fmt.Errorf("writing event: %w", err)
-	}
-	if err := sw.f.Flush(); err != nil {
-		return fmt.Errorf("flushing event: %w", err)
-	}
-	return nil
+// resumable. Unless flush, it goes with what follows (the end of the
+// response: one write for both).
+func (sw *sseWriter) writeData(data []byte, flush bool) error {
+	return sw.send(flush, func(b []byte) []byte {
+		b = append(b, "event: message\ndata: "...)
+		b = append(b, data...)
+		return append(b, "\n\n"...)
+	})
 }
 
 // keepAlive writes an SSE comment: it keeps idle proxies from cutting the
@@ -259,9 +286,71 @@ func (sw *sseWriter) keepAlive() error {
 
 // prime sends the priming event (2025-11-25): an id with empty data, so the
 // client can reconnect even before the first real message.
-func (sw *sseWriter) prime(id string) error {
-	if _, err := fmt.Fprintf(sw.w, "id: %s\ndata:\n\n", id); err != nil {
-		return fmt.Errorf("writing priming event: %w", err)
+func (sw *sseWriter) prime(streamID, seq int) error {
+	return sw.send(true, func(b []byte) []byte {
+		b = append(b, "id: "...)
+		b = appendEventID(b, streamID, seq)
+		return append(b, "\ndata:\n\n"...)
+	})
+}
+
+// send writes the event build puts together, and flushes it if asked.
+func (sw *sseWriter) send(flush bool, build func([]byte) []byte) error {
+	bp := eventBufs.Get().(*[]byte)
+	b := build((*bp)[:0])
+	_, err := sw.w.Write(b)
+	if cap(b) <= 64<<10 { // a huge result's buffer is left to the collector
+		*bp = b
+		eventBufs.Put(bp)
 	}
-	return sw.f.Flush()
+	if err != nil {
+		return fmt.Errorf("writing event: %w", err)
+	}
+	if !flush {
+		return nil
+	}
+	if err := sw.f.Flush(); err != nil {
+		return fmt.Errorf("flushing event: %w", err)
+	}
+	return nil
+}
+
+func appendEventID(b []byte, streamID, seq int) []byte {
+	b = strconv.AppendInt(b, int64(streamID), 10)
+	b = append(b, '-')
+	return strconv.AppendInt(b, int64(seq), 10)
+}
+
+// heartbeat is the one clock of every stream's keep-alives: its channel is
+// closed and replaced every interval, so a waiting stream needs no timer of
+// its own (10,000 idle streams, 10,000 tickers otherwise).
+type heartbeat struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newHeartbeat() *heartbeat { return &heartbeat{ch: make(chan struct{})} }
+
+// beat is closed at the next beat; fetch it again after each.
+func (h *heartbeat) beat() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ch
+}
+
+// run beats every interval until stop is closed.
+func (h *heartbeat) run(interval time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			h.mu.Lock()
+			close(h.ch)
+			h.ch = make(chan struct{})
+			h.mu.Unlock()
+		}
+	}
 }
