@@ -124,7 +124,7 @@ func TestPoolGrowsForBurstsAndShrinksBack(t *testing.T) {
 	t.Parallel()
 	st := &pingingStarter{}
 	b := newBridge(t, func(c *Config) {
-		c.Starter = st // the readiness probe learns the era with one of its processes
+		c.Starter = st                             // the readiness probe learns the era with one of its processes
 		c.EraProbeTimeout = 200 * time.Millisecond // the fake answers no server/discover
 		c.WarmPool, c.WarmPoolMax, c.WarmPoolQuiet = 1, 6, 200*time.Millisecond
 	})
