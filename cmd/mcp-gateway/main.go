@@ -42,6 +42,7 @@ type options struct {
 	callerCreds   bool
 	logLevel      string
 	hibernation   hibernationFlags
+	virtual       virtualFlags
 	publicURLs    string
 	service       string
 }
@@ -64,6 +65,7 @@ func main() {
 	flag.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "time for in-flight requests to finish on SIGTERM (streams are then cut)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.hibernation.register(flag.CommandLine)
+	o.virtual.register(flag.CommandLine)
 	flag.StringVar(&o.publicURLs, "public-url", "", "comma list of the gateway's canonical external URLs (https://mcp.example.com): names and origins browsers may use. "+
 		"Against DNS rebinding, a Host that is not an IP address, localhost, one of these or the --service names, and an Origin that is neither the request's own host nor one of these, get 403")
 	flag.StringVar(&o.service, "service", "mcp-gateway", "the gateway's Service in POD_NAMESPACE, whose DNS names are accepted in Host")
@@ -116,6 +118,10 @@ func newGateway(o options, log *slog.Logger) (*gateway.Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	vs, err := o.virtual.options(o.listen)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := server.RESTConfig(o.kubeconfig)
 	if err != nil {
 		return nil, err
@@ -135,7 +141,7 @@ func newGateway(o options, log *slog.Logger) (*gateway.Gateway, error) {
 		Client: client, Namespaces: splitList(o.namespaces), Codec: codec, Auth: authz, Log: log,
 		DialTimeout: o.dialTimeout, HeaderTimeout: o.headerTimeout, MaxBodyBytes: o.maxBody,
 		CallerCredentials: o.callerCreds, SeparateMetrics: o.metricsListen != "",
-		PublicURLs: publicURLs, AllowedHosts: serviceHosts(o.service, log), Hibernation: hib,
+		PublicURLs: publicURLs, AllowedHosts: serviceHosts(o.service, log), Hibernation: hib, Virtual: vs,
 	})
 }
 
