@@ -28,6 +28,7 @@ func (v *Virtual) serveLegacy(w *statusRecorder, q *request) {
 	ls, ok := openSession(v.opts.Codec, v.scope(q), sid, time.Now())
 	st := v.legacy.state(sid)
 	if _, _, _, ended := st.get(); !ok || ended {
+		v.opts.Log.Debug("virtual server session refused", "virtual", q.s.Key(), "valid", ok, "ended", ended, "method", q.method, "http", q.r.Method)
 		writeError(w, http.StatusNotFound, q.id(), api.CodeSessionNotFound, "session not found", nil)
 		return
 	}

@@ -42,6 +42,9 @@ type legacySession struct {
 	Caps    json.RawMessage `json:"c,omitempty"`
 	Info    json.RawMessage `json:"i,omitempty"`
 	Issued  int64           `json:"t"`
+	// Nonce makes every session's id its own (two clients alike, in the
+	// same second, get two sessions: one can end without the other).
+	Nonce string `json:"n"`
 }
 
 // meta is the per-request metadata the members get for the session.
@@ -50,6 +53,7 @@ func (ls legacySession) meta(level string) mcp.RequestMeta {
 }
 
 func sealSession(c *session.Codec, scope session.Scope, ls legacySession) string {
+	ls.Nonce = mcp.NewSessionID()[:16]
 	b, _ := json.Marshal(ls)
 	if len(b) > session.MaxData {
 		ls.Info = nil // a client's info is for display: the first to go
