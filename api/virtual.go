@@ -3,8 +3,11 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -110,40 +113,41 @@ var (
 // ValidDNSLabel reports whether s is a DNS-1123 label (a server's name).
 func ValidDNSLabel(s string) bool { return len(s) <= 63 && dnsLabel.MatchString(s) }
 
-// rawVirtual keeps each list's raw JSON so that "absent" (everything) and
+// rawMember keeps each list's raw JSON so that "absent" (everything) and
 // null (a YAML key with no value, which would read as everything by
 // mistake) can be told apart.
-type rawVirtual struct {
-	Title        string      `json:"title"`
-	Instructions string      `json:"instructions"`
-	Members      []rawMember `json:"members"`
-}
-
 type rawMember struct {
-	Server    string          `json:"server"`
+	Server    json.RawMessage `json:"server"`
 	Prefix    json.RawMessage `json:"prefix"`
 	Tools     json.RawMessage `json:"tools"`
 	Prompts   json.RawMessage `json:"prompts"`
 	Resources json.RawMessage `json:"resources"`
 }
 
+// The fields of each level of a definition, for the unknown-field check.
+var (
+	virtualFields = []string{"title", "instructions", "members"}
+	memberFields  = []string{"server", "prefix", "tools", "prompts", "resources"}
+	entryFields   = []string{"name", "as"}
+)
+
 // ParseVirtualServer reads a definition from JSON (the YAML document
-// converted) and validates it: unknown fields, names, prefixes that could
-// collide, duplicates, limits. It returns every problem found, each
+// converted) and validates it: unknown fields, types, names, prefixes that
+// could collide, duplicates, limits. It returns every problem found, each
 // naming its field; a definition with problems must serve nothing.
 func ParseVirtualServer(data []byte) (VirtualServer, []string) {
-	var raw rawVirtual
-	var problems []string
-	if err := strictDecode(data, &raw); err != nil {
-		problems = append(problems, err.Error())
-		// Read leniently too, to report the values' problems as well.
-		if json.Unmarshal(data, &raw) != nil {
-			return VirtualServer{}, problems
-		}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil || top == nil {
+		return VirtualServer{}, []string{"the definition must be a mapping of title, instructions and members"}
 	}
-	vs := VirtualServer{Title: raw.Title, Instructions: raw.Instructions}
-	for i, rm := range raw.Members {
-		m, ps := rm.decode(fmt.Sprintf("members[%d]", i))
+	problems := unknownFields("", top, virtualFields)
+	var vs VirtualServer
+	field(&problems, "title", top["title"], &vs.Title)
+	field(&problems, "instructions", top["instructions"], &vs.Instructions)
+	var members []json.RawMessage
+	field(&problems, "members", top["members"], &members)
+	for i, raw := range members {
+		m, ps := decodeMember(fmt.Sprintf("members[%d]", i), raw)
 		vs.Members = append(vs.Members, m)
 		problems = append(problems, ps...)
 	}
@@ -151,51 +155,125 @@ func ParseVirtualServer(data []byte) (VirtualServer, []string) {
 	return vs, problems
 }
 
-func strictDecode(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("not a virtual server definition: %s", strings.TrimPrefix(err.Error(), "json: "))
+// field decodes one value into v; absent leaves v as it is, null or a
+// wrong type is a problem. It reports whether v was set.
+func field(problems *[]string, path string, raw json.RawMessage, v any) bool {
+	switch {
+	case raw == nil:
+		return false
+	case string(raw) == "null":
+		msg := path + ": empty: give it a value or leave it out"
+		if i := strings.LastIndex(path, "."); i >= 0 && slices.Contains([]string{"tools", "prompts", "resources"}, path[i+1:]) {
+			msg = fmt.Sprintf("%s: empty: write [] to assign nothing, or leave %s out to assign everything", path, path[i+1:])
+		}
+		*problems = append(*problems, msg)
+		return false
 	}
-	if dec.More() {
-		return fmt.Errorf("not a virtual server definition: more than one document")
+	if err := json.Unmarshal(raw, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			where := path
+			if te.Field != "" {
+				where += "." + te.Field
+			}
+			*problems = append(*problems, fmt.Sprintf("%s: %s, want %s", where, kindOf(te.Value), goKind(te.Type)))
+		} else {
+			*problems = append(*problems, path+": "+strings.TrimPrefix(err.Error(), "json: "))
+		}
+		return false
 	}
-	return nil
+	return true
 }
 
-func (rm rawMember) decode(path string) (VirtualMember, []string) {
-	m := VirtualMember{Server: rm.Server}
-	var problems []string
-	field := func(name string, raw json.RawMessage, into any) bool {
-		switch {
-		case raw == nil:
-			return false
-		case string(raw) == "null":
-			problems = append(problems, fmt.Sprintf("%s.%s: empty: write [] to assign nothing, or leave %s out to assign everything", path, name, name))
-			return false
-		}
-		if err := strictDecode(raw, into); err != nil {
-			problems = append(problems, fmt.Sprintf("%s.%s: %s", path, name, strings.TrimPrefix(err.Error(), "not a virtual server definition: ")))
-			return false
-		}
-		return true
+func kindOf(jsonValue string) string {
+	switch jsonValue {
+	case "object":
+		return "a mapping"
+	case "array":
+		return "a list"
 	}
+	return "a " + jsonValue
+}
+
+func goKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "a mapping"
+	}
+	return t.Kind().String()
+}
+
+// unknownFields lists the keys of obj that are not known, each with its
+// path (and the known key it is most likely a typo of).
+func unknownFields(path string, obj map[string]json.RawMessage, known []string) []string {
+	var out []string
+	for k := range obj {
+		if slices.Contains(known, k) {
+			continue
+		}
+		msg := fmt.Sprintf("%s%s: unknown field", path, k)
+		for _, want := range known {
+			if strings.HasPrefix(want, k) || strings.HasPrefix(k, want) || strings.EqualFold(want, k) {
+				msg += fmt.Sprintf(" (did you mean %s?)", want)
+				break
+			}
+		}
+		out = append(out, msg+"; known: "+strings.Join(known, ", "))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func decodeMember(path string, raw json.RawMessage) (VirtualMember, []string) {
+	var rm rawMember
+	var problems []string
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return VirtualMember{}, []string{path + ": must be a mapping with server (and prefix, tools, prompts, resources)"}
+	}
+	problems = append(problems, unknownFields(path+".", obj, memberFields)...)
+	_ = json.Unmarshal(raw, &rm)
+	var m VirtualMember
+	field(&problems, path+".server", rm.Server, &m.Server)
 	var prefix string
-	if field("prefix", rm.Prefix, &prefix) {
+	if field(&problems, path+".prefix", rm.Prefix, &prefix) {
 		m.Prefix = &prefix
 	}
-	var tools, prompts []VirtualEntry
-	if field("tools", rm.Tools, &tools) {
-		m.Tools = ptrSlice(tools)
-	}
-	if field("prompts", rm.Prompts, &prompts) {
-		m.Prompts = ptrSlice(prompts)
-	}
+	m.Tools = decodeEntries(&problems, path+".tools", rm.Tools)
+	m.Prompts = decodeEntries(&problems, path+".prompts", rm.Prompts)
 	var resources []string
-	if field("resources", rm.Resources, &resources) {
+	if field(&problems, path+".resources", rm.Resources, &resources) {
 		m.Resources = ptrSlice(resources)
 	}
 	return m, problems
+}
+
+// decodeEntries reads a tools or prompts list: names, or {name, as}.
+func decodeEntries(problems *[]string, path string, raw json.RawMessage) *[]VirtualEntry {
+	var items []json.RawMessage
+	if !field(problems, path, raw, &items) {
+		return nil
+	}
+	out := []VirtualEntry{}
+	for i, it := range items {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		var e VirtualEntry
+		if t := bytes.TrimSpace(it); len(t) > 0 && t[0] == '{' {
+			var obj map[string]json.RawMessage
+			_ = json.Unmarshal(it, &obj)
+			*problems = append(*problems, unknownFields(p+".", obj, entryFields)...)
+			field(problems, p+".name", obj["name"], &e.Name)
+			field(problems, p+".as", obj["as"], &e.As)
+		} else {
+			field(problems, p, it, &e.Name)
+		}
+		out = append(out, e)
+	}
+	return &out
 }
 
 // ptrSlice keeps an empty list distinct from an absent one.
@@ -204,20 +282,4 @@ func ptrSlice[T any](s []T) *[]T {
 		s = []T{}
 	}
 	return &s
-}
-
-// UnmarshalJSON reads a name, or an object with name and as.
-func (e *VirtualEntry) UnmarshalJSON(b []byte) error {
-	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '"' {
-		return json.Unmarshal(b, &e.Name)
-	}
-	type plain VirtualEntry
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var p plain
-	if err := dec.Decode(&p); err != nil {
-		return fmt.Errorf("an entry is a name or {name, as}: %w", err)
-	}
-	*e = VirtualEntry(p)
-	return nil
 }

@@ -39,6 +39,8 @@ func (vs VirtualServer) validate() []string {
 func (m VirtualMember) validatePrefix(path string, members int, seen map[string]int, i int) []string {
 	p := m.EffectivePrefix()
 	switch {
+	case m.Prefix == nil && !ValidDNSLabel(p):
+		return nil // the server's name, already refused
 	case p == "" && members > 1:
 		return []string{path + `.prefix: "" (names unchanged) is allowed only for a virtual server with a single member: names of two members could collide`}
 	case p == "":

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -91,7 +92,7 @@ func parseConfigMap(cm *corev1.ConfigMap) (api.VirtualServer, []string) {
 func ParseDefinition(doc []byte) (api.VirtualServer, []string) {
 	j, err := yaml.YAMLToJSONStrict(doc)
 	if err != nil {
-		return api.VirtualServer{}, []string{"not YAML: " + err.Error()}
+		return api.VirtualServer{}, []string{"not YAML: " + strings.Join(strings.Fields(err.Error()), " ")}
 	}
 	return api.ParseVirtualServer(j)
 }
