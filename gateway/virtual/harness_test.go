@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -43,18 +45,30 @@ var seq atomic.Int64
 
 func newHarness(t testing.TB, listTimeout time.Duration) *harness {
 	t.Helper()
+	return newReplica(t, fake.NewClientset(), listTimeout)
+}
+
+// newReplica is one more gateway replica over client (replicas share the
+// API server and the session key, nothing else), reachable by the others
+// at its own address (the Peer option).
+func newReplica(t testing.TB, client *fake.Clientset, listTimeout time.Duration) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	h := &harness{t: t, ctx: ctx, client: fake.NewClientset(), reg: prometheus.NewRegistry()}
+	h := &harness{t: t, ctx: ctx, client: client, reg: prometheus.NewRegistry()}
 	codec, err := session.NewCodec([]byte(strings.Repeat("virtual-test-key/", 2)))
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	h.gw, err = gateway.New(gateway.Config{Client: h.client, Codec: codec, Auth: auth.None{}, Registry: h.reg,
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Virtual: &virtual.Options{ListTimeout: listTimeout, CacheTTL: time.Minute, Version: "test"}})
+		Virtual: &virtual.Options{ListTimeout: listTimeout, CacheTTL: time.Minute, Version: "test", Peer: ln.Addr().String()}})
 	require.NoError(t, err)
 	h.gw.Start(ctx)
 	require.True(t, h.gw.WaitForSync(ctx))
-	srv := httptest.NewServer(h.gw)
+	srv := httptest.NewUnstartedServer(h.gw)
+	srv.Listener = ln
+	srv.Start()
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
 	return h
@@ -88,7 +102,7 @@ func (h *harness) define(ns, cm, name, doc string) {
 	}
 	require.Eventually(h.t, func() bool {
 		st, ok := h.gw.Virtual.VirtualStatus(ns, name)
-		return ok && len(st.ConfigMaps) > 0
+		return ok && slices.Contains(st.ConfigMaps, cm)
 	}, 5*time.Second, 5*time.Millisecond)
 }
 
@@ -107,4 +121,28 @@ func (h *harness) connect(ns, name string, legacy bool, opts *mcp.ClientOptions)
 	require.NoError(h.t, err)
 	h.t.Cleanup(func() { _ = cs.Close() })
 	return cs
+}
+
+// counter is the value of one series of the harness's metrics.
+func counter(t *testing.T, h *harness, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := h.reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			match := true
+			for _, lp := range m.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+					match = false
+				}
+			}
+			if match {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }

@@ -69,10 +69,14 @@ func (ml *memberListen) run(ctx context.Context) {
 	}
 }
 
-// relayOnce opens the member's listen and relays it until it ends; true when
-// it was open (an end then is the member's, e.g. its pod going away).
+// relayOnce opens the member's listen and relays it until it ends, or the
+// member has no ready pod left (its stream may linger until the pod's
+// connection breaks); true when it was open.
 func (ml *memberListen) relayOnce(ctx context.Context) bool {
 	s, v := ml.sub.c.q.s, ml.sub.v
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go ml.whileAvailable(ctx, cancel)
 	params, _ := json.Marshal(map[string]any{"_meta": json.RawMessage(ml.sub.c.metaJSON()), "notifications": ml.f})
 	id := json.RawMessage(`"virtual-listen"`)
 	resp := roundTrip(v.opts.Members, memberRequest(ctx, ml.sub.c.q.r, s, ml.m, methodListen, "", rpcBody(id, methodListen, params)))
@@ -97,6 +101,23 @@ func (ml *memberListen) relayOnce(ctx context.Context) bool {
 		}
 		if msg.Kind == mcp.KindNotification {
 			ml.event(ctx, msg.Raw)
+		}
+	}
+}
+
+// whileAvailable calls gone once the member has no ready pod.
+func (ml *memberListen) whileAvailable(ctx context.Context, gone context.CancelFunc) {
+	s, v := ml.sub.c.q.s, ml.sub.v
+	for {
+		changed := v.opts.Pods.Changed(s.Namespace, ml.m.Server)
+		if !v.available(s, ml.m) {
+			gone()
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
 		}
 	}
 }

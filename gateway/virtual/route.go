@@ -109,12 +109,43 @@ func resourceNotFound(uri string) *rpcError {
 }
 
 // forward passes a modern request to member m and its answer to the
-// client unchanged.
+// client unchanged, but for one thing: a member that cannot answer (no
+// ready pod, unreachable, still waking: 503) is one tool of many failing,
+// not the virtual server, so its JSON-RPC error reaches the client with
+// HTTP 200 (Retry-After kept), where clients show it.
 func (v *Virtual) forward(w *statusRecorder, c *call, m *Member, name string, body []byte) {
 	r := c.q.r
-	v.opts.Members.ServeHTTP(w, memberRequest(r.Context(), r, c.q.s, m, c.q.method, name, body))
-	v.metrics.routed(c.q.s, m, c.q.method, w.code)
+	mw := &memberWriter{ResponseWriter: w}
+	v.opts.Members.ServeHTTP(mw, memberRequest(r.Context(), r, c.q.s, m, c.q.method, name, body))
+	v.metrics.routed(c.q.s, m, c.q.method, mw.code)
 }
+
+// memberWriter turns a member's 503 into 200 (its body is a JSON-RPC
+// error) and remembers the member's status.
+type memberWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (m *memberWriter) WriteHeader(code int) {
+	if m.code == 0 {
+		m.code = code
+	}
+	if code == http.StatusServiceUnavailable {
+		code = http.StatusOK
+	}
+	m.ResponseWriter.WriteHeader(code)
+}
+
+func (m *memberWriter) Write(b []byte) (int, error) {
+	if m.code == 0 {
+		m.code = http.StatusOK
+	}
+	return m.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush.
+func (m *memberWriter) Unwrap() http.ResponseWriter { return m.ResponseWriter }
 
 // probeRead asks the members the URI is assigned from, in definition
 // order, until one has it; nil when none does.

@@ -58,11 +58,11 @@ func (v *Virtual) report(cm *corev1.ConfigMap, s *Server) {
 	}
 	typ, reason, msg := corev1.EventTypeNormal, reasonServing, fmt.Sprintf("serving %d members at /mcp/%s/%s", len(s.Members), s.Namespace, s.Name)
 	switch {
-	case !s.Valid():
-		typ, reason, msg = corev1.EventTypeWarning, reasonInvalid, "not served: "+strings.Join(s.Problems, "; ")
 	case s.Shadowed:
 		typ, reason, msg = corev1.EventTypeWarning, reasonShadowed,
 			fmt.Sprintf("not served: a server named %s exists in namespace %s and keeps /mcp/%s/%s", s.Name, s.Namespace, s.Namespace, s.Name)
+	case !s.Valid():
+		typ, reason, msg = corev1.EventTypeWarning, reasonInvalid, "not served: "+strings.Join(s.Problems, "; ")
 	}
 	if len(msg) > 1024 {
 		msg = msg[:1021] + "..."
@@ -105,10 +105,10 @@ func (v *Virtual) status(s *Server) admin.VirtualServerStatus {
 	st := admin.VirtualServerStatus{Namespace: s.Namespace, Name: s.Name, ConfigMaps: s.ConfigMaps, State: admin.VirtualServing,
 		Problems: s.Problems, Title: s.Def.Title, Endpoint: "/mcp/" + s.Namespace + "/" + s.Name}
 	switch {
-	case !s.Valid():
-		st.State = admin.VirtualInvalid
 	case s.Shadowed:
 		st.State = admin.VirtualShadowed
+	case !s.Valid():
+		st.State = admin.VirtualInvalid
 	}
 	for _, m := range s.Members {
 		st.Members = append(st.Members, v.memberStatus(s, m))
