@@ -85,8 +85,8 @@ func (c *memberCache) remember(ns, member, key string, list []string) {
 }
 
 // owner returns the first member (in definition order) that listed uri,
-// else the first whose template matches it; fresh reports whether every
-// member's lists are fresh (so a miss means no member lists it).
+// else the first whose template matches it. On a miss, fresh reports
+// whether every member's lists are fresh (so no member lists it).
 func (c *memberCache) owner(ns string, members []*Member, uri string) (*Member, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
