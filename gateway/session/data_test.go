@@ -24,9 +24,15 @@ func TestSealData(t *testing.T) {
 	assert.Equal(t, `{"v":"2025-11-25"}`, string(got))
 
 	for name, try := range map[string]func() error{
-		"other domain":  func() error { _, err := c.OpenData("other", scope, id); return err },
-		"other caller":  func() error { _, err := c.OpenData("virtual-session", Scope{Namespace: "ns", Server: "vs", Subject: "bob"}, id); return err },
-		"other server":  func() error { _, err := c.OpenData("virtual-session", Scope{Namespace: "ns", Server: "x", Subject: "alice"}, id); return err },
+		"other domain": func() error { _, err := c.OpenData("other", scope, id); return err },
+		"other caller": func() error {
+			_, err := c.OpenData("virtual-session", Scope{Namespace: "ns", Server: "vs", Subject: "bob"}, id)
+			return err
+		},
+		"other server": func() error {
+			_, err := c.OpenData("virtual-session", Scope{Namespace: "ns", Server: "x", Subject: "alice"}, id)
+			return err
+		},
 		"tampered":      func() error { _, err := c.OpenData("virtual-session", scope, id[:len(id)-2]+"AA"); return err },
 		"not canonical": func() error { _, err := c.OpenData("virtual-session", scope, id+"\n"); return err },
 		"a session ref": func() error { _, err := c.Decode(scope, id); return err },
