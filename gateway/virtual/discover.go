@@ -3,6 +3,7 @@ package virtual
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
@@ -106,6 +107,19 @@ func (v *Virtual) available(s *Server, m *Member) bool {
 		}
 	}
 	return false
+}
+
+// readyPods names the member's ready pods (their UIDs, sorted as the
+// registry keeps them): a change means its lists may have changed.
+func (v *Virtual) readyPods(s *Server, m *Member) string {
+	var b strings.Builder
+	for _, e := range v.opts.Pods.Endpoints(s.Namespace, m.Server) {
+		if e.Ready && !e.Terminating {
+			b.WriteString(e.UID)
+			b.WriteByte(',')
+		}
+	}
+	return b.String()
 }
 
 // discover answers server/discover for the virtual server itself: every

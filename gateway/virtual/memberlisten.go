@@ -34,25 +34,18 @@ func (ml *memberListen) acked() { ml.once.Do(func() { close(ml.ack) }) }
 func (ml *memberListen) run(ctx context.Context) {
 	defer ml.acked()
 	s, v := ml.sub.c.q.s, ml.sub.v
-	wait, up := minBackoff, v.available(s, ml.m)
+	go ml.watchPods(ctx)
+	wait := minBackoff
 	for ctx.Err() == nil {
 		changed := v.opts.Pods.Changed(s.Namespace, ml.m.Server)
 		if !v.available(s, ml.m) {
 			ml.acked() // nothing to wait for
-			if up {
-				up = false
-				ml.event(ctx, nil)
-			}
 			select {
 			case <-changed:
 				continue
 			case <-ctx.Done():
 				return
 			}
-		}
-		if !up {
-			up = true
-			ml.event(ctx, nil) // it is back: its lists are
 		}
 		if ml.relayOnce(ctx) {
 			wait = minBackoff
@@ -62,6 +55,26 @@ func (ml *memberListen) run(ctx context.Context) {
 		select {
 		case <-time.After(wait):
 			wait = min(2*wait, maxBackoff)
+		case <-changed:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// watchPods reports each change of the member's ready pods: it came, went,
+// or rolled out (an allowed-tools change, a new version), after which its
+// lists may differ.
+func (ml *memberListen) watchPods(ctx context.Context) {
+	s, v := ml.sub.c.q.s, ml.sub.v
+	last := v.readyPods(s, ml.m)
+	for {
+		changed := v.opts.Pods.Changed(s.Namespace, ml.m.Server)
+		if now := v.readyPods(s, ml.m); now != last {
+			last = now
+			ml.event(ctx, nil)
+		}
+		select {
 		case <-changed:
 		case <-ctx.Done():
 			return
