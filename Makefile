@@ -10,6 +10,9 @@ BINARIES  := mcp-webhook mcp-transport mcp-gateway mcpctl
 ENVTEST_ASSETS = $(shell hack/build-envtest-bins.sh)
 # helm for the chart tests, built from its Go module (tools/helm).
 HELM_BIN = $(shell hack/build-helm.sh)
+# Ory Hydra, the OAuth 2.1 / OpenID provider of the auth tests, built from its
+# Go module (tools/hydra; cgo for its SQLite only, our binaries stay static).
+HYDRA_BIN = $(shell hack/build-hydra.sh)
 # Every shell script of the project, for shellcheck.
 SHELL_SCRIPTS = $(shell find hack -name '*.sh' | sort) examples/typescript/install.sh .ci/run
 LINT_DEBS := shellcheck
@@ -25,19 +28,22 @@ debs-install = missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 
 help: ## this list
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-setup: ## everything the tests need: Go modules, kube-apiserver + kubectl + etcd (cached in bin/k8s), helm (bin/helm), the npm MCP server
+setup: ## everything the tests need: Go modules, kube-apiserver + kubectl + etcd (cached in bin/k8s), helm (bin/helm), Hydra (bin/hydra), the npm packages
 	$(GO) mod download
 	hack/build-envtest-bins.sh >/dev/null
 	hack/build-helm.sh >/dev/null
+	hack/build-hydra.sh >/dev/null
 	@# The reference MCP server the sidecar tests run with npx, pinned by its lockfile.
 	[[ -d transport/testdata/npm/node_modules/@modelcontextprotocol/server-everything ]] || npm ci --prefix transport/testdata/npm --no-audit --no-fund
+	@# The TypeScript SDK whose OAuth client the gateway tests run, pinned by its lockfile.
+	[[ -d test/gateway/testdata/ts-oauth/node_modules/@modelcontextprotocol/sdk ]] || npm ci --prefix test/gateway/testdata/ts-oauth --no-audit --no-fund
 
 build: ## static binaries into bin/
 	@mkdir -p bin
 	for b in $(BINARIES); do CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$$b ./cmd/$$b; done
 
 test: setup lint ## what CI runs: unit + integration tests, the end-to-end suite on a real cluster (root), the run command once
-	HELM=$(HELM_BIN) KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -race -count=1 ./...
+	HELM=$(HELM_BIN) HYDRA=$(HYDRA_BIN) KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -race -count=1 ./...
 	$(MAKE) test-e2e
 	$(MAKE) run RUN_ARGS=--once
 
@@ -53,10 +59,14 @@ bench: setup ## benchmarks, printed as figures (see README "Performance")
 	@# Both protocol eras in one run: 2026-07-28 and a legacy session, direct and through the gateway.
 	$(GO) test -run '^$$' -bench 'ToolsCallEras|Handler' -benchmem -benchtime 10000x ./gateway/proxy/
 	$(GO) test -run '^$$' -bench FirstResult -benchtime 500x ./gateway/proxy/
+	@# The gateway-to-sidecar hop with caller authentication (mTLS) against the plain one.
+	$(GO) test -run '^$$' -bench 'UpstreamHop|CallerAuthHop' -benchtime 5000x ./gateway/proxy/
 	@# The gateway on a core of its own (as its own pod), clients and backend on the other.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -exec 'taskset -c 0' -run '^$$' -bench ToolsCallGatewayOwnCore -benchtime 20000x ./test/gateway/
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -exec 'taskset -c 0' -run '^$$' -bench ToolsCallErasOwnCore -benchtime 10000x ./test/gateway/
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench DeploymentCreate -benchtime 300x ./test/integration/
+	@# What auth costs a request: OIDC (local JWT), ServiceAccount (local), TokenReview; cached and not.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench Authorization -count 3 ./test/gateway/
 
 fuzz: ## 60 s on each fuzz target
 	$(GO) test ./injector -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s
@@ -67,7 +77,9 @@ fuzz: ## 60 s on each fuzz target
 	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzSet$$' -fuzztime 60s
 	$(GO) test ./internal/mcp -run '^$$' -fuzz '^FuzzValidateModern$$' -fuzztime 60s
 	$(GO) test ./gateway/session -run '^$$' -fuzz '^FuzzSessionID$$' -fuzztime 60s
-	$(GO) test ./gateway/proxy -run '^$$' -fuzz '^FuzzFoldCollision$$' -fuzztime 60s
+	$(GO) test ./internal/toolfilter -run '^$$' -fuzz '^FuzzFoldCollision$$' -fuzztime 60s
+	$(GO) test ./internal/toolfilter -run '^$$' -fuzz '^FuzzSSEWriter$$' -fuzztime 60s
+	$(GO) test ./gateway/auth -run '^$$' -fuzz '^FuzzAuthenticateToken$$' -fuzztime 60s
 
 lint-deps: ## Debian packages of make lint (shellcheck)
 	@$(call debs-install,$(LINT_DEBS))

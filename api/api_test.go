@@ -21,6 +21,7 @@ func TestPodEndpointRoundTrip(t *testing.T) {
 		"stdio shared, tools":  {Port: 8080, Path: "/mcp", Transport: api.TransportStdio, Sessions: api.SessionsShared, AllowedTools: []string{"a", "b"}},
 		"http, empty allow":    {Port: 9000, Path: "/x/mcp", Transport: api.TransportStreamableHTTP, AllowedTools: []string{}},
 		"http, no allow-list ": {Port: 1, Path: "/", Transport: api.TransportStreamableHTTP},
+		"caller auth":          {Port: 8080, Path: "/mcp", Transport: api.TransportStdio, Sessions: api.SessionsShared, CallerAuth: api.CallerAuthMTLS},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -44,6 +45,7 @@ func TestParsePodEndpoint(t *testing.T) {
 		{name: "bad port", ann: map[string]string{api.PodAnnEndpointPort: "80x"}, err: "endpoint-port"},
 		{name: "port out of range", ann: map[string]string{api.PodAnnEndpointPort: "70000"}, err: "not a port"},
 		{name: "relative path", ann: map[string]string{api.PodAnnEndpointPath: "mcp"}, err: "endpoint-path"},
+		{name: "caller auth of a newer webhook", ann: map[string]string{api.PodAnnCallerAuth: "spiffe"}, err: "caller-auth"},
 		{name: "allow-list with spaces", ann: map[string]string{api.PodAnnAllowedTools: " a, ,b "},
 			want: api.PodEndpoint{Port: 8080, Path: "/mcp", Transport: "stdio", Sessions: "per-session", AllowedTools: []string{"a", "b"}}},
 	} {
@@ -58,6 +60,52 @@ func TestParsePodEndpoint(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// Only mtls pods are reached over HTTPS; pods injected before caller
+// authentication existed keep plain HTTP until they roll.
+func TestPodEndpointScheme(t *testing.T) {
+	t.Parallel()
+	old, err := api.ParsePodEndpoint(map[string]string{})
+	require.NoError(t, err)
+	assert.Equal(t, "http", old.Scheme())
+	assert.Empty(t, old.CallerAuth)
+	enforced, err := api.ParsePodEndpoint(map[string]string{api.PodAnnCallerAuth: "mtls"})
+	require.NoError(t, err)
+	assert.Equal(t, "https", enforced.Scheme())
+}
+
+func TestCallerRoundTrip(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]api.Caller{
+		"service account":   {User: "system:serviceaccount:team-a:agent", Groups: []string{"system:serviceaccounts", "system:authenticated"}},
+		"no groups":         {User: "alice@example.com"},
+		"commas and spaces": {User: "Doe, Jane", Groups: []string{"a,b", " lead ", "100%"}},
+		"non-ASCII":         {User: "jürgen", Groups: []string{"Ærø\n"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			user, groups := api.EncodeCaller(c)
+			for _, v := range []string{user, groups} {
+				for _, r := range v {
+					assert.True(t, r > ' ' && r < 0x7f, "%q is printable ASCII without spaces", v)
+				}
+			}
+			got, err := api.ParseCaller(user, groups)
+			require.NoError(t, err)
+			assert.Equal(t, c, got)
+		})
+	}
+	readable, _ := api.EncodeCaller(api.Caller{User: "system:serviceaccount:default:e2e-client"})
+	assert.Equal(t, "system:serviceaccount:default:e2e-client", readable, "readable in logs")
+	user, groups := api.EncodeCaller(api.Caller{User: "u", Groups: []string{""}})
+	got, err := api.ParseCaller(user, groups)
+	require.NoError(t, err)
+	assert.Equal(t, api.Caller{User: "u"}, got, "an empty group name is left out")
+	_, err = api.ParseCaller("bad%zz", "")
+	assert.ErrorContains(t, err, api.HeaderCallerUser)
+	_, err = api.ParseCaller("u", "ok,%")
+	assert.ErrorContains(t, err, api.HeaderCallerGroups)
 }
 
 // The derived name is stored in clusters: it must never change.

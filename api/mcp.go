@@ -49,3 +49,16 @@ const (
 // roots request names its key in the InputRequiredResult the sidecar makes
 // of it for a 2026-07-28 client (else the sidecar numbers them).
 const MetaInputKey = "io.archestra.mcp/inputKey"
+
+// JSON-RPC methods of MCP that the product itself acts on (the rest pass
+// through by name).
+const (
+	MethodInitialize          = "initialize"
+	MethodInitialized         = "notifications/initialized"
+	MethodDiscover            = "server/discover"
+	MethodSubscriptionsListen = "subscriptions/listen"
+	MethodPing                = "ping"
+	MethodToolsList           = "tools/list"
+	MethodToolsCall           = "tools/call"
+	MethodCancelled           = "notifications/cancelled"
+)

@@ -15,7 +15,14 @@ const (
 	PodAnnTransport    = AnnTransport
 	PodAnnSessions     = AnnSessions
 	PodAnnAllowedTools = AnnAllowedTools
+	// PodAnnCallerAuth says how the sidecar authenticates its caller; absent
+	// on pods injected before the sidecar did (plain HTTP, no check).
+	PodAnnCallerAuth = Prefix + "caller-auth"
 )
+
+// CallerAuthMTLS is the value of PodAnnCallerAuth for a sidecar that serves
+// TLS and answers MCP only to a client certificate of the gateway's CA.
+const CallerAuthMTLS = "mtls"
 
 // PodEndpoint is what the gateway learns about a pod from its annotations.
 // EncodePodEndpoint and ParsePodEndpoint are the only writer and reader.
@@ -29,6 +36,18 @@ type PodEndpoint struct {
 	Sessions string
 	// AllowedTools is nil when every tool is allowed.
 	AllowedTools []string
+	// CallerAuth is CallerAuthMTLS when the pod's sidecar enforces caller
+	// authentication (the gateway then speaks HTTPS with its client
+	// certificate), "" for a pod injected before it did.
+	CallerAuth string
+}
+
+// Scheme is the URL scheme the gateway reaches the sidecar with.
+func (e PodEndpoint) Scheme() string {
+	if e.CallerAuth == CallerAuthMTLS {
+		return "https"
+	}
+	return "http"
 }
 
 // EncodePodEndpoint returns the pod-template annotations for e.
@@ -43,6 +62,9 @@ func EncodePodEndpoint(e PodEndpoint) map[string]string {
 	}
 	if e.AllowedTools != nil {
 		ann[PodAnnAllowedTools] = strings.Join(e.AllowedTools, ",")
+	}
+	if e.CallerAuth != "" {
+		ann[PodAnnCallerAuth] = e.CallerAuth
 	}
 	return ann
 }
@@ -78,6 +100,15 @@ func ParsePodEndpoint(ann map[string]string) (PodEndpoint, error) {
 				e.AllowedTools = append(e.AllowedTools, t)
 			}
 		}
+	}
+	switch v := ann[PodAnnCallerAuth]; v {
+	case "", CallerAuthMTLS:
+		e.CallerAuth = v
+	default:
+		// A mechanism this gateway does not speak: routing to the pod
+		// could only fail, and silently falling back to plain HTTP would
+		// be a downgrade.
+		return PodEndpoint{}, fmt.Errorf("annotation %s: %q is not a caller authentication this gateway speaks (%s)", PodAnnCallerAuth, v, CallerAuthMTLS)
 	}
 	return e, nil
 }

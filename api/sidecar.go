@@ -24,6 +24,25 @@ const (
 	// TmpVolume and HomeVolume are the writable emptyDirs of the server.
 	TmpVolume  = "mcp-tmp"
 	HomeVolume = "mcp-home"
+	// GatewayCAVolume mounts the ConfigMap GatewayCAConfigMap into the
+	// sidecar at GatewayCADir: the CA bundle it verifies the gateway's
+	// client certificate with.
+	GatewayCAVolume = "mcp-gateway-ca"
+	GatewayCADir    = "/etc/mcp-transport/gateway-ca"
+)
+
+// Objects the product's controller keeps in every namespace that has MCP
+// servers (labelled ManagedByLabel=ManagedByValue; objects of the same name
+// without that label are never touched).
+const (
+	// GatewayCAConfigMap holds, under GatewayCAKey, the public CA
+	// certificate(s) of the gateway's client certificate: the current CA,
+	// and during a rotation the next or the previous one as well.
+	GatewayCAConfigMap = "mcp-gateway-ca"
+	GatewayCAKey       = "ca.crt"
+	// GatewayOnlyPolicy is the NetworkPolicy admitting only the gateway's
+	// pods to the sidecar port of the namespace's MCP server pods.
+	GatewayOnlyPolicy = "mcp-gateway-only"
 )
 
 // The sidecar's port and HTTP paths.

@@ -18,7 +18,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
 // Keys of the Secret that holds the self-signed material.
@@ -82,6 +85,35 @@ func (s *SelfSigned) CABundle() []byte {
 	return nil
 }
 
+// webhookCAName is the common name of the webhook's self-signed CA.
+const webhookCAName = "mcp-orchestrator-webhook-ca"
+
+// rotation is s's CA and serving certificate lifecycle (rotation.go).
+func (s *SelfSigned) rotation() rotation {
+	return rotation{
+		CAValidity: s.CAValidity, CertValidity: s.CertValidity, RenewBefore: s.RenewBefore,
+		CARenewBefore: s.CARenewBefore, CAOverlap: s.CAOverlap,
+		caName: webhookCAName, leafName: "serving certificate",
+		issueLeaf: func(ca *CA, now time.Time, validity time.Duration) (Pair, error) {
+			return ca.issue(s.Hosts, now, validity)
+		},
+		checkLeaf: func(leaf *x509.Certificate) error {
+			for _, h := range s.Hosts {
+				if leaf.VerifyHostname(h) != nil {
+					return fmt.Errorf("serving certificate is not valid for %s", h)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func (s *SelfSigned) plan(data map[string][]byte, now time.Time) (*step, time.Duration, error) {
+	return s.rotation().plan(data, now)
+}
+
+func (s *SelfSigned) fresh(now time.Time) (map[string][]byte, error) { return s.rotation().fresh(now) }
+
 func (s *SelfSigned) defaults() {
 	if s.CAValidity == 0 {
 		s.CAValidity = 10 * 365 * 24 * time.Hour
@@ -108,30 +140,47 @@ func (s *SelfSigned) defaults() {
 // are logged and retried.
 func (s *SelfSigned) Run(ctx context.Context) error {
 	s.defaults()
-	secretChanged := make(chan struct{}, 1)
-	notify := func(any) {
+	changed, notify := changeSignal()
+	// Watch just our Secret: another replica's renewal reaches us at once.
+	watchSecret(ctx, s.Client, s.Namespace, s.SecretName, notify)
+	s.watchConfigurations(ctx, notify)
+	keepReconciling(ctx, s.Logger, "self-signed certificates", changed, s.reconcile)
+	return nil
+}
+
+// changeSignal is a wake-up channel of capacity one and the function that
+// signals it without blocking (informer handlers).
+func changeSignal() (<-chan struct{}, func(any)) {
+	ch := make(chan struct{}, 1)
+	return ch, func(any) {
 		select {
-		case secretChanged <- struct{}{}:
+		case ch <- struct{}{}:
 		default:
 		}
 	}
-	// Watch just our Secret: another replica's renewal reaches us at once.
-	lw := cache.NewListWatchFromClient(s.Client.CoreV1().RESTClient(), "secrets", s.Namespace, fields.OneTermEqualSelector("metadata.name", s.SecretName))
-	_, secretInformer := cache.NewInformerWithOptions(cache.InformerOptions{ListerWatcher: lw, ObjectType: &corev1.Secret{},
-		Handler: cache.ResourceEventHandlerFuncs{AddFunc: notify, UpdateFunc: func(_, n any) { notify(n) }, DeleteFunc: notify}})
-	go secretInformer.RunWithContext(ctx)
-	s.watchConfigurations(ctx, notify)
+}
 
+// watchSecret calls notify whenever the Secret ns/name changes.
+func watchSecret(ctx context.Context, client kubernetes.Interface, ns, name string, notify func(any)) {
+	lw := cache.NewListWatchFromClient(client.CoreV1().RESTClient(), "secrets", ns, fields.OneTermEqualSelector("metadata.name", name))
+	_, inf := cache.NewInformerWithOptions(cache.InformerOptions{ListerWatcher: lw, ObjectType: &corev1.Secret{},
+		Handler: cache.ResourceEventHandlerFuncs{AddFunc: notify, UpdateFunc: func(_, n any) { notify(n) }, DeleteFunc: notify}})
+	go inf.RunWithContext(ctx)
+}
+
+// keepReconciling calls reconcile until ctx ends: again when it asks to,
+// on a change, and 2 s after an error (logged).
+func keepReconciling(ctx context.Context, log *slog.Logger, what string, changed <-chan struct{}, reconcile func(context.Context) (time.Duration, error)) {
 	for {
-		wait, err := s.reconcile(ctx)
+		wait, err := reconcile(ctx)
 		if err != nil {
-			s.Logger.Warn("self-signed certificates: will retry", "error", err)
+			log.Warn(what+": will retry", "error", err)
 			wait = 2 * time.Second
 		}
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-secretChanged:
+			return
+		case <-changed:
 		// At most 10 minutes: the monotonic clock stops while a VM is
 		// suspended, so a long sleep could wake past a due renewal.
 		case <-time.After(min(max(wait, 50*time.Millisecond), 10*time.Minute)):
@@ -144,41 +193,51 @@ func (s *SelfSigned) Run(ctx context.Context) error {
 // loads the serving certificate: trusted before served. It returns when
 // to look again.
 func (s *SelfSigned) reconcile(ctx context.Context) (time.Duration, error) {
-	secrets := s.Client.CoreV1().Secrets(s.Namespace)
-	sec, err := secrets.Get(ctx, s.SecretName, metav1.GetOptions{})
+	data, wait, err := keepRotated(ctx, s.Client.CoreV1().Secrets(s.Namespace), s.SecretName, s.rotation(), s.Logger)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.patchCABundles(ctx, data[KeyCABundle]); err != nil {
+		return 0, err
+	}
+	return wait, s.load(data)
+}
+
+// keepRotated makes sure the Secret name exists and applies the steps rot
+// needs now, one update each, so every replica sees each step before the
+// next. It returns the Secret's data and when to look again.
+func keepRotated(ctx context.Context, secrets typedcorev1.SecretInterface, name string, rot rotation, log *slog.Logger) (map[string][]byte, time.Duration, error) {
+	sec, err := secrets.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		data, err := s.fresh(time.Now())
+		data, err := rot.fresh(time.Now())
 		if err != nil {
-			return 0, err
+			return nil, 0, err
 		}
-		sec = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.SecretName, Namespace: s.Namespace,
-			Labels: map[string]string{"app.kubernetes.io/managed-by": "mcp-orchestrator"}}, Type: corev1.SecretTypeTLS, Data: data}
+		sec = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Labels: map[string]string{api.ManagedByLabel: api.ManagedByValue}}, Type: corev1.SecretTypeTLS, Data: data}
 		created, err := secrets.Create(ctx, sec, metav1.CreateOptions{})
 		switch {
 		case apierrors.IsAlreadyExists(err): // another replica won: use theirs
-			if sec, err = secrets.Get(ctx, s.SecretName, metav1.GetOptions{}); err != nil {
-				return 0, err
+			if sec, err = secrets.Get(ctx, name, metav1.GetOptions{}); err != nil {
+				return nil, 0, err
 			}
 		case err != nil:
-			return 0, fmt.Errorf("creating Secret %s/%s: %w", s.Namespace, s.SecretName, err)
+			return nil, 0, fmt.Errorf("creating Secret %s: %w", name, err)
 		default:
-			s.Logger.Info("created CA and serving certificate", "secret", s.SecretName)
+			log.Info("created CA and "+rot.leafName, "secret", name)
 			sec = created
 		}
 	} else if err != nil {
-		return 0, fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, s.SecretName, err)
+		return nil, 0, fmt.Errorf("reading Secret %s: %w", name, err)
 	}
 
 	for range 8 { // a handful of steps at most; more means a fight
-		st, wait, err := s.plan(sec.Data, time.Now())
+		st, wait, err := rot.plan(sec.Data, time.Now())
 		if err != nil {
-			return 0, err
+			return nil, 0, err
 		}
 		if st == nil {
-			if err := s.patchCABundles(ctx, sec.Data[KeyCABundle]); err != nil {
-				return 0, err
-			}
-			return wait, s.load(sec.Data)
+			return sec.Data, wait, nil
 		}
 		updated := sec.DeepCopy()
 		updated.Data = st.data
@@ -186,17 +245,17 @@ func (s *SelfSigned) reconcile(ctx context.Context) (time.Duration, error) {
 		// once: the loser re-reads the winner's Secret and goes on from it.
 		next, err := secrets.Update(ctx, updated, metav1.UpdateOptions{})
 		if apierrors.IsConflict(err) {
-			if next, err = secrets.Get(ctx, s.SecretName, metav1.GetOptions{}); err != nil {
-				return 0, fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, s.SecretName, err)
+			if next, err = secrets.Get(ctx, name, metav1.GetOptions{}); err != nil {
+				return nil, 0, fmt.Errorf("reading Secret %s: %w", name, err)
 			}
 		} else if err != nil {
-			return 0, fmt.Errorf("updating Secret %s/%s (%s): %w", s.Namespace, s.SecretName, st.reason, err)
+			return nil, 0, fmt.Errorf("updating Secret %s (%s): %w", name, st.reason, err)
 		} else {
-			s.Logger.Info("self-signed certificates: "+st.reason, "secret", s.SecretName)
+			log.Info("self-signed certificates: "+st.reason, "secret", name)
 		}
 		sec = next
 	}
-	return 0, errors.New("the Secret keeps changing under us")
+	return nil, 0, errors.New("the Secret keeps changing under us")
 }
 
 func (s *SelfSigned) load(data map[string][]byte) error {

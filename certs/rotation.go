@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -16,14 +15,29 @@ import (
 // overlap after. The API server therefore trusts both the certificate being
 // served and its successor at every moment, whichever replica answers.
 const (
-	caCommonName = "mcp-orchestrator-webhook-ca"
-
 	KeyCANextCert     = "ca-next.crt"
 	KeyCANextKey      = "ca-next.key"
 	KeyCAPreviousCert = "ca-previous.crt"
 	// KeyCABundle is what goes into the webhook configurations' caBundle.
 	KeyCABundle = "ca-bundle.crt"
 )
+
+// rotation is the lifecycle of a self-signed CA and the one certificate it
+// signs (the webhook's serving certificate, or the gateway's client
+// certificate), kept in the data of one Secret. Its lifetimes are as
+// documented on SelfSigned.
+type rotation struct {
+	CAValidity, CertValidity, RenewBefore time.Duration
+	CARenewBefore, CAOverlap              time.Duration
+	// caName is the CA's common name.
+	caName string
+	// issueLeaf signs the certificate; checkLeaf says why a parsed one is
+	// not the right one (wrong hosts, wrong usage), nil if it is.
+	issueLeaf func(ca *CA, now time.Time, validity time.Duration) (Pair, error)
+	checkLeaf func(leaf *x509.Certificate) error
+	// leafName names the certificate in step reasons.
+	leafName string
+}
 
 // step is one change of the Secret's data that rotation needs now.
 type step struct {
@@ -34,7 +48,7 @@ type step struct {
 // plan returns the next change the Secret data needs at now, or nil, and
 // when to look again at the latest. Only one change is made per call, so
 // each is written (and seen by every replica) before the next.
-func (s *SelfSigned) plan(data map[string][]byte, now time.Time) (*step, time.Duration, error) {
+func (s rotation) plan(data map[string][]byte, now time.Time) (*step, time.Duration, error) {
 	ca, err := parseCA(data[KeyCACert], data[KeyCAKey])
 	if err != nil || !now.Before(ca.cert.NotAfter) {
 		// Nothing usable (first start, or the cluster was off past the
@@ -44,7 +58,7 @@ func (s *SelfSigned) plan(data map[string][]byte, now time.Time) (*step, time.Du
 	}
 	out := maps.Clone(data)
 	next, nextErr := parseCA(data[KeyCANextCert], data[KeyCANextKey])
-	leaf, leafErr := s.servingLeaf(data, ca, now)
+	leaf, leafErr := s.leaf(data, ca, now)
 
 	switch {
 	case nextErr == nil && !now.Before(issued(next.cert).Add(s.CAOverlap)):
@@ -58,7 +72,7 @@ func (s *SelfSigned) plan(data map[string][]byte, now time.Time) (*step, time.Du
 		}
 		return s.finish(out, "new CA signs", now)
 	case nextErr != nil && !now.Before(ca.cert.NotAfter.Add(-s.CARenewBefore)):
-		staged, err := newCA(caCommonName, now, s.CAValidity)
+		staged, err := newCA(s.caName, now, s.CAValidity)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -72,7 +86,7 @@ func (s *SelfSigned) plan(data map[string][]byte, now time.Time) (*step, time.Du
 		if leafErr != nil {
 			reason = leafErr.Error()
 		}
-		return s.finish(out, "serving certificate renewed: "+reason, now)
+		return s.finish(out, s.leafName+" renewed: "+reason, now)
 	}
 	// The previous CA is dropped once the current serving certificate has
 	// been out for an overlap.
@@ -87,13 +101,13 @@ func (s *SelfSigned) plan(data map[string][]byte, now time.Time) (*step, time.Du
 }
 
 // finish sets the bundle of data and returns the step.
-func (s *SelfSigned) finish(data map[string][]byte, reason string, now time.Time) (*step, time.Duration, error) {
+func (s rotation) finish(data map[string][]byte, reason string, now time.Time) (*step, time.Duration, error) {
 	data[KeyCABundle] = bundle(data, now)
 	return &step{data, reason}, 0, nil
 }
 
 // wake is the first moment plan has something to do.
-func (s *SelfSigned) wake(data map[string][]byte, ca, next *CA, leaf *x509.Certificate, now time.Time) time.Duration {
+func (s rotation) wake(data map[string][]byte, ca, next *CA, leaf *x509.Certificate, now time.Time) time.Duration {
 	at := leaf.NotAfter.Add(-s.RenewBefore)
 	consider := func(t time.Time) {
 		if t.Before(at) {
@@ -130,8 +144,8 @@ func bundle(data map[string][]byte, now time.Time) []byte {
 	return out
 }
 
-func (s *SelfSigned) fresh(now time.Time) (map[string][]byte, error) {
-	ca, err := newCA(caCommonName, now, s.CAValidity)
+func (s rotation) fresh(now time.Time) (map[string][]byte, error) {
+	ca, err := newCA(s.caName, now, s.CAValidity)
 	if err != nil {
 		return nil, err
 	}
@@ -143,10 +157,10 @@ func (s *SelfSigned) fresh(now time.Time) (map[string][]byte, error) {
 	return data, nil
 }
 
-// issue puts a serving certificate from ca into data; it never outlives ca.
-func (s *SelfSigned) issue(data map[string][]byte, ca *CA, now time.Time) error {
+// issue puts a certificate from ca into data; it never outlives ca.
+func (s rotation) issue(data map[string][]byte, ca *CA, now time.Time) error {
 	validity := min(s.CertValidity, ca.cert.NotAfter.Sub(now))
-	pair, err := ca.issue(s.Hosts, now, validity)
+	pair, err := s.issueLeaf(ca, now, validity)
 	if err != nil {
 		return err
 	}
@@ -154,21 +168,19 @@ func (s *SelfSigned) issue(data map[string][]byte, ca *CA, now time.Time) error 
 	return nil
 }
 
-// servingLeaf is the serving certificate of data, if it is usable: it
-// parses, covers every host and chains to ca.
-func (s *SelfSigned) servingLeaf(data map[string][]byte, ca *CA, now time.Time) (*x509.Certificate, error) {
+// leaf is the certificate of data, if it is usable: it parses, is the
+// right one (checkLeaf) and chains to ca.
+func (s rotation) leaf(data map[string][]byte, ca *CA, now time.Time) (*x509.Certificate, error) {
 	pair, err := tls.X509KeyPair(data[KeyCert], data[KeyKey])
 	if err != nil {
-		return nil, fmt.Errorf("no usable serving certificate: %w", err)
+		return nil, fmt.Errorf("no usable %s: %w", s.leafName, err)
 	}
 	leaf, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {
 		return nil, err
 	}
-	for _, h := range s.Hosts {
-		if leaf.VerifyHostname(h) != nil {
-			return nil, fmt.Errorf("serving certificate is not valid for %s", h)
-		}
+	if err := s.checkLeaf(leaf); err != nil {
+		return nil, err
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.cert)
@@ -181,8 +193,9 @@ func (s *SelfSigned) servingLeaf(data map[string][]byte, ca *CA, now time.Time) 
 			at = nb
 		}
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: at}); err != nil {
-		return nil, errors.New("serving certificate does not chain to the CA")
+	// Any usage: checkLeaf has judged it.
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return nil, fmt.Errorf("%s does not chain to the CA", s.leafName)
 	}
 	return leaf, nil
 }

@@ -1,4 +1,6 @@
-// Package certs makes and loads the webhook's serving certificates.
+// Package certs makes and loads the product's certificates: the webhook's
+// serving certificate and the gateway's client certificate (self-signed
+// CAs with overlapping rotation, or cert-manager objects).
 package certs
 
 import (
@@ -75,21 +77,12 @@ func (ca *CA) issue(hosts []string, now time.Time, validity time.Duration) (Pair
 	if len(hosts) == 0 {
 		return Pair{}, fmt.Errorf("a serving certificate needs at least one host")
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return Pair{}, fmt.Errorf("generating key: %w", err)
-	}
-	serial, err := serialNumber()
-	if err != nil {
-		return Pair{}, err
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    now.Add(-clockSkew),
-		NotAfter:     now.Add(validity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		Subject:     pkix.Name{CommonName: hosts[0]},
+		NotBefore:   now.Add(-clockSkew),
+		NotAfter:    now.Add(validity),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -98,9 +91,37 @@ func (ca *CA) issue(hosts []string, now time.Time, validity time.Duration) (Pair
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
+	return ca.sign(tmpl)
+}
+
+// IssueClient signs a client certificate (the gateway's, presented to the
+// sidecars) with commonName as its subject.
+func (ca *CA) IssueClient(commonName string, validity time.Duration) (Pair, error) {
+	return ca.issueClient(commonName, time.Now(), validity)
+}
+
+func (ca *CA) issueClient(commonName string, now time.Time, validity time.Duration) (Pair, error) {
+	return ca.sign(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: commonName},
+		NotBefore:   now.Add(-clockSkew),
+		NotAfter:    now.Add(validity),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+}
+
+// sign completes tmpl with a fresh key and serial number and signs it.
+func (ca *CA) sign(tmpl *x509.Certificate) (Pair, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return Pair{}, fmt.Errorf("generating key: %w", err)
+	}
+	if tmpl.SerialNumber, err = serialNumber(); err != nil {
+		return Pair{}, err
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
-		return Pair{}, fmt.Errorf("signing serving certificate: %w", err)
+		return Pair{}, fmt.Errorf("signing certificate: %w", err)
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {

@@ -40,7 +40,12 @@ type Config struct {
 	Namespaces []string
 	Codec      *session.Codec
 	Auth       auth.Authorizer
-	Log        *slog.Logger
+	// Resources, when set (--public-url), names each server's canonical URL:
+	// the audience its tokens carry and the Protected Resource Metadata
+	// served for it. RequiredScopes must be in every OAuth access token.
+	Resources      *auth.Resources
+	RequiredScopes []string
+	Log            *slog.Logger
 	// Registry receives the metrics; nil: a new one with the Go and
 	// process collectors.
 	Registry *prometheus.Registry
@@ -51,6 +56,10 @@ type Config struct {
 	// CallerCredentials enables per-caller credential Secrets (see package
 	// credentials); it needs list/watch on Secrets in the served namespaces.
 	CallerCredentials bool
+	// ClientCertificate is presented to the sidecars that authenticate
+	// their caller (a certwatcher's, reloaded when the files change); nil:
+	// none, and such sidecars refuse the gateway.
+	ClientCertificate proxy.ClientCertificate
 	// SeparateMetrics keeps /metrics off the clients' handler: server and
 	// tool names are for operators, and the clients' port is public. The
 	// caller then serves MetricsHandler on a port of its own.
@@ -103,16 +112,22 @@ func New(cfg Config) (*Gateway, error) {
 	m := metrics.New(cfg.Registry)
 	metrics.RegisterSessions(cfg.Registry, reg.Sessions)
 	g.Metrics = m
-	guard := &auth.Guard{Auth: cfg.Auth, Log: cfg.Log, Denied: func(d auth.Denial) { m.AuthDenials.WithLabelValues(string(d)).Inc() }}
+	guard := &auth.Guard{Auth: cfg.Auth, Log: cfg.Log, Resources: cfg.Resources, RequiredScopes: cfg.RequiredScopes,
+		Denied: func(d auth.Denial) { m.AuthDenials.WithLabelValues(string(d)).Inc() }}
 	popts := proxy.Options{
 		Router: reg, Credentials: creds, Codec: cfg.Codec, Metrics: m, Log: cfg.Log,
-		Transport:    proxy.NewTransport(cfg.DialTimeout, cfg.HeaderTimeout),
+		Transport:    proxy.NewUpstreamTransport(cfg.DialTimeout, cfg.HeaderTimeout, cfg.ClientCertificate),
 		MaxBodyBytes: cfg.MaxBodyBytes,
 	}
 	var hib admin.Hibernation
 	if cfg.Hibernation != nil {
 		o := *cfg.Hibernation
 		o.Client, o.Namespaces, o.Pods, o.Log, o.Metrics = cfg.Client, cfg.Namespaces, reg, cfg.Log, cfg.Registry
+		if o.HTTP == nil {
+			// The sidecars' /metrics and /readyz, over HTTPS where they
+			// authenticate their caller (the probes need no certificate).
+			o.HTTP = &http.Client{Timeout: 3 * time.Second, Transport: proxy.NewUpstreamTransport(cfg.DialTimeout, 2*time.Second, cfg.ClientCertificate)}
+		}
 		if g.Hibernation, err = hibernate.New(o); err != nil {
 			return nil, fmt.Errorf("hibernation: %w", err)
 		}
@@ -166,6 +181,9 @@ func (g *Gateway) routes(cfg Config, guard *auth.Guard, px http.Handler, hib adm
 	mux.Handle("/mcp/{namespace}/{server}", hosts.Handler(writeRPCError, guard.Handler(func(r *http.Request) auth.Attributes {
 		return auth.Attributes{Verb: api.VerbUse, Namespace: r.PathValue("namespace"), Name: r.PathValue("server")}
 	}, writeRPCError, px)))
+	if cfg.Resources != nil {
+		cfg.Resources.Register(mux)
+	}
 	a := &admin.API{Client: cfg.Client, Namespaces: cfg.Namespaces, Guard: guard, Log: cfg.Log, Hibernation: hib}
 	if g.Virtual != nil {
 		a.Virtual = g.Virtual

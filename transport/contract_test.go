@@ -24,9 +24,10 @@ var sharedRoot = regexp.MustCompile(`(^|=)` + regexp.QuoteMeta(api.SharedDir))
 
 // TestInjectedPodSpecRuns runs exactly what the webhook injects into a pod:
 // the install init container, the sidecar's args and the server container's
-// wrapped command, with only the shared volume's path and the port moved
-// for a machine without a pod. It pins the flag contract between the
-// injector and this binary.
+// wrapped command, with only the shared volume's and the gateway CA
+// bundle's paths and the port moved for a machine without a pod. It pins
+// the flag contract between the injector and this binary, caller
+// authentication included: the client is the gateway, with its certificate.
 func TestInjectedPodSpecRuns(t *testing.T) {
 	var d appsv1.Deployment
 	d.Name = "contract"
@@ -42,11 +43,13 @@ func TestInjectedPodSpecRuns(t *testing.T) {
 	require.Equal(t, api.SidecarName, sidecar.Name)
 
 	shared := t.TempDir()
+	bundle, cert := gatewayPKI(t)
 	move := func(args []string) []string {
 		out := make([]string, len(args))
 		for i, a := range args {
 			// Only paths that start at the volume's root: "/bin/mcp-transport" stays.
 			a = sharedRoot.ReplaceAllString(a, "${1}"+shared)
+			a = strings.Replace(a, "--client-ca-file="+api.GatewayCADir+"/"+api.GatewayCAKey, "--client-ca-file="+bundle, 1)
 			out[i] = strings.Replace(a, "--listen=:8080", "--listen=127.0.0.1:0", 1)
 		}
 		return out
@@ -66,16 +69,37 @@ func TestInjectedPodSpecRuns(t *testing.T) {
 	require.NoError(t, launch.Start())
 	defer func() { cancel(); _ = launch.Wait() }()
 
+	require.Contains(t, sidecar.Args, "--client-ca-file="+api.GatewayCADir+"/"+api.GatewayCAKey)
 	p := start(t, move(sidecar.Args)...)
-	base := "http://" + p.addr(t)
+	endpoint := "https://" + p.addr(t) + api.SidecarMCPPath
 	// As the kubelet does: no traffic before the sidecar is ready (the
 	// launcher starts after it in a pod too).
-	require.Eventually(t, func() bool { code, _ := get(t, base+api.ReadyPath); return code == http.StatusOK }, 20*time.Second, 20*time.Millisecond)
-	cs := connect(t, base+api.SidecarMCPPath)
+	probe := tlsClient(&cert, "")
+	require.Eventually(t, func() bool {
+		res, err := probe.Get("https://" + p.addr(t) + api.ReadyPath)
+		if err != nil {
+			return false
+		}
+		_ = res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}, 20*time.Second, 20*time.Millisecond)
 	callCtx, done := context.WithTimeout(context.Background(), 20*time.Second)
 	defer done()
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "gateway", Version: "1"}, nil).Connect(callCtx,
+		&sdk.StreamableClientTransport{Endpoint: endpoint, HTTPClient: tlsClient(&cert, "")}, nil)
+	require.NoError(t, err)
+	defer cs.Close()
 	res, err := cs.CallTool(callCtx, &sdk.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "through the injected pod spec"}})
 	require.NoError(t, err)
 	require.False(t, res.IsError)
 	require.Contains(t, res.Content[0].(*sdk.TextContent).Text, "through the injected pod spec")
+
+	// The preStop hook, as injected, run where the kubelet runs it: in the
+	// pod (here: on the same host, so the sidecar's loopback).
+	hook := server.Lifecycle.PreStop.Exec.Command
+	require.Equal(t, []string{api.LauncherPath, "drain"}, hook)
+	drainArgs := append(move(hook[1:]), "--url=https://"+p.addr(t)+api.DrainPath)
+	out, err = exec.Command(move(hook[:1])[0], drainArgs...).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "drained")
 }

@@ -45,7 +45,8 @@ func sdkUpstream(t *testing.T) string {
 	return srv.URL + "/mcp"
 }
 
-// serveInProcess runs transport.Serve and returns its base URL.
+// serveInProcess runs transport.Serve and returns its base URL (https
+// when it authenticates its caller).
 func serveInProcess(t *testing.T, o transport.Options) string {
 	t.Helper()
 	addr := make(chan net.Addr, 1)
@@ -61,6 +62,9 @@ func serveInProcess(t *testing.T, o transport.Options) string {
 	})
 	select {
 	case a := <-addr:
+		if o.ClientCAFile != "" {
+			return "https://" + a.String()
+		}
 		return "http://" + a.String()
 	case err := <-errc:
 		t.Fatalf("serve: %v", err)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/server"
+	"github.com/archestra-ai/mcp-orchestrator/internal/toolfilter"
+	"github.com/archestra-ai/mcp-orchestrator/transport/gatewayauth"
 	"github.com/archestra-ai/mcp-orchestrator/transport/health"
 	"github.com/archestra-ai/mcp-orchestrator/transport/httpguard"
 	"github.com/archestra-ai/mcp-orchestrator/transport/launcher"
@@ -49,6 +51,15 @@ type Options struct {
 	// names and addresses and loopback always are).
 	AllowedHosts string
 	MaxBodyBytes int64
+
+	// ClientCAFile is the gateway's CA bundle (the mounted ConfigMap).
+	// Set: the sidecar serves TLS and MCP only to the gateway's client
+	// certificate, /drain only to the pod itself. Empty: plain HTTP and no
+	// caller authentication (local runs, pods injected before).
+	ClientCAFile string
+	// AllowedTools is the server's allow-list, enforced here as at the
+	// gateway; nil allows every tool.
+	AllowedTools []string
 	// ShutdownGrace bounds draining in-flight requests after SIGTERM.
 	ShutdownGrace time.Duration
 
@@ -124,6 +135,12 @@ func Serve(ctx context.Context, o Options) error {
 		hl.SetDraining()
 		o.Logger.Info("draining: waiting for in-flight requests", "grace", o.ShutdownGrace)
 	})
+	var auth *gatewayauth.Verifier
+	if o.ClientCAFile != "" {
+		bundle := gatewayauth.NewBundle(o.ClientCAFile, o.Logger)
+		go bundle.Watch(ctx, 2*time.Second)
+		auth = &gatewayauth.Verifier{Bundle: bundle, Log: o.Logger, Refused: met.Refused}
+	}
 	ln, err := server.Listen("MCP", o.Listen)
 	if err != nil {
 		return err
@@ -131,15 +148,22 @@ func Serve(ctx context.Context, o Options) error {
 	if o.OnListen != nil {
 		o.OnListen(ln.Addr())
 	}
-	srv := server.NewHTTPServer(routes(o, ep, dr, met, hl), o.Logger)
+	srv := server.NewHTTPServer(routes(o, ep, dr, met, hl, auth), o.Logger)
 	srv.IdleTimeout = 0 // the HTTP server's default: keep-alive as long as read timeouts allow
+	if auth != nil {
+		if srv.TLSConfig, err = gatewayauth.ServerTLS(); err != nil {
+			return err
+		}
+		srv.ConnContext = gatewayauth.ConnContext
+	}
 	srv.RegisterOnShutdown(func() {
 		hl.SetDraining()
 		dr.markDraining()
 		ep.Drain() // long-lived GET streams would hold Shutdown until the grace ends
 	})
-	o.Logger.Info("mcp-transport serving", "addr", ln.Addr().String(), "path", o.Path, "mode", o.Mode)
-	err = server.Serve(ctx, o.Logger, o.ShutdownGrace, server.Listener{Server: srv, Listener: ln})
+	o.Logger.Info("mcp-transport serving", "addr", ln.Addr().String(), "path", o.Path, "mode", o.Mode,
+		"callerAuth", auth != nil, "allowedTools", o.AllowedTools != nil)
+	err = server.Serve(ctx, o.Logger, o.ShutdownGrace, server.Listener{Server: srv, Listener: ln, TLS: auth != nil})
 	o.Logger.Info("stopped")
 	return err
 }
@@ -176,11 +200,11 @@ func newEndpoint(o Options, met *metrics.Metrics, hl *health.Tracker) endpoint {
 	})
 }
 
-// routes is the sidecar's HTTP surface: MCP behind the request guard and
-// the drain accounting, the preStop drain hook, probes and metrics.
-func routes(o Options, ep endpoint, dr *drainer, met *metrics.Metrics, hl *health.Tracker) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(o.Path, httpguard.Wrap(httpguard.Config{
+// routes is the sidecar's HTTP surface: MCP behind the caller's
+// authentication (when configured), the request guard, the allow-list and
+// the drain accounting; the preStop drain hook, probes and metrics.
+func routes(o Options, ep endpoint, dr *drainer, met *metrics.Metrics, hl *health.Tracker, auth *gatewayauth.Verifier) http.Handler {
+	mcpHandler := httpguard.Wrap(httpguard.Config{
 		Origins:      httpguard.ParseOrigins(o.AllowedOrigins),
 		Hosts:        httpguard.ParseHosts(o.AllowedHosts),
 		MaxBodyBytes: o.MaxBodyBytes,
@@ -188,14 +212,28 @@ func routes(o Options, ep endpoint, dr *drainer, met *metrics.Metrics, hl *healt
 		// knows each session's negotiated version, judges it.
 		PassVersions: true,
 		OnReject:     func(status int) { met.Error(fmt.Sprint(status)) },
-	}, met.InFlight(dr.wrap(ep), ep.InFlight)))
-	// The server container's preStop hook (httpGet on this port): Kubernetes
-	// stops the server container (whose PID 1 is the launcher) before the
-	// native sidecar, so the hook holds that until requests in flight end.
-	mux.Handle(api.DrainPath, dr)
+	}, met.InFlight(toolfilter.Middleware(toolfilter.New(o.AllowedTools), "this server", met.Refused, dr.wrap(ep)), ep.InFlight))
+	// The server container's preStop hook: Kubernetes stops the server
+	// container (whose PID 1 is the launcher) before the native sidecar,
+	// so the hook holds that until requests in flight end. With caller
+	// authentication it is an exec of `mcp-transport drain` in the pod,
+	// the only place allowed to call it.
+	var drain http.Handler = dr
+	if auth != nil {
+		mcpHandler = auth.Wrap(mcpHandler)
+		drain = gatewayauth.FromPod(met.Refused, dr)
+	} else {
+		mcpHandler = gatewayauth.WithoutIdentity(mcpHandler)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(o.Path, mcpHandler)
+	mux.Handle(api.DrainPath, drain)
 	server.AddProbes(mux, func() error {
 		if ok, reason := hl.Ready(); !ok {
 			return errors.New(reason)
+		}
+		if auth != nil {
+			return auth.Bundle.Ready()
 		}
 		return nil
 	})

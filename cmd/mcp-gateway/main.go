@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,11 +17,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway"
-	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/proxy"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
 	"github.com/archestra-ai/mcp-orchestrator/internal/server"
 )
@@ -34,16 +38,20 @@ type options struct {
 	authMode      string
 	tokensFile    string
 	audiences     string
+	oidcConfig    string
+	publicURLs    string
+	scopes        string
 	authCacheTTL  time.Duration
 	dialTimeout   time.Duration
 	headerTimeout time.Duration
 	maxBody       int64
 	grace         time.Duration
 	callerCreds   bool
+	clientCert    string
+	clientKey     string
 	logLevel      string
 	hibernation   hibernationFlags
 	virtual       virtualFlags
-	publicURLs    string
 	service       string
 }
 
@@ -54,34 +62,39 @@ func main() {
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig (out of cluster); in-cluster config when empty")
 	flag.StringVar(&o.namespaces, "namespaces", "", "comma list of namespaces to serve; all when empty")
 	flag.StringVar(&o.sessionKey, "session-key-file", "", "file with the HMAC key(s) for session ids, one per line, at least 32 bytes; the first signs, all verify. Every replica must use the same file (a Secret)")
-	flag.StringVar(&o.authMode, "auth", "kubernetes", "kubernetes (TokenReview + SubjectAccessReview), tokens (--tokens-file), or none (local development only)")
+	flag.StringVar(&o.authMode, "auth", "kubernetes", "comma list of modes a bearer token is tried against, in order: oidc (JWTs of the --oidc-config issuers), serviceaccount (the cluster's ServiceAccount tokens verified locally), kubernetes (TokenReview), tokens (--tokens-file); or none alone (local development only). Callers of the first three are authorized with SubjectAccessReview")
 	flag.StringVar(&o.tokensFile, "tokens-file", "", "auth=tokens: lines of `<name> sha256:<hex> [ops:]ns/server,...`")
-	flag.StringVar(&o.audiences, "token-audiences", "", "auth=kubernetes: comma list of audiences tokens must carry; the API server's default when empty")
-	flag.DurationVar(&o.authCacheTTL, "auth-cache-ttl", 10*time.Second, "auth=kubernetes: how long token reviews and access decisions are cached (denials: half)")
+	flag.StringVar(&o.oidcConfig, "oidc-config", "", "auth=oidc: an AuthenticationConfiguration file (apiserver.config.k8s.io/v1, the kube-apiserver's format): jwt issuers, audiences, claim mappings, claim validation rules")
+	flag.StringVar(&o.publicURLs, "public-url", "", "comma list of the gateway's canonical external URLs (scheme://host[:port]). A token for a server must carry <public-url>/mcp/<ns>/<server> in aud (RFC 8707), whose Protected Resource Metadata is served (RFC 9728); needed by auth=oidc. "+
+		"Against DNS rebinding, a Host that is not an IP address, localhost, one of these or the --service names, and an Origin that is neither the request's own host nor one of these, get 403")
+	flag.StringVar(&o.scopes, "required-scopes", "", "comma list of OAuth scopes every OIDC access token must have (403 insufficient_scope otherwise); also the metadata's scopes_supported")
+	flag.StringVar(&o.audiences, "token-audiences", "", "comma list of gateway-wide audiences ServiceAccount tokens may carry instead of the server's URL (auth=serviceaccount, kubernetes). With neither this nor --public-url, TokenReview applies the API server's own audiences")
+	flag.DurationVar(&o.authCacheTTL, "auth-cache-ttl", 10*time.Second, "how long verified tokens, token reviews and access decisions are cached (denials: half)")
 	flag.DurationVar(&o.dialTimeout, "dial-timeout", 5*time.Second, "timeout for connecting to a pod")
 	flag.DurationVar(&o.headerTimeout, "upstream-header-timeout", 60*time.Second, "timeout for a pod's response headers; a tool call that answers later with no progress events fails with 503 (healthy streams are never cut)")
 	flag.Int64Var(&o.maxBody, "max-body-bytes", 16<<20, "limit of an MCP POST body")
 	flag.BoolVar(&o.callerCreds, "caller-credentials", false, "add per-caller headers from Secrets labelled "+api.CredentialsForLabel+"=<server> and annotated "+api.CredentialsSubjectAnnot+"=<user> (needs list/watch on Secrets in the served namespaces)")
+	flag.StringVar(&o.clientCert, "upstream-client-cert", "", "client certificate (PEM) presented to MCP server sidecars that authenticate their caller; reloaded when it changes (the Secret mcp-gateway-client-tls)")
+	flag.StringVar(&o.clientKey, "upstream-client-key", "", "key of --upstream-client-cert (PEM)")
 	flag.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "time for in-flight requests to finish on SIGTERM (streams are then cut)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.hibernation.register(flag.CommandLine)
 	o.virtual.register(flag.CommandLine)
-	flag.StringVar(&o.publicURLs, "public-url", "", "comma list of the gateway's canonical external URLs (https://mcp.example.com): names and origins browsers may use. "+
-		"Against DNS rebinding, a Host that is not an IP address, localhost, one of these or the --service names, and an Origin that is neither the request's own host nor one of these, get 403")
 	flag.StringVar(&o.service, "service", "mcp-gateway", "the gateway's Service in POD_NAMESPACE, whose DNS names are accepted in Host")
 	flag.Parse()
 	server.Main("mcp-gateway", o.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, o, log) })
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
-	gw, err := newGateway(o, log)
+	// Informers, requests and the certificate watcher outlive SIGTERM
+	// until the graceful shutdown below: cancelling them with the signal
+	// would cut every tool call.
+	runCtx, stopRun := context.WithCancel(context.Background())
+	defer stopRun()
+	gw, err := newGateway(ctx, runCtx, o, log)
 	if err != nil {
 		return err
 	}
-	// Informers and requests outlive SIGTERM until the graceful shutdown
-	// below: cancelling them with the signal would cut every tool call.
-	runCtx, stopRun := context.WithCancel(context.Background())
-	defer stopRun()
 	gw.Start(runCtx)
 	// A replica that routed before it knew the pods would answer 404 to
 	// valid sessions, and 404 tells MCP clients to drop them.
@@ -92,16 +105,16 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("mcp-gateway listening", "listen", o.listen, "metrics", o.metricsListen, "auth", o.authMode, "namespaces", o.namespaces)
+	log.Info("mcp-gateway listening", "listen", o.listen, "metrics", o.metricsListen, "auth", o.authMode, "public-url", o.publicURLs, "namespaces", o.namespaces)
 	return server.Serve(ctx, log, o.grace, listeners...)
 }
 
-// newGateway checks the flags and builds the gateway they describe.
-func newGateway(o options, log *slog.Logger) (*gateway.Gateway, error) {
-	switch o.authMode {
-	case "kubernetes", "tokens", "none":
-	default:
-		return nil, fmt.Errorf("--auth=%q: want kubernetes, tokens or none", o.authMode)
+// newGateway checks the flags and builds the gateway they describe; ctx
+// bounds the start (identity provider discovery), runCtx is the gateway's
+// life (the client certificate's watcher).
+func newGateway(ctx, runCtx context.Context, o options, log *slog.Logger) (*gateway.Gateway, error) {
+	if err := checkAuthModes(splitList(o.authMode)); err != nil {
+		return nil, err
 	}
 	if o.sessionKey == "" {
 		return nil, errors.New("--session-key-file is required (the same key on every replica)")
@@ -133,15 +146,21 @@ func newGateway(o options, log *slog.Logger) (*gateway.Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	authz, err := authorizer(o, client, log)
+	authn, err := buildAuth(ctx, o, cfg, client, log)
+	if err != nil {
+		return nil, err
+	}
+	clientCert, err := upstreamClientCert(runCtx, o, log)
 	if err != nil {
 		return nil, err
 	}
 	return gateway.New(gateway.Config{
-		Client: client, Namespaces: splitList(o.namespaces), Codec: codec, Auth: authz, Log: log,
+		Client: client, Namespaces: splitList(o.namespaces), Codec: codec, Auth: authn.chain, Log: log,
+		Resources: authn.resources, RequiredScopes: splitList(o.scopes),
 		DialTimeout: o.dialTimeout, HeaderTimeout: o.headerTimeout, MaxBodyBytes: o.maxBody,
 		CallerCredentials: o.callerCreds, SeparateMetrics: o.metricsListen != "",
-		PublicURLs: publicURLs, AllowedHosts: serviceHosts(o.service, log), Hibernation: hib, Virtual: vs,
+		PublicURLs: publicURLs, AllowedHosts: serviceHosts(o.service, log), Hibernation: hib,
+		ClientCertificate: clientCert, Virtual: vs,
 	})
 }
 
@@ -169,6 +188,29 @@ func listen(runCtx context.Context, o options, gw *gateway.Gateway, log *slog.Lo
 	return listeners, nil
 }
 
+// upstreamClientCert loads the client certificate for the sidecars and
+// keeps it current: a renewed certificate (kubelet updates the mounted
+// Secret) is used by new connections at once.
+func upstreamClientCert(ctx context.Context, o options, log *slog.Logger) (proxy.ClientCertificate, error) {
+	if o.clientCert == "" && o.clientKey == "" {
+		log.Warn("no --upstream-client-cert: MCP server pods whose sidecar authenticates its caller will refuse this gateway")
+		return nil, nil
+	}
+	// certwatcher logs through controller-runtime: into our JSON log.
+	ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
+	w, err := certwatcher.New(o.clientCert, o.clientKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading the upstream client certificate: %w", err)
+	}
+	w.RegisterCallback(func(tls.Certificate) { log.Info("upstream client certificate loaded", "file", o.clientCert) })
+	go func() {
+		if err := w.Start(ctx); err != nil {
+			log.Error("upstream client certificate watcher stopped", "error", err)
+		}
+	}()
+	return func() (*tls.Certificate, error) { return w.GetCertificate(nil) }, nil
+}
+
 // parsePublicURLs reads --public-url: absolute http(s) URLs.
 func parsePublicURLs(list string) ([]*url.URL, error) {
 	var out []*url.URL
@@ -192,24 +234,6 @@ func serviceHosts(service string, log *slog.Logger) []string {
 		return nil
 	}
 	return api.ServiceDNSNames(service, ns)
-}
-
-func authorizer(o options, client kubernetes.Interface, log *slog.Logger) (auth.Authorizer, error) {
-	switch o.authMode {
-	case "kubernetes":
-		return auth.NewKubernetes(client, splitList(o.audiences), o.authCacheTTL), nil
-	case "tokens":
-		if o.tokensFile == "" {
-			return nil, errors.New("--auth=tokens needs --tokens-file")
-		}
-		return auth.LoadTokens(o.tokensFile)
-	case "none":
-		for range 3 {
-			log.Warn("AUTH IS DISABLED (--auth=none): anyone who reaches this gateway can use every MCP server and restart them. Local development only.")
-		}
-		return auth.None{}, nil
-	}
-	return nil, fmt.Errorf("--auth=%q: want kubernetes, tokens or none", o.authMode)
 }
 
 func splitList(s string) []string {

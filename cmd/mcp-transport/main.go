@@ -8,6 +8,9 @@
 //	    /healthz, /readyz, /metrics.
 //	mcp-transport launch --socket /mcp-transport/run/launcher.sock -- CMD [ARGS...]
 //	    PID 1 of the MCP server container: starts CMD ARGS for the sidecar.
+//	mcp-transport drain [--url https://127.0.0.1:8080/drain]
+//	    the server container's preStop hook: asks the sidecar, from inside
+//	    the pod, to drain, and waits until it has.
 package main
 
 import (
@@ -33,6 +36,7 @@ const usage = `usage:
   mcp-transport install --dest PATH
   mcp-transport serve [flags]
   mcp-transport launch --socket PATH -- CMD [ARGS...]
+  mcp-transport drain [--url URL] [--timeout D]
 `
 
 func main() {
@@ -57,6 +61,8 @@ func run(args []string, stderr io.Writer) int {
 		role = func(ctx context.Context, log *slog.Logger) error { return serve(ctx, args[1:], stderr, log) }
 	case "launch":
 		role = func(ctx context.Context, log *slog.Logger) error { return launch(ctx, args[1:], stderr, log) }
+	case "drain":
+		role = func(ctx context.Context, _ *slog.Logger) error { return drain(ctx, args[1:], stderr) }
 	case "-h", "--help", "help":
 		fmt.Fprint(stderr, usage)
 		return 0
@@ -105,6 +111,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 	fs.StringVar(&o.AllowedHosts, "allowed-hosts", "", "comma list of more Host names to answer (the pod's own names and addresses and loopback always are; * for any)")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", 4<<20, "largest accepted request body (413 beyond)")
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 20*time.Second, "how long in-flight requests may finish after SIGTERM")
+	fs.StringVar(&o.ClientCAFile, "client-ca-file", "", "the gateway's CA bundle (PEM, re-read when it changes): serve TLS and MCP only to its client certificates, /drain only to the pod itself; empty: plain HTTP, no caller authentication")
+	fs.Func("allowed-tools", "comma list of the tools the server may list and call (the allowed-tools annotation); absent: all", func(v string) error {
+		o.AllowedTools = splitTools(v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -133,6 +144,18 @@ func launch(ctx context.Context, args []string, stderr io.Writer, log *slog.Logg
 	}
 	srv := &launcher.Server{Socket: *socket, Command: cmd, Stderr: stderr, Logger: log, KillGrace: *grace}
 	return srv.Run(ctx)
+}
+
+// splitTools parses --allowed-tools: never nil, so a given but empty flag
+// allows no tool.
+func splitTools(v string) []string {
+	out := []string{}
+	for _, t := range strings.Split(v, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func dirOf(p string) string {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/certs"
@@ -50,6 +52,12 @@ type options struct {
 	extraHosts string
 	certLife   time.Duration
 	caLife     time.Duration
+
+	accessCtl       bool
+	clientCA        string
+	clientCertLife  time.Duration
+	clientCALife    time.Duration
+	clientCAOverlap time.Duration
 }
 
 func main() {
@@ -70,6 +78,11 @@ func main() {
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.BoolVar(&o.warnSecret, "warn-missing-secrets", true, "warn when a Deployment refers to a Secret that does not exist (watches Secret metadata, never data)")
 	flag.BoolVar(&o.pullCtl, "pull-secrets-controller", true, "run the controller that derives pull secrets from registry-credentials and copies allowed platform pull secrets (one replica at a time, by leader election)")
+	flag.BoolVar(&o.accessCtl, "gateway-access-controller", true, "run the controller that keeps, in every namespace with MCP servers, the gateway CA bundle ConfigMap and the NetworkPolicy (one replica at a time, by leader election)")
+	flag.StringVar(&o.clientCA, "gateway-client-ca", clientCASelfSigned, "where the gateway's client certificate comes from: self-signed (a CA in the Secret mcp-gateway-client-ca, the certificate written to mcp-gateway-client-tls), cert-manager (its Certificates write both Secrets), or none (sidecars get no CA bundle)")
+	flag.DurationVar(&o.clientCertLife, "gateway-client-cert-validity", 90*24*time.Hour, "self-signed: lifetime of the gateway's client certificate; renewed with a third left")
+	flag.DurationVar(&o.clientCALife, "gateway-client-ca-validity", 10*365*24*time.Hour, "self-signed: lifetime of the gateway's client CA; renewed with a third left")
+	flag.DurationVar(&o.clientCAOverlap, "gateway-client-ca-overlap", 0, "self-signed: how long a new client CA is trusted before it signs, and the old one after; longer than the kubelet takes to update mounted ConfigMaps and Secrets (0: a tenth of the CA's life, at most 10 minutes)")
 	flag.Parse()
 	server.Main("mcp-webhook", o.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, o, log) })
 }
@@ -80,8 +93,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	cfg.Version = version.Version
+	if err := checkGatewayFlags(o); err != nil {
+		return err
+	}
 	restCfg, err := server.RESTConfig(o.kubeconfig)
-	if err != nil && (o.warnSecret || o.pullCtl || o.certMode == "self-signed" || os.Getenv("POD_NAME") != "") {
+	if err != nil && (o.warnSecret || o.pullCtl || o.accessCtl || o.certMode == "self-signed" || os.Getenv("POD_NAME") != "") {
 		return err
 	}
 	pod, err := platformPod(ctx, restCfg, log)
@@ -113,6 +129,14 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 				return err
 			}
 		}
+	}
+	if o.accessCtl {
+		if err := startGatewayAccess(ctx, restCfg, cfg, o, log); err != nil {
+			return err
+		}
+	}
+	if cfg.CallerAuth == injector.CallerAuthMTLS && (!o.accessCtl || o.clientCA == clientCANone) {
+		log.Warn("sidecars are injected with caller authentication, but this webhook publishes no gateway CA bundle (--gateway-access-controller=false or --gateway-client-ca=none): their pods stay unready until something writes the ConfigMap " + api.GatewayCAConfigMap + " in their namespace")
 	}
 	srv := webhook.New(webhook.Options{
 		Mutator:   deployments,
@@ -198,6 +222,8 @@ func startPullSecrets(ctx context.Context, restCfg *rest.Config, secrets cache.S
 func servingCertificate(ctx context.Context, o options, restCfg *rest.Config, log *slog.Logger) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), func() error, error) {
 	switch o.certMode {
 	case "files":
+		// certwatcher logs through controller-runtime: into our JSON log.
+		ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
 		watcher, err := certwatcher.New(o.certFile, o.keyFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("loading serving certificate: %w", err)

@@ -23,7 +23,9 @@ Usage:
 
 status, logs, restart, wake and hibernate call the gateway's API: --gateway URL (or MCP_GATEWAY)
 and a bearer token from --token-file (or MCP_GATEWAY_TOKEN_FILE, or the token
-in MCP_GATEWAY_TOKEN). "mcpctl COMMAND -h" lists a command's flags.
+in MCP_GATEWAY_TOKEN): a ServiceAccount token, a static token, or an access
+token of the gateway's identity provider for the gateway's URL (its audience).
+"mcpctl COMMAND -h" lists a command's flags.
 `
 
 func main() {

@@ -252,11 +252,26 @@ func writeJSON(w io.Writer, v any) int {
 
 func printList(w io.Writer, list []admin.ServerSummary) {
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "NAMESPACE\tSERVER\tDEPLOYMENT\tTRANSPORT\tREADY\tHIBERNATION")
+	fmt.Fprintln(tw, "NAMESPACE\tSERVER\tDEPLOYMENT\tTRANSPORT\tREADY\tCALLER-AUTH\tHIBERNATION")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\n", s.Namespace, s.Name, s.Deployment, s.Transport, s.ReadyReplicas, s.DesiredReplicas, column(s.Hibernation))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", s.Namespace, s.Name, s.Deployment, s.Transport, s.ReadyReplicas, s.DesiredReplicas, callerAuth(s), column(s.Hibernation))
 	}
 	_ = tw.Flush()
+}
+
+// callerAuth says whether the server's pods serve MCP only to the gateway:
+// "mtls" when all do, "none" when none does, and how many during a rollout
+// (pods injected before caller authentication do not, until they roll).
+func callerAuth(s admin.ServerSummary) string {
+	switch {
+	case s.Pods == 0:
+		return s.CallerAuth
+	case s.CallerAuthPods == s.Pods:
+		return "mtls"
+	case s.CallerAuthPods == 0:
+		return "none"
+	}
+	return fmt.Sprintf("mtls on %d/%d pods", s.CallerAuthPods, s.Pods)
 }
 
 func printStatus(w io.Writer, st *admin.ServerStatus) {
@@ -264,6 +279,7 @@ func printStatus(w io.Writer, st *admin.ServerStatus) {
 	fmt.Fprintf(w, "Deployment:  %s\n", st.Deployment)
 	fmt.Fprintf(w, "Transport:   %s\n", st.Transport)
 	fmt.Fprintf(w, "Ready:       %d/%d\n", st.ReadyReplicas, st.DesiredReplicas)
+	fmt.Fprintf(w, "Caller auth: %s (new pods: %s)\n", callerAuth(st.ServerSummary), st.CallerAuth)
 	fmt.Fprintf(w, "Hibernation: %s\n", describe(st.Hibernation))
 	if st.AllowedTools != nil {
 		fmt.Fprintf(w, "Tools:       %s\n", *st.AllowedTools)
@@ -273,9 +289,9 @@ func printStatus(w io.Writer, st *admin.ServerStatus) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "POD\tPHASE\tREADY\tRESTARTS\tAGE\tREASON")
+	fmt.Fprintln(tw, "POD\tPHASE\tREADY\tRESTARTS\tAGE\tCALLER-AUTH\tREASON")
 	for _, p := range st.Pods {
-		fmt.Fprintf(tw, "%s\t%s\t%t\t%d\t%s\t%s\n", p.Name, p.Phase, p.Ready, p.Restarts, p.Age, p.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%t\t%d\t%s\t%s\t%s\n", p.Name, p.Phase, p.Ready, p.Restarts, p.Age, p.CallerAuth, p.Reason)
 	}
 	_ = tw.Flush()
 	for _, p := range st.Pods {

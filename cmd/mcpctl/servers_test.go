@@ -58,3 +58,25 @@ func TestHibernationColumns(t *testing.T) {
 		assert.Equal(t, tt.line, describe(tt.h))
 	}
 }
+
+// The list says per server whether its pods authenticate their caller,
+// and how far a rollout to it has come.
+func TestCallerAuthColumn(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		s    admin.ServerSummary
+		want string
+	}{
+		{admin.ServerSummary{CallerAuth: "mtls", Pods: 2, CallerAuthPods: 2}, "mtls"},
+		{admin.ServerSummary{CallerAuth: "mtls", Pods: 3, CallerAuthPods: 1}, "mtls on 1/3 pods"},
+		{admin.ServerSummary{CallerAuth: "mtls", Pods: 2}, "none"},
+		{admin.ServerSummary{CallerAuth: "none", Pods: 1}, "none"},
+		{admin.ServerSummary{CallerAuth: "mtls"}, "mtls"},
+	} {
+		assert.Equal(t, tt.want, callerAuth(tt.s), "%+v", tt.s)
+	}
+	var out bytes.Buffer
+	printList(&out, []admin.ServerSummary{{Namespace: "a", Name: "gh", Deployment: "gh", Transport: "stdio", ReadyReplicas: 1, DesiredReplicas: 2,
+		CallerAuth: "mtls", Pods: 2, CallerAuthPods: 1}})
+	assert.Regexp(t, `NAMESPACE\s+SERVER\s+DEPLOYMENT\s+TRANSPORT\s+READY\s+CALLER-AUTH\s+HIBERNATION\na\s+gh\s+gh\s+stdio\s+1/2\s+mtls on 1/2 pods\s+-\n`, out.String())
+}

@@ -121,20 +121,32 @@ func TestAPI(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "gh-1", Labels: map[string]string{api.ServerLabel: "github"}},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "mcp-transport"}, {Name: "server"}}},
 	}
-	client, url := newAPI(t, auth.None{}, deployment("a", "gh", "github"), deployment("b", "fs", "files"),
-		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "plain"}}, pod)
+	// A rollout to caller authentication half done: the template has it,
+	// one pod of two runs it.
+	rolled := pod.DeepCopy()
+	rolled.Name, rolled.Annotations = "gh-2", map[string]string{api.PodAnnCallerAuth: api.CallerAuthMTLS}
+	gh := deployment("a", "gh", "github")
+	gh.Spec.Template.Annotations[api.PodAnnCallerAuth] = api.CallerAuthMTLS
+	client, url := newAPI(t, auth.None{}, gh, deployment("b", "fs", "files"),
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "plain"}}, pod, rolled)
 
 	var list []ServerSummary
 	require.Equal(t, http.StatusOK, get(t, http.MethodGet, url+"/api/v1/servers", &list))
 	require.Len(t, list, 2)
-	assert.Equal(t, ServerSummary{Namespace: "a", Name: "github", Deployment: "gh", Transport: "streamable-http", DesiredReplicas: 1}, list[0])
+	assert.Equal(t, ServerSummary{Namespace: "a", Name: "github", Deployment: "gh", Transport: "streamable-http", DesiredReplicas: 1,
+		CallerAuth: "mtls", Pods: 2, CallerAuthPods: 1}, list[0])
+	assert.Equal(t, ServerSummary{Namespace: "b", Name: "files", Deployment: "fs", Transport: "streamable-http", DesiredReplicas: 1,
+		CallerAuth: "none"}, list[1], "injected before caller authentication")
 	require.Equal(t, http.StatusOK, get(t, http.MethodGet, url+"/api/v1/namespaces/b/servers", &list))
 	require.Len(t, list, 1)
 
 	var st ServerStatus
 	require.Equal(t, http.StatusOK, get(t, http.MethodGet, url+"/api/v1/namespaces/a/servers/github", &st))
-	require.Len(t, st.Pods, 1)
+	require.Len(t, st.Pods, 2)
 	assert.Equal(t, "gh-1", st.Pods[0].Name)
+	assert.Equal(t, "none", st.Pods[0].CallerAuth, "an old pod until it rolls")
+	assert.Equal(t, "mtls", st.Pods[1].CallerAuth)
+	assert.Equal(t, int32(1), st.CallerAuthPods)
 	assert.Equal(t, "echo", *st.AllowedTools)
 
 	var e map[string]string

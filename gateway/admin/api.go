@@ -135,8 +135,19 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 			a.apiError(w, r, "listing deployments", err)
 			return
 		}
+		if len(ds.Items) == 0 {
+			continue
+		}
+		// The pods say which of them enforce caller authentication.
+		pods, err := a.Client.CoreV1().Pods(n).List(r.Context(), metav1.ListOptions{LabelSelector: api.ServerLabel})
+		if err != nil {
+			a.apiError(w, r, "listing pods", err)
+			return
+		}
 		for i := range ds.Items {
-			out = append(out, a.summary(&ds.Items[i]))
+			s := a.summary(&ds.Items[i])
+			countPods(&s, podsIn(pods.Items, ds.Items[i].Namespace))
+			out = append(out, s)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -146,6 +157,18 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		return out[i].Name < out[j].Name
 	})
 	writeJSON(w, http.StatusOK, out)
+}
+
+// podsIn keeps the pods of namespace ns (a list across all namespaces, as
+// the cluster-wide list makes, holds others).
+func podsIn(pods []corev1.Pod, ns string) []corev1.Pod {
+	var out []corev1.Pod
+	for _, p := range pods {
+		if p.Namespace == ns {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // deployment finds the Deployment of ns/name by its server label.
@@ -201,6 +224,7 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := ServerStatus{ServerSummary: a.summary(d), Pods: []PodStatus{}, RestartedAt: d.Spec.Template.Annotations[RestartedAtAnnotation]}
+	countPods(&st.ServerSummary, pods)
 	if v, ok := d.Spec.Template.Annotations[api.PodAnnAllowedTools]; ok {
 		st.AllowedTools = &v
 	}

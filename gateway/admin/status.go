@@ -23,6 +23,15 @@ type ServerSummary struct {
 	// Hibernation is set when hibernation is on for the server or it has
 	// a hibernation record.
 	Hibernation *HibernationStatus `json:"hibernation,omitempty"`
+	// CallerAuth is what the pod template has the sidecars do: "mtls"
+	// (only the gateway's client certificate gets MCP), or "none" for a
+	// Deployment injected before that (or a platform without it). It is
+	// what new pods get; Pods and CallerAuthPods count the server's pods
+	// now and those of them that enforce it: older pods do not until they
+	// roll.
+	CallerAuth     string `json:"callerAuth"`
+	Pods           int32  `json:"pods"`
+	CallerAuthPods int32  `json:"callerAuthPods"`
 }
 
 // ServerStatus is GET /api/v1/namespaces/{ns}/servers/{name}.
@@ -47,6 +56,9 @@ type PodStatus struct {
 	Reason        string        `json:"reason,omitempty"`
 	Message       string        `json:"message,omitempty"`
 	WarningEvents []EventStatus `json:"warningEvents,omitempty"`
+	// CallerAuth: "mtls" when this pod's sidecar serves MCP only to the
+	// gateway's client certificate, "none" when it does not.
+	CallerAuth string `json:"callerAuth"`
 }
 
 // RestartResult answers POST .../restart.
@@ -77,6 +89,7 @@ func (a *API) summary(d *appsv1.Deployment) ServerSummary {
 		Transport:     transport(d),
 		ReadyReplicas: d.Status.ReadyReplicas,
 		Hibernation:   a.hibernationStatus(d),
+		CallerAuth:    callerAuth(d.Spec.Template.Annotations),
 	}
 	s.DesiredReplicas = 1
 	if d.Spec.Replicas != nil {
@@ -95,8 +108,32 @@ func transport(d *appsv1.Deployment) string {
 	return "stdio"
 }
 
+// callerAuth is the caller authentication of a pod (template) as the
+// gateway reads it from the annotations: "mtls", or "none".
+func callerAuth(ann map[string]string) string {
+	if pe, err := api.ParsePodEndpoint(ann); err == nil && pe.CallerAuth != "" {
+		return pe.CallerAuth
+	}
+	return "none"
+}
+
+// countPods adds the pods of s's server among pods to s: all that have not
+// ended, and those whose sidecar authenticates its caller.
+func countPods(s *ServerSummary, pods []corev1.Pod) {
+	for i := range pods {
+		p := &pods[i]
+		if p.Labels[api.ServerLabel] != s.Name || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		s.Pods++
+		if callerAuth(p.Annotations) != "none" {
+			s.CallerAuthPods++
+		}
+	}
+}
+
 func podStatus(p *corev1.Pod, events []corev1.Event, now time.Time) PodStatus {
-	ps := PodStatus{Name: p.Name, Phase: string(p.Status.Phase), Age: age(p.CreationTimestamp.Time, now)}
+	ps := PodStatus{Name: p.Name, Phase: string(p.Status.Phase), Age: age(p.CreationTimestamp.Time, now), CallerAuth: callerAuth(p.Annotations)}
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			ps.Ready = c.Status == corev1.ConditionTrue

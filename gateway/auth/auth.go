@@ -1,15 +1,17 @@
 // Package auth authenticates gateway callers by bearer token and
-// authorizes them per server, in one of three modes: kubernetes
-// (TokenReview + SubjectAccessReview on the virtual resource
-// servers.mcp.archestra.io), tokens (a file of hashed static tokens) and
-// none (local development).
+// authorizes them per server. The gateway is an OAuth 2.1 resource server
+// in the sense of the MCP authorization spec: a caller's token goes through
+// a chain of authenticators (OIDC/JWT issuers verified locally, the
+// cluster's ServiceAccount issuer, TokenReview, static tokens), each
+// mapping it to a user, and the user is authorized with a
+// SubjectAccessReview on the virtual resource servers.mcp.archestra.io (or
+// the static tokens' own grants), so Kubernetes RBAC decides.
 package auth
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -17,7 +19,27 @@ import (
 )
 
 // ErrUnauthenticated means the token is missing, malformed or not valid.
+// Errors that wrap it with a reason are *TokenError.
 var ErrUnauthenticated = errors.New("unauthenticated")
+
+// ErrUnknownToken is what an Authenticator returns for a token that is not
+// its own (another issuer's, not a JWT, not in its file): the chain then
+// asks the next one.
+var ErrUnknownToken = errors.New("token not known to this authenticator")
+
+// TokenError is a refused token, with a reason safe to show the caller and
+// to log: it never contains the token or a claim value the caller did not
+// choose.
+type TokenError struct{ Reason string }
+
+func (e *TokenError) Error() string { return "invalid token: " + e.Reason }
+
+// Is makes errors.Is(err, ErrUnauthenticated) true.
+func (e *TokenError) Is(target error) bool { return target == ErrUnauthenticated }
+
+func refused(format string, args ...any) error {
+	return &TokenError{Reason: fmt.Sprintf(format, args...)}
+}
 
 // Attributes is what a request asks to do. Namespace "" with api.VerbList is
 // the cluster-wide list.
@@ -43,21 +65,50 @@ func (a Attributes) String() string {
 	return s
 }
 
+// Target is what a token is presented for: the canonical URLs (RFC 8707
+// resource identifiers) of the resource being called, one per public URL
+// of the gateway. A token's audience must name one of them, or one of the
+// gateway-wide audiences of the authenticator that verifies it.
+type Target struct {
+	Resources []string
+}
+
 // User is an authenticated caller.
 type User struct {
 	Name   string
 	UID    string
 	Groups []string
 	Extra  map[string][]string
+	// Scopes are the OAuth scopes of the access token; OAuth says whether
+	// the token came from an OAuth authorization server, so that scopes
+	// apply to it (ServiceAccount and static tokens carry none).
+	Scopes []string
+	OAuth  bool
+	// Via names the authenticator that accepted the token, for logs.
+	Via string
+
+	decider Decider // set by the Chain: who decides for this user
 }
 
-// Authorizer is one auth mode.
+// Authenticator maps a bearer token to a user for target. It returns
+// ErrUnknownToken (possibly wrapped) for a token that is not its own, a
+// *TokenError for one it refuses, or another error when the check itself
+// failed (the caller gets 503).
+type Authenticator interface {
+	AuthenticateToken(ctx context.Context, token string, target Target) (*User, error)
+}
+
+// Decider reports whether an authenticated user may do a.
+type Decider interface {
+	Decide(ctx context.Context, u *User, a Attributes) (bool, error)
+}
+
+// Authorizer is what the Guard applies: Authenticate maps a bearer token
+// ("" if none was sent) to its user or returns an error that wraps
+// ErrUnauthenticated (or another when the check itself failed); Authorize
+// reports whether the user may do a.
 type Authorizer interface {
-	// Authenticate maps a bearer token ("" if none was sent) to its user,
-	// or returns ErrUnauthenticated (or another error when the check
-	// itself failed).
-	Authenticate(ctx context.Context, token string) (*User, error)
-	// Authorize reports whether user may do a.
+	Authenticate(ctx context.Context, token string, target Target) (*User, error)
 	Authorize(ctx context.Context, user *User, a Attributes) (bool, error)
 }
 
@@ -70,91 +121,12 @@ func BearerToken(r *http.Request) string {
 	return ""
 }
 
-// Denial is reported to the Observer for metrics.
-type Denial string
-
-// Reasons a request is refused.
-const (
-	DenyUnauthenticated Denial = "unauthenticated"
-	DenyForbidden       Denial = "forbidden"
-	DenyError           Denial = "error"
-)
-
-// ErrorWriter writes a refusal in the format of the API being protected
-// (JSON-RPC for MCP, plain JSON for the operator API).
-type ErrorWriter func(w http.ResponseWriter, r *http.Request, status int, msg string)
-
-// Guard applies an Authorizer to HTTP handlers.
-type Guard struct {
-	Auth   Authorizer
-	Log    *slog.Logger
-	Denied func(Denial) // may be nil
-}
-
-type userKey struct{}
-
-// UserFrom returns the user a Guard let through.
-func UserFrom(ctx context.Context) *User {
-	u, _ := ctx.Value(userKey{}).(*User)
-	return u
-}
-
-// Check authenticates r and authorizes a. When it returns false it has
-// written the refusal (401 with WWW-Authenticate, 403, or 503).
-func (g *Guard) Check(w http.ResponseWriter, r *http.Request, a Attributes, write ErrorWriter) (*http.Request, bool) {
-	user, err := g.Auth.Authenticate(r.Context(), BearerToken(r))
-	if err != nil {
-		if errors.Is(err, ErrUnauthenticated) {
-			g.deny(DenyUnauthenticated)
-			w.Header().Set("WWW-Authenticate", `Bearer realm="mcp-gateway"`)
-			write(w, r, http.StatusUnauthorized, "a valid bearer token is required")
-			return r, false
-		}
-		g.deny(DenyError)
-		g.Log.Error("authentication failed", "error", err.Error())
-		w.Header().Set("Retry-After", "1")
-		write(w, r, http.StatusServiceUnavailable, "authentication is unavailable, try again")
-		return r, false
-	}
-	ok, err := g.Auth.Authorize(r.Context(), user, a)
-	if err != nil {
-		g.deny(DenyError)
-		g.Log.Error("authorization failed", "user", user.Name, "error", err.Error())
-		w.Header().Set("Retry-After", "1")
-		write(w, r, http.StatusServiceUnavailable, "authorization is unavailable, try again")
-		return r, false
-	}
-	if !ok {
-		g.deny(DenyForbidden)
-		g.Log.Info("request forbidden", "user", user.Name, "attributes", a.String())
-		write(w, r, http.StatusForbidden, fmt.Sprintf("user %q may not %s", user.Name, a.String()))
-		return r, false
-	}
-	return r.WithContext(context.WithValue(r.Context(), userKey{}, user)), true
-}
-
-func (g *Guard) deny(d Denial) {
-	if g.Denied != nil {
-		g.Denied(d)
-	}
-}
-
-// Handler protects next with the attributes attrs derives from a request.
-func (g *Guard) Handler(attrs func(*http.Request) Attributes, write ErrorWriter, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r, ok := g.Check(w, r, attrs(r), write)
-		if ok {
-			next.ServeHTTP(w, r)
-		}
-	})
-}
-
 // None lets everyone do everything. For local development only.
 type None struct{}
 
 // Authenticate implements Authorizer.
-func (None) Authenticate(context.Context, string) (*User, error) {
-	return &User{Name: "system:anonymous"}, nil
+func (None) Authenticate(context.Context, string, Target) (*User, error) {
+	return &User{Name: "system:anonymous", Via: "none"}, nil
 }
 
 // Authorize implements Authorizer.

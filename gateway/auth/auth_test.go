@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	authnv1 "k8s.io/api/authentication/v1"
@@ -55,9 +57,10 @@ func TestTokensAuthorize(t *testing.T) {
 			"root " + HashToken("root-token") + " ops:*/*\n"))
 	require.NoError(t, err)
 	ctx := context.Background()
-	_, err = tk.Authenticate(ctx, "")
+	chain := Single(tk.Mode())
+	_, err = chain.Authenticate(ctx, "", Target{})
 	assert.ErrorIs(t, err, ErrUnauthenticated)
-	_, err = tk.Authenticate(ctx, "wrong")
+	_, err = chain.Authenticate(ctx, "wrong", Target{})
 	assert.ErrorIs(t, err, ErrUnauthenticated)
 
 	tests := []struct {
@@ -77,9 +80,9 @@ func TestTokensAuthorize(t *testing.T) {
 		{"root-token", Attributes{Verb: api.VerbList}, true},
 	}
 	for _, tt := range tests {
-		u, err := tk.Authenticate(ctx, tt.token)
+		u, err := chain.Authenticate(ctx, tt.token, Target{})
 		require.NoError(t, err)
-		ok, err := tk.Authorize(ctx, u, tt.a)
+		ok, err := chain.Authorize(ctx, u, tt.a)
 		require.NoError(t, err)
 		assert.Equal(t, tt.want, ok, "%s: %s", tt.token, tt.a)
 	}
@@ -109,7 +112,7 @@ func TestKubernetesCaches(t *testing.T) {
 	k := NewKubernetes(client, nil, time.Minute)
 	ctx := context.Background()
 	for range 3 {
-		u, err := k.Authenticate(ctx, "good")
+		u, err := k.Authenticate(ctx, "good", Target{})
 		require.NoError(t, err)
 		assert.Equal(t, "system:serviceaccount:ns:sa", u.Name)
 		ok, err := k.Authorize(ctx, u, Attributes{Verb: api.VerbUse, Namespace: "ns", Name: "github"})
@@ -118,15 +121,15 @@ func TestKubernetesCaches(t *testing.T) {
 		ok, err = k.Authorize(ctx, u, Attributes{Verb: api.VerbUse, Namespace: "ns", Name: "other"})
 		require.NoError(t, err)
 		assert.False(t, ok)
-		_, err = k.Authenticate(ctx, "bad")
+		_, err = k.Authenticate(ctx, "bad", Target{})
 		assert.ErrorIs(t, err, ErrUnauthenticated)
 	}
 	assert.EqualValues(t, 2, reviews.Load(), "one review per token, then cached")
 	assert.EqualValues(t, 2, sars.Load(), "one SAR per decision, then cached")
-	_, err := k.Authenticate(ctx, "fail")
+	_, err := k.Authenticate(ctx, "fail", Target{})
 	assert.ErrorContains(t, err, "apiserver down")
 	assert.NotErrorIs(t, err, ErrUnauthenticated)
-	_, err = k.Authenticate(ctx, "")
+	_, err = k.Authenticate(ctx, "", Target{})
 	assert.ErrorIs(t, err, ErrUnauthenticated)
 }
 
@@ -134,52 +137,79 @@ type stub struct {
 	authnErr error
 	allow    bool
 	authzErr error
+	oauth    bool
+	scopes   []string
 }
 
-func (s stub) Authenticate(context.Context, string) (*User, error) {
+func (s stub) Authenticate(context.Context, string, Target) (*User, error) {
 	if s.authnErr != nil {
 		return nil, s.authnErr
 	}
-	return &User{Name: "alice"}, nil
+	return &User{Name: "alice", Groups: []string{"eng", "system:authenticated"}, OAuth: s.oauth, Scopes: s.scopes}, nil
 }
 
 func (s stub) Authorize(context.Context, *User, Attributes) (bool, error) { return s.allow, s.authzErr }
 
+// The Guard's answers, as an OAuth resource server: the Bearer challenge
+// points at the server's metadata; MCP SDK clients parse it.
 func TestGuard(t *testing.T) {
 	t.Parallel()
+	res, err := NewResources([]string{"https://mcp.example.test"})
+	require.NoError(t, err)
+	res.AuthorizationServers = []string{"https://idp.example.test"}
+	const prm = `resource_metadata="https://mcp.example.test/.well-known/oauth-protected-resource/mcp/ns/github"`
 	tests := []struct {
-		name     string
-		auth     Authorizer
-		status   int
-		contains string
-		denial   Denial
+		name      string
+		auth      Authorizer
+		token     string
+		status    int
+		contains  string
+		denial    Denial
+		challenge string // "" : no WWW-Authenticate
 	}{
-		{"allowed", stub{allow: true}, http.StatusOK, "alice", ""},
-		{"none", None{}, http.StatusOK, "system:anonymous", ""},
-		{"unauthenticated", stub{authnErr: ErrUnauthenticated}, http.StatusUnauthorized, "bearer token", DenyUnauthenticated},
-		{"forbidden", stub{}, http.StatusForbidden, `user "alice" may not use servers.mcp.archestra.io github in namespace ns`, DenyForbidden},
-		{"authn error", stub{authnErr: errors.New("down")}, http.StatusServiceUnavailable, "unavailable", DenyError},
-		{"authz error", stub{authzErr: errors.New("down")}, http.StatusServiceUnavailable, "unavailable", DenyError},
+		{"allowed", stub{allow: true}, "tok", http.StatusOK, "alice", "", ""},
+		{"allowed with the scope", stub{allow: true, oauth: true, scopes: []string{"openid", "mcp"}}, "tok", http.StatusOK, "alice", "", ""},
+		{"scopes apply to OAuth tokens only", stub{allow: true, scopes: nil}, "tok", http.StatusOK, "alice", "", ""},
+		{"none", None{}, "", http.StatusOK, "system:anonymous", "", ""},
+		{"no token", stub{authnErr: ErrUnauthenticated}, "", http.StatusUnauthorized, "a valid bearer token is required", DenyUnauthenticated,
+			`Bearer realm="mcp-gateway", scope="mcp", ` + prm},
+		{"invalid token", stub{authnErr: refused("the token expired at X")}, "tok", http.StatusUnauthorized, "a valid bearer token is required: the token expired at X", DenyUnauthenticated,
+			`Bearer realm="mcp-gateway", error="invalid_token", error_description="the token expired at X", scope="mcp", ` + prm},
+		{"insufficient scope", stub{allow: true, oauth: true, scopes: []string{"openid"}}, "tok", http.StatusForbidden, "the token lacks the scope mcp", DenyScope,
+			`Bearer realm="mcp-gateway", error="insufficient_scope", error_description="the token lacks the scope mcp", scope="mcp", ` + prm},
+		{"forbidden", stub{}, "tok", http.StatusForbidden, `user \"alice\" may not use servers.mcp.archestra.io github in namespace ns (groups [\"eng\"])`, DenyForbidden, ""},
+		{"authn error", stub{authnErr: errors.New("down")}, "tok", http.StatusServiceUnavailable, "unavailable", DenyError, ""},
+		{"authz error", stub{authzErr: errors.New("down")}, "tok", http.StatusServiceUnavailable, "unavailable", DenyError, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var denied Denial
-			g := &Guard{Auth: tt.auth, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Denied: func(d Denial) { denied = d }}
+			g := &Guard{Auth: tt.auth, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Denied: func(d Denial) { denied = d },
+				Resources: res, RequiredScopes: []string{"mcp"}}
 			h := g.Handler(func(*http.Request) Attributes { return Attributes{Verb: api.VerbUse, Namespace: "ns", Name: "github"} },
-				func(w http.ResponseWriter, _ *http.Request, status int, msg string) { http.Error(w, msg, status) },
+				func(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+					w.WriteHeader(status)
+					_ = json.NewEncoder(w).Encode(msg)
+				},
 				http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, UserFrom(r.Context()).Name) }))
 			rec := httptest.NewRecorder()
-			req := httptest.NewRequest(http.MethodPost, "/", nil)
-			req.Header.Set("Authorization", "Bearer tok")
+			req := httptest.NewRequest(http.MethodPost, "/mcp/ns/github", nil)
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
 			h.ServeHTTP(rec, req)
 			assert.Equal(t, tt.status, rec.Code)
 			assert.Contains(t, rec.Body.String(), tt.contains)
 			assert.Equal(t, tt.denial, denied)
-			if tt.status == http.StatusUnauthorized {
-				assert.Equal(t, `Bearer realm="mcp-gateway"`, rec.Header().Get("WWW-Authenticate"))
+			assert.Equal(t, tt.challenge, rec.Header().Get("WWW-Authenticate"))
+			if tt.challenge != "" {
+				cs, err := oauthex.ParseWWWAuthenticate(rec.Header().Values("WWW-Authenticate"))
+				require.NoError(t, err, "MCP SDK clients parse the challenge")
+				require.Len(t, cs, 1)
+				assert.Equal(t, "https://mcp.example.test/.well-known/oauth-protected-resource/mcp/ns/github", cs[0].Params["resource_metadata"])
+				assert.Equal(t, "mcp", cs[0].Params["scope"])
 			}
-			assert.NotContains(t, rec.Body.String(), "tok\n")
 		})
 	}
 }
@@ -221,7 +251,7 @@ func TestKubernetesCollapsesConcurrentReviews(t *testing.T) {
 		results := make(chan error, callers)
 		for range callers {
 			go func() {
-				u, err := k.Authenticate(context.Background(), "token")
+				u, err := k.Authenticate(context.Background(), "token", Target{})
 				if err == nil {
 					_, err = k.Authorize(context.Background(), u, Attributes{Verb: api.VerbUse, Namespace: "ns", Name: "s"})
 				}

@@ -106,20 +106,22 @@ func ParseTokens(data []byte) (*Tokens, error) {
 	return t, nil
 }
 
-// Authenticate implements Authorizer.
-func (t *Tokens) Authenticate(_ context.Context, token string) (*User, error) {
-	if token == "" {
-		return nil, ErrUnauthenticated
-	}
+// Mode is the tokens mode: the file both authenticates and authorizes.
+func (t *Tokens) Mode() Mode { return Mode{Name: "tokens", Authenticator: t, Decider: t} }
+
+// AuthenticateToken implements Authenticator: a token not in the file is
+// unknown, so a later mode may accept it.
+func (t *Tokens) AuthenticateToken(_ context.Context, token string, _ Target) (*User, error) {
 	e := t.byHash[HashToken(token)]
 	if e == nil {
-		return nil, ErrUnauthenticated
+		return nil, unknown("the token is not a configured static token")
 	}
 	return &User{Name: "token:" + e.name, UID: e.name}, nil
 }
 
-// Authorize implements Authorizer.
-func (t *Tokens) Authorize(_ context.Context, u *User, a Attributes) (bool, error) {
+// Decide implements Decider with the file's grants; a user of another mode
+// has none.
+func (t *Tokens) Decide(_ context.Context, u *User, a Attributes) (bool, error) {
 	e := t.byName[u.UID]
 	if e == nil {
 		return false, nil

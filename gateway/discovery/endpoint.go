@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
+	"github.com/archestra-ai/mcp-orchestrator/internal/toolfilter"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -22,9 +23,13 @@ type Endpoint struct {
 	Server    string
 	Pod       string
 	UID       string
-	// URL is the pod's MCP endpoint, http://<podIP>:<port><path>.
-	URL       *url.URL
-	Transport string
+	// URL is the pod's MCP endpoint, <scheme>://<podIP>:<port><path>:
+	// https for a pod whose sidecar authenticates its caller (the gateway
+	// presents its client certificate), http for one injected before.
+	URL *url.URL
+	// CallerAuth is the pod's api.PodAnnCallerAuth ("" for an old pod).
+	CallerAuth string
+	Transport  string
 	// SessionMode is the stdio session mode ("" for streamable-http).
 	SessionMode string
 	// Ready: the pod's Ready condition is true, so it takes new sessions.
@@ -33,8 +38,9 @@ type Endpoint struct {
 	// while the pod drains, new ones go elsewhere.
 	Terminating bool
 
-	allowed map[string]bool // nil: every tool
-	load    *load
+	// Tools is the pod's allowed-tools policy; nil: every tool.
+	Tools *toolfilter.Policy
+	load  *load
 }
 
 // load is the live state of a pod, shared by every version of its Endpoint.
@@ -99,10 +105,10 @@ func (e *Endpoint) lighter(o *Endpoint) bool {
 }
 
 // FiltersTools reports whether the pod has an allow-list.
-func (e *Endpoint) FiltersTools() bool { return e.allowed != nil }
+func (e *Endpoint) FiltersTools() bool { return e.Tools.Active() }
 
 // AllowsTool reports whether a tool may be listed and called.
-func (e *Endpoint) AllowsTool(name string) bool { return e.allowed == nil || e.allowed[name] }
+func (e *Endpoint) AllowsTool(name string) bool { return e.Tools.Allows(name) }
 
 // endpointFor builds the Endpoint of a pod, or an error saying why the pod
 // cannot be one (no IP yet, bad annotation).
@@ -128,18 +134,14 @@ func endpointFor(pod *corev1.Pod, l *load) (*Endpoint, error) {
 		Server:      server,
 		Pod:         pod.Name,
 		UID:         string(pod.UID),
-		URL:         &url.URL{Scheme: "http", Host: net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(pe.Port)), Path: pe.Path},
+		URL:         &url.URL{Scheme: pe.Scheme(), Host: net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(pe.Port)), Path: pe.Path},
+		CallerAuth:  pe.CallerAuth,
 		Transport:   pe.Transport,
 		SessionMode: pe.Sessions,
 		Ready:       podReady(pod),
 		Terminating: pod.DeletionTimestamp != nil,
+		Tools:       toolfilter.New(pe.AllowedTools),
 		load:        l,
-	}
-	if pe.AllowedTools != nil {
-		e.allowed = make(map[string]bool, len(pe.AllowedTools))
-		for _, t := range pe.AllowedTools {
-			e.allowed[t] = true
-		}
 	}
 	return e, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
+	"github.com/archestra-ai/mcp-orchestrator/internal/toolfilter"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -40,16 +41,19 @@ func TestEndpointFor(t *testing.T) {
 		pod     *corev1.Pod
 		url     string
 		ready   bool
-		allowed map[string]bool
+		allowed []string // nil: no allow-list
 		wantErr string
 	}{
 		{name: "defaults", pod: pod("a", "s", "10.0.0.1", true, nil), url: "http://10.0.0.1:8080/mcp", ready: true},
 		{name: "annotations", pod: pod("a", "s", "10.0.0.1", false, map[string]string{
 			api.PodAnnEndpointPort: "9000", api.PodAnnEndpointPath: "/x", api.PodAnnAllowedTools: "a, b,,",
-		}), url: "http://10.0.0.1:9000/x", allowed: map[string]bool{"a": true, "b": true}},
+		}), url: "http://10.0.0.1:9000/x", allowed: []string{"a", "b"}},
 		{name: "ipv6", pod: pod("a", "s", "fd00::1", true, nil), url: "http://[fd00::1]:8080/mcp", ready: true},
 		{name: "empty allow-list hides everything", pod: pod("a", "s", "10.0.0.1", true, map[string]string{api.PodAnnAllowedTools: ""}),
-			url: "http://10.0.0.1:8080/mcp", ready: true, allowed: map[string]bool{}},
+			url: "http://10.0.0.1:8080/mcp", ready: true, allowed: []string{}},
+		{name: "sidecar authenticates its caller: https", pod: pod("a", "s", "10.0.0.1", true, map[string]string{api.PodAnnCallerAuth: api.CallerAuthMTLS}),
+			url: "https://10.0.0.1:8080/mcp", ready: true},
+		{name: "caller auth this gateway does not speak", pod: pod("a", "s", "10.0.0.1", true, map[string]string{api.PodAnnCallerAuth: "spiffe"}), wantErr: "caller-auth"},
 		{name: "no ip", pod: pod("a", "s", "", true, nil), wantErr: "no pod IP"},
 		{name: "bad port", pod: pod("a", "s", "10.0.0.1", true, map[string]string{api.PodAnnEndpointPort: "http"}), wantErr: "not a port"},
 		{name: "bad path", pod: pod("a", "s", "10.0.0.1", true, map[string]string{api.PodAnnEndpointPath: "mcp"}), wantErr: "absolute path"},
@@ -67,7 +71,8 @@ func TestEndpointFor(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.url, e.URL.String())
 			assert.Equal(t, tt.ready, e.Ready)
-			assert.Equal(t, tt.allowed, e.allowed)
+			assert.Equal(t, toolfilter.New(tt.allowed), e.Tools)
+			assert.Equal(t, tt.url[:5] == "https", e.CallerAuth == api.CallerAuthMTLS)
 		})
 	}
 }

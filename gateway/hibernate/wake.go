@@ -34,11 +34,47 @@ type wakeRun struct {
 // wake timeout. Anything else is ErrNotHibernated.
 func (m *Manager) Wake(ctx context.Context, namespace, server string) (bool, time.Duration, error) {
 	d := m.deploymentFor(namespace, server)
-	if d == nil || !wakeable(d) {
+	if d == nil {
 		return false, 0, ErrNotHibernated
+	}
+	if !wakeable(d) {
+		return m.holdStarting(ctx, d)
 	}
 	run := m.startWake(d, api.CauseRequest, "an MCP request arrived")
 	return m.hold(ctx, namespace, server, run)
+}
+
+// holdStarting holds a request for a server that is awake but whose pods
+// this replica does not see Ready yet: another replica (or this one, a
+// moment ago) woke it and let its pod take requests on the sidecar's own
+// readiness, before the kubelet's next probe says so. The request waits
+// for a pod the same way, asking the sidecars itself, for the wake timeout.
+// A server with hibernation off, or with no pod starting, has nothing to
+// wait for: ErrNotHibernated (its clients get 503 at once, as before).
+func (m *Manager) holdStarting(ctx context.Context, d *appsv1.Deployment) (bool, time.Duration, error) {
+	if m.Window(d) == 0 || !m.podStarting(d) {
+		return false, 0, ErrNotHibernated
+	}
+	wait, cancel := context.WithTimeout(ctx, m.opts.WakeTimeout)
+	defer cancel()
+	if m.awaitPods(wait, d, nil) {
+		return true, 0, nil
+	}
+	if ctx.Err() != nil {
+		return false, 0, ctx.Err()
+	}
+	return false, retryAfter, nil
+}
+
+// podStarting reports whether a pod of d's server exists, not Ready and
+// not terminating, as this replica sees it.
+func (m *Manager) podStarting(d *appsv1.Deployment) bool {
+	for _, ep := range m.pods.Endpoints(d.Namespace, d.Labels[api.ServerLabel]) {
+		if !ep.Ready && !ep.Terminating {
+			return true
+		}
+	}
+	return false
 }
 
 // hold waits for a pod of the server to take requests: on the registry's

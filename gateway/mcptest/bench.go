@@ -65,10 +65,13 @@ func CallChunk(tb testing.TB, sessions []*mcp.ClientSession, n int) ([]time.Dura
 }
 
 // Sides collects the latencies and wall time of the two sides of a
-// benchmark: 0 straight to the backend, 1 through the gateway.
+// benchmark: 0 straight to the backend, 1 through the gateway (or as
+// Names says).
 type Sides struct {
 	Lat     [2][]time.Duration
 	Elapsed [2]time.Duration
+	// Names of the sides in the reported metrics; empty: direct, gateway.
+	Names [2]string
 }
 
 // Add records one chunk of a side.
@@ -87,13 +90,17 @@ func (s *Sides) Report(b *testing.B) {
 		slices.Sort(s.Lat[side])
 		return float64(s.Lat[side][len(s.Lat[side])*p/100].Microseconds())
 	}
-	b.ReportMetric(rate(0), "direct-calls/s")
-	b.ReportMetric(rate(1), "gateway-calls/s")
+	names := s.Names
+	if names[0] == "" {
+		names = [2]string{"direct", "gateway"}
+	}
+	b.ReportMetric(rate(0), names[0]+"-calls/s")
+	b.ReportMetric(rate(1), names[1]+"-calls/s")
 	b.ReportMetric(rate(1)/rate(0), "ratio")
-	b.ReportMetric(pct(0, 50), "direct-p50-µs")
-	b.ReportMetric(pct(1, 50), "gateway-p50-µs")
-	b.ReportMetric(pct(0, 99), "direct-p99-µs")
-	b.ReportMetric(pct(1, 99), "gateway-p99-µs")
+	b.ReportMetric(pct(0, 50), names[0]+"-p50-µs")
+	b.ReportMetric(pct(1, 50), names[1]+"-p50-µs")
+	b.ReportMetric(pct(0, 99), names[0]+"-p99-µs")
+	b.ReportMetric(pct(1, 99), names[1]+"-p99-µs")
 }
 
 // Compare collects the latencies and wall time of a benchmark with any

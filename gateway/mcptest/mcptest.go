@@ -101,6 +101,39 @@ func NewStatelessBackend(t testing.TB, name string, jsonResponse bool) *Backend 
 // the server answer POSTs with application/json instead of event streams).
 func NewBackendWith(t testing.TB, name string, opts *mcp.StreamableHTTPOptions) *Backend {
 	t.Helper()
+	s := newServer(name)
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	b := &Backend{Name: name, Port: ln.Addr().(*net.TCPAddr).Port, Server: s}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", b.record(h))
+	mux.HandleFunc("GET "+api.ReadyPath, func(w http.ResponseWriter, _ *http.Request) {
+		if b.NotReady.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	mux.HandleFunc("GET "+api.MetricsPath, func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "# TYPE %s gauge\n%s %d\n%s 0\n", api.MetricSessions, api.MetricSessions, b.Open.Load(), api.MetricInFlight)
+	})
+	b.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	b.URL = "http://" + ln.Addr().String() + "/mcp"
+	go func() { _ = b.srv.Serve(ln) }()
+	t.Cleanup(b.Close)
+	return b
+}
+
+// Handler is the MCP streamable-HTTP handler of a backend (NewBackend's
+// tools), for tests that serve it themselves (behind TLS, say).
+func Handler(name string, opts *mcp.StreamableHTTPOptions) http.Handler {
+	s := newServer(name)
+	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, opts)
+}
+
+// newServer is a backend's MCP server and its tools.
+func newServer(name string) *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: "test"}, nil)
 	text := func(s string) *mcp.CallToolResult {
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
@@ -133,27 +166,7 @@ func NewBackendWith(t testing.TB, name string, opts *mcp.StreamableHTTPOptions) 
 		}
 		return text(fmt.Sprintf("%d steps", in.Steps)), nil, nil
 	})
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, opts)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	b := &Backend{Name: name, Port: ln.Addr().(*net.TCPAddr).Port, Server: s}
-	mux := http.NewServeMux()
-	mux.Handle("/mcp", b.record(h))
-	mux.HandleFunc("GET "+api.ReadyPath, func(w http.ResponseWriter, _ *http.Request) {
-		if b.NotReady.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-	})
-	mux.HandleFunc("GET "+api.MetricsPath, func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "# TYPE %s gauge\n%s %d\n%s 0\n", api.MetricSessions, api.MetricSessions, b.Open.Load(), api.MetricInFlight)
-	})
-	b.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	b.URL = "http://" + ln.Addr().String() + "/mcp"
-	go func() { _ = b.srv.Serve(ln) }()
-	t.Cleanup(b.Close)
-	return b
+	return s
 }
 
 // Close stops the backend at once (a crashed pod).

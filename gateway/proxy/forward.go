@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
+	"github.com/archestra-ai/mcp-orchestrator/internal/toolfilter"
 )
 
 // dropRequestHeaders are never sent to a pod, besides the hop-by-hop
@@ -30,9 +32,6 @@ var dropModernRequestHeaders = append([]string{api.HeaderLastEventID}, dropReque
 
 // dropResponseHeaders: the pod's session id, replaced by the gateway's.
 var dropResponseHeaders = []string{api.HeaderSessionID}
-
-// maxFilteredBody bounds a JSON tools/list response the filter buffers.
-const maxFilteredBody = 32 << 20
 
 // forward sends the request to ep (in the pod's session upstreamSID, if
 // any) and streams the answer back. It returns an error only when nothing
@@ -84,12 +83,9 @@ func (p *Proxy) upstreamRequest(r *http.Request, req *request, ep *discovery.End
 	}
 	copyHeaders(out.Header, r.Header, drop)
 	setForwarded(out.Header, r)
+	setCaller(out.Header, r)
 	if upstreamSID != "" {
 		out.Header.Set(api.HeaderSessionID, upstreamSID)
-	}
-	// A sidecar keeping a process per caller tells callers apart by it.
-	if req.scope.Subject != "" {
-		out.Header.Set(api.HeaderCallerUser, mcp.EncodeHeaderValue(req.scope.Subject))
 	}
 	if p.Credentials != nil {
 		// Set, not added: a caller cannot smuggle its own value next to
@@ -99,6 +95,22 @@ func (p *Proxy) upstreamRequest(r *http.Request, req *request, ep *discovery.End
 		}
 	}
 	return out, nil
+}
+
+// setCaller states who the caller is, as this gateway authenticated them
+// (user and groups, never the token), on every upstream request: the
+// sidecar trusts it because the connection presents the gateway's client
+// certificate, and keeps a process per caller by it, logs and counts it.
+func setCaller(out http.Header, r *http.Request) {
+	u := auth.UserFrom(r.Context())
+	if u == nil {
+		return
+	}
+	user, groups := api.EncodeCaller(api.Caller{User: u.Name, Groups: u.Groups})
+	out.Set(api.HeaderCallerUser, user)
+	if groups != "" {
+		out.Set(api.HeaderCallerGroups, groups)
+	}
 }
 
 // trackSession gives a new legacy session the gateway's id (bound to the
@@ -126,42 +138,40 @@ func (p *Proxy) trackSession(w http.ResponseWriter, r *http.Request, req *reques
 	}
 }
 
-// toolFilterFor returns the filter of a successful answer of a pod with an
-// allow-list, else nil.
-func toolFilterFor(ep *discovery.Endpoint, resp *http.Response) *toolFilter {
-	if resp.StatusCode < 200 || resp.StatusCode > 299 || !ep.FiltersTools() {
+// toolFilterFor returns the allow-list of a successful answer, else nil.
+// The same filter runs in the pod's sidecar; here it also covers pods
+// injected before the sidecar had one.
+func toolFilterFor(ep *discovery.Endpoint, resp *http.Response) *toolfilter.Policy {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil
 	}
-	return &toolFilter{allow: ep.AllowsTool}
+	return ep.Tools
 }
 
 // copyBody writes the pod's status and body: an event stream event by
 // event (a subscriptions/listen stream stays open until either side ends
 // it), JSON through the tool filter when one is active, anything else as
 // it comes.
-func copyBody(w http.ResponseWriter, resp *http.Response, filter *toolFilter) error {
+func copyBody(w http.ResponseWriter, resp *http.Response, filter *toolfilter.Policy) error {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch {
 	case mt == "text/event-stream":
 		w.Header().Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
-		return copySSE(w, resp.Body, filter)
-	case filter.active() && strings.HasSuffix(mt, "json"):
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxFilteredBody))
+		return toolfilter.CopySSE(w, resp.Body, filter)
+	case filter.Active() && strings.HasSuffix(mt, "json"):
+		data, err := io.ReadAll(io.LimitReader(resp.Body, toolfilter.MaxFilteredBody))
 		if err != nil {
 			w.WriteHeader(http.StatusBadGateway)
 			return err
 		}
-		data = filter.filterBody(data)
+		data = filter.Body(data)
 		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
 		w.WriteHeader(resp.StatusCode)
 		_, err = w.Write(data)
 		return err
 	default:
 		w.WriteHeader(resp.StatusCode)
-		bp := bufPool.Get().(*[]byte)
-		defer bufPool.Put(bp)
-		_, err := io.CopyBuffer(w, resp.Body, *bp)
-		return err
+		return toolfilter.CopyBuffer(w, resp.Body)
 	}
 }

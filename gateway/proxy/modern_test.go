@@ -23,7 +23,7 @@ import (
 // tokenIsUser authenticates every bearer token as the user of that name.
 type tokenIsUser struct{}
 
-func (tokenIsUser) Authenticate(_ context.Context, token string) (*auth.User, error) {
+func (tokenIsUser) Authenticate(_ context.Context, token string, _ auth.Target) (*auth.User, error) {
 	return &auth.User{Name: token}, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/gateway/metrics"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
+	"github.com/archestra-ai/mcp-orchestrator/internal/toolfilter"
 )
 
 // maxAttempts bounds how many pods a request without a session tries when
@@ -354,7 +355,7 @@ func (req *request) inspect() {
 			req.initialize = true
 		case methodToolsCall:
 			if req.tool == "" {
-				req.tool = toolName(m.Params)
+				req.tool = toolfilter.ToolName(m.Params)
 			}
 		}
 	}
@@ -365,57 +366,6 @@ func (req *request) inspect() {
 // mostly idle, so counting it as load would make its pod look busy for good.
 func (req *request) longLived(r *http.Request) bool {
 	return r.Method == http.MethodGet || (req.era == mcp.EraModern && req.method == methodListen)
-}
-
-func toolName(params json.RawMessage) string {
-	var p struct {
-		Name string `json:"name"`
-	}
-	_ = json.Unmarshal(params, &p)
-	return p.Name
-}
-
-// hiddenTool returns the tool of the first tools/call in the request that
-// ep's allow-list hides. A modern request names it in Mcp-Name, which
-// validate has checked against the body.
-func (req *request) hiddenTool(ep *discovery.Endpoint) (string, bool) {
-	if req.era == mcp.EraModern {
-		return req.tool, req.method == methodToolsCall && !ep.AllowsTool(req.tool)
-	}
-	for _, m := range req.msgs {
-		if m.Method == methodToolsCall {
-			if name := toolName(m.Params); !ep.AllowsTool(name) {
-				return name, true
-			}
-		}
-	}
-	return "", false
-}
-
-// refuseTools answers a tools/call of a tool outside the pod's allow-list
-// with a JSON-RPC error (the whole batch, if it is in one) and reports true.
-func (p *Proxy) refuseTools(w http.ResponseWriter, req *request, ep *discovery.Endpoint) bool {
-	if !ep.FiltersTools() {
-		return false
-	}
-	refused, hidden := req.hiddenTool(ep)
-	if !hidden {
-		return false
-	}
-	msg := fmt.Sprintf("tool %q is not allowed on server %s/%s", refused, req.ns, req.server)
-	if !req.batch {
-		writeJSON(w, http.StatusOK, mcp.ErrorResponse(req.id, mcp.CodeInvalidParams, msg, nil))
-		return true
-	}
-	var out []json.RawMessage
-	for _, m := range req.msgs {
-		if m.Kind == mcp.KindRequest {
-			out = append(out, mcp.ErrorResponse(m.ID, mcp.CodeInvalidParams, msg, nil))
-		}
-	}
-	b, _ := json.Marshal(out)
-	writeJSON(w, http.StatusOK, b)
-	return true
 }
 
 func (p *Proxy) lost(w http.ResponseWriter, req *request, reason, msg string) {

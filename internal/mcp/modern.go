@@ -1,11 +1,9 @@
 package mcp
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"slices"
 	"strings"
@@ -229,24 +227,4 @@ func DecodeHeaderValue(v string) (string, bool) {
 		return "", false
 	}
 	return string(b), true
-}
-
-// SameParamValue compares an Mcp-Param-* header (decoded) with the body
-// value it mirrors: strings as they are, booleans as true/false, integers
-// numerically (42 and 42.0 are equal).
-func SameParamValue(header string, body json.RawMessage) bool {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return false
-	}
-	switch body[0] {
-	case '"':
-		var s string
-		return json.Unmarshal(body, &s) == nil && s == header
-	case 't', 'f':
-		return string(body) == header
-	}
-	a, okA := new(big.Float).SetString(header)
-	b, okB := new(big.Float).SetString(string(body))
-	return okA && okB && a.Cmp(b) == 0
 }

@@ -138,17 +138,6 @@ func TestDecodeHeaderValue(t *testing.T) {
 	}
 }
 
-func TestSameParamValue(t *testing.T) {
-	t.Parallel()
-	assert.True(t, SameParamValue("42", json.RawMessage(`42.0`)), "integers compare numerically")
-	assert.True(t, SameParamValue("-7", json.RawMessage(`-7`)))
-	assert.True(t, SameParamValue("true", json.RawMessage(`true`)))
-	assert.True(t, SameParamValue("a b", json.RawMessage(`"a b"`)))
-	assert.False(t, SameParamValue("42", json.RawMessage(`"43"`)))
-	assert.False(t, SameParamValue("x", json.RawMessage(`null`)))
-	assert.False(t, SameParamValue("1", nil))
-}
-
 // FuzzValidateModern: any headers and body get either a pass or a
 // violation with a prescribed code and status 400, whose response is JSON;
 // never a panic.

@@ -19,6 +19,8 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
 // The MCP client's identity: a ServiceAccount allowed every verb on the
@@ -99,13 +101,30 @@ func connect(t *testing.T, ns, server string) *mcp.ClientSession {
 
 // tryConnect is connect that returns the error; the session closes with t.
 func tryConnect(t *testing.T, ns, server string) (*mcp.ClientSession, error) {
+	return tryConnectAt(t, ns, server, "")
+}
+
+// connectLegacy opens a 2025-11-25 session (initialize, Mcp-Session-Id),
+// which the gateway keeps on one pod, instead of the SDK's default
+// stateless 2026-07-28.
+func connectLegacy(t *testing.T, ns, server string) *mcp.ClientSession {
+	t.Helper()
+	s, err := tryConnectAt(t, ns, server, api.MCPVersion20251125)
+	require.NoError(t, err, "connect to %s/%s through the gateway", ns, server)
+	require.NotEmpty(t, s.ID(), "a legacy session")
+	return s
+}
+
+// tryConnectAt connects asking for the protocol revision version (empty:
+// the SDK's latest).
+func tryConnectAt(t *testing.T, ns, server, version string) (*mcp.ClientSession, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "v1"}, nil)
 	s, err := c.Connect(ctx, &mcp.StreamableClientTransport{
 		Endpoint: fmt.Sprintf("%s/mcp/%s/%s", gatewayURL, ns, server), HTTPClient: httpClient,
 		DisableStandaloneSSE: true, MaxRetries: -1,
-	}, nil)
+	}, &mcp.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/gateway/admin"
 )
 
-// Scenario 7: hibernation. Servers with a short hibernate-after (the test
+// Scenario 8: hibernation. Servers with a short hibernate-after (the test
 // overlay lowers the floor to 1 s) on the real cluster, two gateway
 // replicas, real pods with the sidecar, the MCP Go SDK client.
 func hibernatingServer(name, window string, replicas int) string {
@@ -74,8 +74,8 @@ func TestHibernation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	// A session open for two windows with no traffic keeps it up.
-	s := connect(t, ns, "sleepy")
+	// A (2025-11-25) session open for two windows with no traffic keeps it up.
+	s := connectLegacy(t, ns, "sleepy")
 	_, err := echo(ctx, s, "hi")
 	require.NoError(t, err)
 	require.Never(t, func() bool {
@@ -93,6 +93,7 @@ func TestHibernation(t *testing.T) {
 	assert.Equal(t, int32(1), rec.Replicas)
 	podsGone(t, ns, "sleepy")
 
+	// The next client is a stateless 2026-07-28 one.
 	scaleUps := watchScaleUps(t, ns, "sleepy")
 	s = connect(t, ns, "sleepy")
 	out, err := echo(ctx, s, "awake")
@@ -107,7 +108,7 @@ func TestHibernation(t *testing.T) {
 
 // wakeLatency hibernates the server n times (operators' API) and measures
 // a client's cold start each time: its first request to its first result
-// (initialize), and to its first tools/call result.
+// (server/discover), and to its first tools/call result.
 func wakeLatency(t *testing.T, ns, name string, n int) {
 	var first, call []time.Duration
 	for i := range n {
@@ -122,11 +123,11 @@ func wakeLatency(t *testing.T, ns, name string, n int) {
 		call = append(call, time.Since(start))
 		require.NoError(t, s.Close())
 	}
-	t.Logf("wake latency over %d wakes, client request to first result (initialize): p50 %s, p95 %s, max %s",
+	t.Logf("wake latency over %d wakes, client request to first result (server/discover): p50 %s, p95 %s, max %s",
 		n, pct(first, 50), pct(first, 95), pct(first, 100))
 	t.Logf("wake latency over %d wakes, client request to its first tools/call result: p50 %s, p95 %s, max %s",
 		n, pct(call, 50), pct(call, 95), pct(call, 100))
-	fmt.Printf("E2E-WAKE-LATENCY n=%d initialize p50=%s p95=%s tools/call p50=%s p95=%s all=%v\n",
+	fmt.Printf("E2E-WAKE-LATENCY n=%d connect p50=%s p95=%s tools/call p50=%s p95=%s all=%v\n",
 		n, pct(first, 50), pct(first, 95), pct(call, 50), pct(call, 95), round(first))
 }
 

@@ -57,6 +57,8 @@ func TestStreamableHTTPHeaders(t *testing.T) {
 	}
 	require.NoError(t, structured(ctx, s, "headers", nil, &out))
 	assert.Equal(t, "archestra-e2e", out.Headers["X-Tenant"])
+	// Who called, as the gateway authenticated it (never the token).
+	assert.Equal(t, "system:serviceaccount:default:e2e-client", out.Headers["Mcp-Orchestrator-Caller"])
 	// The Secret's Authorization reaches the server, never the client's
 	// own gateway token.
 	assert.Equal(t, "Bearer e2e-upstream-token", out.Headers["Authorization"])

@@ -77,8 +77,8 @@ func TestOperators(t *testing.T) {
 
 	stdout, stderr, err := run("status")
 	require.NoError(t, err, stderr)
-	assert.Regexp(t, `(?m)^`+ns+`\s+ops\s+ops\s+stdio\s+1/1\s+-$`, stdout)
-	assert.Regexp(t, `(?m)^`+ns+`\s+stuck\s+stuck\s+stdio\s+0/1\s+-$`, stdout)
+	assert.Regexp(t, `(?m)^`+ns+`\s+ops\s+ops\s+stdio\s+1/1\s+mtls\s+-$`, stdout)
+	assert.Regexp(t, `(?m)^`+ns+`\s+stuck\s+stuck\s+stdio\s+0/1\s+mtls\s+-$`, stdout)
 
 	stdout, stderr, err = run("status", "ops")
 	require.NoError(t, err, stderr)

@@ -15,10 +15,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
-// Scenario 3: a stdio server with 3 replicas: 30 sessions spread over the
-// pods and each stays on its pod; when one pod is deleted mid-session its
+// Scenario 3: a stdio server with 3 replicas: 30 legacy (2025-11-25)
+// sessions spread over the pods and each stays on its pod; when one pod is deleted mid-session its
 // sessions fail, the others carry on, and new sessions succeed within 2 s.
 const scaledServer = `
 apiVersion: apps/v1
@@ -56,7 +58,7 @@ func TestSessionsSpreadAndPodLoss(t *testing.T) {
 	pods := make([]string, 30)
 	perPod := map[string][]int{}
 	for i := range sessions {
-		sessions[i] = connect(t, ns, "scaled")
+		sessions[i] = connectLegacy(t, ns, "scaled")
 		pod, err := podOf(sessions[i])
 		require.NoError(t, err, "session %d", i)
 		pods[i] = pod
@@ -77,7 +79,7 @@ func TestSessionsSpreadAndPodLoss(t *testing.T) {
 
 	// New sessions work within 2 s of the deletion, on the other pods.
 	require.Eventually(t, func() bool {
-		s, err := tryConnect(t, ns, "scaled")
+		s, err := tryConnectAt(t, ns, "scaled", api.MCPVersion20251125)
 		if err != nil {
 			return false
 		}

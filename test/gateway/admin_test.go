@@ -106,7 +106,8 @@ func TestStatusAndRestart(t *testing.T) {
 
 	var list []admin.ServerSummary
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, base, operator, &list))
-	assert.Equal(t, []admin.ServerSummary{{Namespace: ns, Name: "notes", Deployment: "notes", Transport: "stdio", DesiredReplicas: 2, ReadyReplicas: 1}}, list)
+	assert.Equal(t, []admin.ServerSummary{{Namespace: ns, Name: "notes", Deployment: "notes", Transport: "stdio", DesiredReplicas: 2, ReadyReplicas: 1,
+		CallerAuth: "none", Pods: 2}}, list, "pods without the caller-auth annotation: injected before it")
 	assert.Equal(t, http.StatusForbidden, call(t, http.MethodGet, base, viewer, nil), "viewer may get but not list")
 
 	var st admin.ServerStatus

@@ -106,7 +106,11 @@ current-context: x
 		want string
 	}{
 		{nil, "--session-key-file is required"},
-		{[]string{"--auth=open"}, `--auth=\"open\": want kubernetes, tokens or none`},
+		{[]string{"--auth=open"}, `--auth: unknown mode \"open\": want a comma list of [oidc serviceaccount kubernetes tokens none]`},
+		{[]string{"--auth=kubernetes,serviceaccount"}, "serviceaccount must come before kubernetes"},
+		{[]string{"--auth=oidc", "--session-key-file=" + filepath.Join(dir, "key"), "--kubeconfig=" + filepath.Join(dir, "kubeconfig")}, "--auth=oidc needs --oidc-config"},
+		{[]string{"--auth=oidc", "--oidc-config=" + filepath.Join(dir, "key"), "--session-key-file=" + filepath.Join(dir, "key"), "--kubeconfig=" + filepath.Join(dir, "kubeconfig")}, "--auth=oidc needs --public-url"},
+		{[]string{"--auth=oidc", "--public-url=https://gw.test", "--oidc-config=" + filepath.Join(dir, "key"), "--session-key-file=" + filepath.Join(dir, "key"), "--kubeconfig=" + filepath.Join(dir, "kubeconfig")}, "OIDC configuration " + filepath.Join(dir, "key")},
 		{[]string{"--auth=tokens", "--session-key-file=" + filepath.Join(dir, "key"), "--kubeconfig=" + filepath.Join(dir, "kubeconfig")}, "--auth=tokens needs --tokens-file"},
 		{[]string{"--session-key-file=" + filepath.Join(dir, "short")}, "at least 32"},
 		{[]string{"--session-key-file=" + filepath.Join(dir, "key"), "--public-url=mcp.example.com"}, `--public-url \"mcp.example.com\": want an absolute http or https URL`},

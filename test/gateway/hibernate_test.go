@@ -389,6 +389,32 @@ func TestWakeUsesTheSidecarsReadiness(t *testing.T) {
 	assert.Less(t, time.Since(start), 5*time.Second, "well before the kubelet's report")
 }
 
+// Another replica's client, right after a wake: the server is awake but
+// this replica does not see its pod Ready until the kubelet's next probe.
+// The request waits for the pod (asking its sidecar, as the waking replica
+// did) instead of getting 503.
+func TestOtherReplicaWaitsForTheWokenPod(t *testing.T) {
+	t.Parallel()
+	ns, leases := namespace(t), namespace(t)
+	b := mcptest.NewBackend(t, "pod")
+	createServer(t, ns, "woken", "30m", 0, map[string]string{api.AnnHibernation: hibernatedRecord(1)})
+	c := runController(t, ns, "woken", b)
+	c.readyDelay.Store(int64(10 * time.Second))
+	c.sidecarFirst.Store(true)
+	a, other := startReplica(t, ns, leases, "gw-a"), startReplica(t, ns, leases, "gw-b")
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := callTool(ctx, a.url+"/mcp/"+ns+"/woken", "first")
+	require.NoError(t, err)
+	waitState(t, ns, "woken", "", 1, 5*time.Second) // the wake is over: no record
+	out, err := callTool(ctx, other.url+"/mcp/"+ns+"/woken", "second")
+	require.NoError(t, err, "the other replica's client")
+	assert.Equal(t, "pod: second", out)
+	assert.Less(t, time.Since(start), 8*time.Second, "before the kubelet's report")
+	assert.Equal(t, 1, c.scaleUps())
+}
+
 // Operators: mcpctl's API hibernates and wakes a server, and its status
 // says Hibernated / Waking with since when.
 func TestOperatorsHibernateAndWake(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/gateway/admin"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/mcptest"
+	"github.com/archestra-ai/mcp-orchestrator/internal/testutil/oidc"
 )
 
 // goBuild builds a command of this module into a temporary directory.
@@ -71,14 +73,14 @@ func TestMcpctl(t *testing.T) {
 
 	code, out, errOut := run(asOperator, "status")
 	require.Equal(t, 0, code, errOut)
-	assert.Regexp(t, `(?m)^NAMESPACE\s+SERVER\s+DEPLOYMENT\s+TRANSPORT\s+READY\s+HIBERNATION$`, out)
-	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+1/2\s+-$`, out)
+	assert.Regexp(t, `(?m)^NAMESPACE\s+SERVER\s+DEPLOYMENT\s+TRANSPORT\s+READY\s+CALLER-AUTH\s+HIBERNATION$`, out)
+	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+1/2\s+none\s+-$`, out)
 
 	code, out, errOut = run(asOperator, "status", "notes")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "Server:      "+ns+"/notes\n")
-	assert.Regexp(t, `(?m)^notes-ok\s+Running\s+true\s+0\s+\S+\s*$`, out)
-	assert.Regexp(t, `(?m)^notes-stuck\s+Pending\s+false\s+0\s+\S+\s+ImagePullBackOff$`, out)
+	assert.Regexp(t, `(?m)^notes-ok\s+Running\s+true\s+0\s+\S+\s+none\s*$`, out)
+	assert.Regexp(t, `(?m)^notes-stuck\s+Pending\s+false\s+0\s+\S+\s+none\s+ImagePullBackOff$`, out)
 	assert.Contains(t, out, `notes-stuck: ImagePullBackOff: server: Back-off pulling image "example/mcp:1"`)
 
 	code, out, errOut = run(asOperator, "status", "notes", "-o", "json")
@@ -167,4 +169,52 @@ func TestMcpctlHibernation(t *testing.T) {
 	assert.Regexp(t, `^deployment `+ns+`/notes: Waking since \S+Z \(\d+s ago\): woken by system:anonymous; a wake restores 2`, out)
 	waitState(t, ns, "notes", "", 2, 5*time.Second)
 	assert.Equal(t, 1, c.scaleUps())
+}
+
+// mcpctl with an identity provider's access token in a file, as with any
+// token: the operators' API takes tokens for the gateway's own URL, and a
+// RoleBinding for the IdP group grants it.
+func TestMcpctlWithOIDCToken(t *testing.T) {
+	t.Parallel()
+	mcpctl := goBuild(t, "mcpctl")
+	p := oidc.Start(t)
+	og := startOAuthGateway(t, p, "oidc", "kubernetes")
+	ns := namespace(t)
+	createDeployment(t, ns, "notes", 1)
+	createPod(t, mcptest.NewBackend(t, "notes"), ns, "notes", "notes-1", nil)
+	grantGroup(t, ns, "engineering-views-servers", group("oidc:engineering"), []string{api.VerbGet, api.VerbList})
+	ctx := context.Background()
+	public, err := p.RegisterClient(ctx, oidc.ClientSpec{Public: true, Scopes: []string{"mcp"}})
+	require.NoError(t, err)
+	tokenFile := func(resource string) string {
+		tok, err := p.AuthCodeToken(ctx, public, oidc.TokenRequest{Scopes: []string{"mcp"}, Resource: resource})
+		require.NoError(t, err)
+		og.tokens.add(tok.AccessToken)
+		f := filepath.Join(t.TempDir(), "token")
+		require.NoError(t, os.WriteFile(f, []byte(tok.AccessToken+"\n"), 0o600))
+		return f
+	}
+	run := func(file string, args ...string) (int, string, string) {
+		cmd := exec.Command(mcpctl, append(args, "-n", ns)...)
+		cmd.Env = append(os.Environ(), "MCP_GATEWAY="+og.URL, "MCP_GATEWAY_TOKEN_FILE="+file)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), stdout.String(), stderr.String()
+		}
+		require.NoError(t, err)
+		return 0, stdout.String(), stderr.String()
+	}
+	code, out, errOut := run(tokenFile(og.URL), "status")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^`+ns+`\s+notes\s+notes\s+stdio\s+1/1$`, out)
+
+	code, _, errOut = run(tokenFile(og.server(ns, "notes")), "status")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "401 Unauthorized: a valid bearer token is required: the token's audience is not this resource (want "+og.URL+" or mcp-gateway-wide)")
+	code, _, errOut = run(tokenFile(og.URL), "restart", "notes")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, `403 Forbidden: user "oidc:alice" may not update servers/restart.mcp.archestra.io notes in namespace `+ns+` (groups ["oidc:engineering"])`)
 }

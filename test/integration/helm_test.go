@@ -201,6 +201,16 @@ func TestHelmObjectsAreAccepted(t *testing.T) {
 				wantIssuer, wantCert := certmanager.Objects(ns, "mcp-webhook")
 				assert.Equal(t, wantIssuer, object[cmapi.Issuer](t, objs, "Issuer/"+ns+"/"+certmanager.IssuerName))
 				assert.Equal(t, wantCert, object[cmapi.Certificate](t, objs, "Certificate/"+ns+"/"+certmanager.SecretName))
+				// And the gateway's client certificate objects.
+				for _, o := range certmanager.GatewayObjects(ns) {
+					switch o := o.(type) {
+					case *cmapi.Issuer:
+						assert.Equal(t, o, object[cmapi.Issuer](t, objs, "Issuer/"+ns+"/"+o.Name))
+					case *cmapi.Certificate:
+						assert.Equal(t, o, object[cmapi.Certificate](t, objs, "Certificate/"+ns+"/"+o.Name))
+					}
+				}
+				assert.Contains(t, object[appsv1.Deployment](t, objs, "Deployment/"+ns+"/mcp-webhook").Spec.Template.Spec.Containers[0].Args, "--gateway-client-ca=cert-manager")
 			} else {
 				assert.NotContains(t, rendered, "apiVersion: cert-manager.io/")
 			}
@@ -292,8 +302,8 @@ gateway: {auth: {mode: tokens, tokensSecret: gateway-tokens}, namespaces: [team-
 			assert.Subset(t, c.Args, []string{"--auth=tokens", "--tokens-file=/etc/mcp-gateway/tokens/tokens", "--namespaces=team-a,team-b"})
 			assert.Contains(t, c.VolumeMounts, corev1.VolumeMount{Name: "tokens", MountPath: "/etc/mcp-gateway/tokens", ReadOnly: true})
 			vols := deploy(t, objs, "mcp-gateway").Spec.Template.Spec.Volumes
-			require.Len(t, vols, 2)
-			assert.Equal(t, "gateway-tokens", vols[1].Secret.SecretName)
+			require.Len(t, vols, 3)
+			assert.Equal(t, "gateway-tokens", vols[2].Secret.SecretName)
 		}},
 		{"gateway auth none, audiences, caller credentials", `
 gateway: {auth: {mode: none, tokenAudiences: [mcp]}, callerCredentials: true, extraArgs: [--log-level=debug],
@@ -336,8 +346,11 @@ certManager: {issuerRef: {kind: ClusterIssuer, name: corp-ca, group: cert-manage
 platformConfig:
   maxSessions: 25
   imagePullSecrets: [platform-registry]
-  scheduling: {nodeSelector: {node-pool: mcp}}`, func(t *testing.T, objs map[string]map[string]any) {
+  scheduling: {nodeSelector: {node-pool: mcp}}
+  networkPolicy: {managed: false}`, func(t *testing.T, objs map[string]map[string]any) {
 			cfg := assertConfigLoads(t, objs, ns)
+			assert.False(t, cfg.NetworkPolicy.IsManaged(), "the opt-out")
+			assert.Equal(t, "mtls", cfg.CallerAuth, "caller authentication by default")
 			assert.Equal(t, 25, cfg.MaxSessions)
 			assert.Equal(t, []string{"platform-registry"}, cfg.ImagePullSecrets)
 			assert.Equal(t, map[string]string{"node-pool": "mcp"}, cfg.Scheduling.NodeSelector)
@@ -383,6 +396,7 @@ func TestHelmRejectsBadValues(t *testing.T) {
 		{"platformConfig.baseImage=x", []string{"/platformConfig", "baseImage"}},
 		{"hibernation.default=soon", []string{"/hibernation/default", "does not match pattern"}},
 		{"platformConfig.hibernation.minWindow=1s", []string{"/platformConfig", "hibernation"}},
+		{"platformConfig.callerAuth=basic", []string{"/platformConfig/callerAuth", "'mtls', 'none'"}},
 		{"replicas=2", []string{"additional properties 'replicas' not allowed"}}, // webhook.replicas or gateway.replicas
 	} {
 		t.Run(tt.set, func(t *testing.T) {

@@ -21,7 +21,8 @@ func TestOverlaysAreAccepted(t *testing.T) {
 		want    []string
 	}{
 		{"self-signed", []string{"- --cert-mode=self-signed", "name: mcp-webhook-cabundle"}},
-		{"cert-manager", []string{"cert-manager.io/inject-ca-from: mcp-system/mcp-webhook-tls", "mountPath: /etc/mcp-webhook/tls", "\nkind: Certificate\n", "\nkind: Issuer\n"}},
+		{"cert-manager", []string{"cert-manager.io/inject-ca-from: mcp-system/mcp-webhook-tls", "mountPath: /etc/mcp-webhook/tls", "\nkind: Certificate\n", "\nkind: Issuer\n",
+			"- --gateway-client-ca=cert-manager", "secretName: mcp-gateway-client-tls"}},
 		{"local", []string{"- --cert-mode=self-signed", "replicas: 1"}},
 	} {
 		t.Run(tt.overlay, func(t *testing.T) {
@@ -94,6 +95,13 @@ func TestWebhookRBACIsLeastPrivilege(t *testing.T) {
 		{[]string{"update", "mutatingwebhookconfigurations/mcp-orchestrator"}, true},
 		{[]string{"update", "mutatingwebhookconfigurations/someone-else"}, false},
 		{[]string{"delete", "validatingwebhookconfigurations/mcp-orchestrator"}, false},
+		// The gateway access controller.
+		{[]string{"create", "configmaps", "-n", "team-a"}, true},
+		{[]string{"delete", "configmaps", "-n", "team-a"}, true},
+		{[]string{"patch", "configmaps", "-n", "team-a"}, false},
+		{[]string{"create", "networkpolicies.networking.k8s.io", "-n", "team-a"}, true},
+		{[]string{"delete", "networkpolicies.networking.k8s.io", "-n", "team-a"}, true},
+		{[]string{"update", "services", "-n", "team-a"}, false},
 	}
 	for _, tt := range tests {
 		out, _, _ := kubectl(t, "", append([]string{"auth", "can-i", "--as=" + sa}, tt.args...)...)

@@ -94,7 +94,7 @@ func startWebhook(ctx context.Context, bin, config string) (*webhookProcess, err
 	w.cmd = exec.Command(bin, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--tls-cert-file", certFile, "--tls-key-file", keyFile,
 		"--config", config, "--kubeconfig", kubeconfig, "--shutdown-grace", "2s",
 		// The pull secret tests run their own controllers.
-		"--pull-secrets-controller=false")
+		"--pull-secrets-controller=false", "--gateway-access-controller=false")
 	w.cmd.Env = append(os.Environ(), "POD_NAME="+platformPodName, "POD_NAMESPACE="+platformNamespace)
 	w.cmd.Stdout, w.cmd.Stderr = w.log, w.log
 	if err := w.cmd.Start(); err != nil {

@@ -24,6 +24,7 @@ type Metrics struct {
 	requests      *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
 	errors        *prometheus.CounterVec
+	refused       *prometheus.CounterVec
 }
 
 // New registers the metrics in a fresh registry (plus Go/process collectors).
@@ -50,8 +51,12 @@ func New() *Metrics {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mcp_transport_errors_total", Help: "Errors by kind (http status class or JSON-RPC failure).",
 		}, []string{"kind"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcp_transport_refused_total",
+			Help: "Requests refused by the sidecar's own checks, by reason: no_client_certificate, untrusted_client_certificate, expired_client_certificate, no_ca_bundle, not_tls, not_from_pod (drain), tool_not_allowed, ambiguous, malformed.",
+		}, []string{"reason"}),
 	}
-	r.MustRegister(m.sessions, m.processStarts, m.processExits, m.requests, m.latency, m.errors,
+	r.MustRegister(m.sessions, m.processStarts, m.processExits, m.requests, m.latency, m.errors, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -146,4 +151,12 @@ func (m *Metrics) InFlight(next http.Handler, busy func() int) http.Handler {
 		defer n.Add(-1)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// Refused counts a request refused by the sidecar's caller authentication
+// or allow-list; reason is one of a fixed set (see the metric's help).
+func (m *Metrics) Refused(reason string) {
+	if m != nil {
+		m.refused.WithLabelValues(reason).Inc()
+	}
 }

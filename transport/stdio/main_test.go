@@ -16,6 +16,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/transport/health"
 	"github.com/archestra-ai/mcp-orchestrator/transport/httpguard"
 	"github.com/archestra-ai/mcp-orchestrator/transport/metrics"
@@ -61,6 +62,9 @@ func newBridge(t testing.TB, opts ...option) *bridge {
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Metrics:  met,
 		Health:   health.NewTracker(time.Minute),
+		// The caller as the tests state it; in the sidecar only a verified
+		// gateway connection does (transport/gatewayauth).
+		Caller: func(r *http.Request) string { return r.Header.Get(api.HeaderCallerUser) },
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -60,7 +60,7 @@ type Config struct {
 	// (server/discover); silence means a legacy server (default 5s).
 	EraProbeTimeout time.Duration
 	// Caller names the caller of a stateless request, which keys its
-	// process (default HeaderCaller: the gateway's statement).
+	// process (default ContextCaller: the gateway's statement).
 	Caller func(*http.Request) string
 	// GatherWindow is how long the MRTR bridge waits for more input
 	// requests of a legacy server after the first (default 25ms).
@@ -99,6 +99,7 @@ type Manager struct {
 	mprocs   map[string]*mproc
 	starting map[string]chan struct{}
 	states   *stateSigner
+	tools    *toolHeaders
 
 	procSeq  atomic.Int64
 	pool     *pool
@@ -132,7 +133,7 @@ func NewManager(cfg Config) *Manager {
 		cfg.EraProbeTimeout = 5 * time.Second
 	}
 	if cfg.Caller == nil {
-		cfg.Caller = HeaderCaller
+		cfg.Caller = ContextCaller
 	}
 	if cfg.GatherWindow <= 0 {
 		cfg.GatherWindow = 25 * time.Millisecond
@@ -150,6 +151,7 @@ func NewManager(cfg Config) *Manager {
 		mprocs:   map[string]*mproc{},
 		starting: map[string]chan struct{}{},
 		states:   newStateSigner(),
+		tools:    newToolHeaders(),
 		draining: make(chan struct{}),
 		stop:     make(chan struct{}),
 	}

@@ -61,6 +61,9 @@ func (m *Manager) handlePostModern(w http.ResponseWriter, r *http.Request, msg *
 		m.procError(w, msg.ID, err)
 		return
 	}
+	if msg.Method == api.MethodToolsCall && p.checkParamHeaders(w, r, msg) {
+		return
+	}
 	if p.translate {
 		p.serveTranslated(w, r, msg, meta, jsonOK, sseOK)
 		return

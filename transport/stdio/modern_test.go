@@ -30,6 +30,7 @@ type rawClient struct {
 	caller string
 	caps   string // clientCapabilities JSON
 	id     int
+	header http.Header // more headers on every request
 }
 
 type rawAnswer struct {
@@ -78,6 +79,9 @@ func (c *rawClient) try(method string, params map[string]any, ctx context.Contex
 	}
 	if c.caller != "" {
 		req.Header.Set(api.HeaderCallerUser, c.caller)
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -197,6 +201,41 @@ func TestLegacyServerLooksModern(t *testing.T) {
 		a := c.post(t, removed, nil)
 		assert.Equal(t, http.StatusNotFound, a.status, removed)
 		assert.Equal(t, "-32601", a.field("error", "code"), removed)
+	}
+}
+
+// A tool's x-mcp-header arguments: the Mcp-Param-* headers must agree with
+// the body (400, -32020), checked by the bridge since a stdio server never
+// sees them; the first call of a tool makes the bridge list the tools.
+func TestParamHeadersChecked(t *testing.T) {
+	t.Parallel()
+	for _, era := range []string{"modern", "legacy"} {
+		t.Run(era, func(t *testing.T) {
+			t.Parallel()
+			b := newBridge(t, func(c *Config) { c.Era = era })
+			for _, tt := range []struct {
+				name, region, header string
+				code                 string
+			}{
+				{"mirrored", "us-west1", "us-west1", ""},
+				{"Base64", "Hello, 世界", "=?base64?SGVsbG8sIOS4lueVjA==?=", ""},
+				{"mismatch", "eu", "us", "-32020"},
+				{"missing", "eu", "", "-32020"},
+			} {
+				c := &rawClient{url: b.URL, header: http.Header{}}
+				if tt.header != "" {
+					c.header.Set("Mcp-Param-Region", tt.header)
+				}
+				a := c.post(t, "tools/call", map[string]any{"name": "region", "arguments": map[string]any{"region": tt.region}})
+				if tt.code == "" {
+					assert.Equal(t, http.StatusOK, a.status, "%s: %s", tt.name, a.body)
+					assert.Contains(t, a.field("result", "content"), "region "+tt.region, tt.name)
+					continue
+				}
+				assert.Equal(t, http.StatusBadRequest, a.status, "%s: %s", tt.name, a.body)
+				assert.Equal(t, tt.code, a.field("error", "code"), tt.name)
+			}
+		})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -152,6 +153,9 @@ func (p *mproc) respond(msg *mcp.Message) {
 		p.unsubscribe(ex)
 	}
 	raw := msg.Raw
+	if ex.method == api.MethodToolsList && !msg.IsError {
+		p.m.tools.learn(raw, p.log)
+	}
 	if p.translate {
 		raw = p.m.decorate(raw, ex, p.init)
 	}

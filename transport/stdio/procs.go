@@ -10,14 +10,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
+	"github.com/archestra-ai/mcp-orchestrator/transport/caller"
 )
 
 // Which process serves a stateless request: requests of different callers
 // never share a process unless sessions: shared, and one caller's requests
 // reach the same live process, so a stateful server keeps that caller's
-// state. The caller is the identity the gateway states (api.HeaderCallerUser,
+// state. The caller is the identity the gateway states (user and groups,
 // trusted only from the authenticated gateway); a process is keyed by it.
 // A legacy server fixes its client's capabilities at initialize, so its
 // processes are also keyed by the capabilities the request declares (in
@@ -54,8 +54,17 @@ func capabilityKey(caps json.RawMessage) string {
 	return strings.Join(parts, ",")
 }
 
-// HeaderCaller is the default Config.Caller: the gateway's statement.
-func HeaderCaller(r *http.Request) string { return r.Header.Get(api.HeaderCallerUser) }
+// ContextCaller is the default Config.Caller: the caller the gateway
+// stated on a connection that presented its client certificate (package
+// caller); "" without one, so without caller authentication every request
+// is the same caller.
+func ContextCaller(r *http.Request) string {
+	c, ok := caller.From(r.Context())
+	if !ok {
+		return ""
+	}
+	return caller.Key(c)
+}
 
 // procFor returns the live process of key, starting one (from the warm
 // pool) when there is none. Concurrent first requests of a key share one

@@ -35,6 +35,10 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%}
 serializeImagePulls: false
+# Mounted ConfigMaps and Secrets follow their objects within one pod sync:
+# 10 s here (the default is a minute), so the suite can rotate the gateway's
+# client CA in minutes; the product's default overlaps cover the default.
+syncFrequency: 10s
 EOF
 	start kubelet "$bins/kubelet" --config "$RUN/kubelet/config.yaml" --kubeconfig "$RUN/kubelet.kubeconfig" \
 		--root-dir "$RUN/kubelet/root" --cert-dir "$RUN/kubelet/pki" --hostname-override "$NODE" --node-ip "$BRIDGE_IP"

@@ -61,6 +61,13 @@ type Scenario struct {
 // Scored reports whether the scenario counts toward conformance.
 func (s Scenario) Scored() bool { return s.NotScored == "" }
 
+// Required reports whether our tests require the scenario to pass: every
+// scored one, and the not-scored ones too except the tasks extension
+// (reason extension), which the reference servers do not implement. A
+// scenario "pending against the reference fixture" is one an
+// implementation may pass, and what we build must.
+func (s Scenario) Required() bool { return s.NotScored != "extension" }
+
 // Result is one run of the suite for one revision.
 type Result struct {
 	URL, Revision string

@@ -91,12 +91,12 @@ func (f Failure) String() string {
 	return fmt.Sprintf("%s [%s]: %s", f.Scenario, f.CheckID, f.Message)
 }
 
-// Failures lists every failed check of the scored scenarios, and with
-// notScored also of the others.
-func (r Result) Failures(notScored bool) []Failure {
+// Failures lists every failed check of the required scenarios (see
+// Scenario.Required), and with all also of the others.
+func (r Result) Failures(all bool) []Failure {
 	var out []Failure
 	for _, s := range r.Scenarios {
-		if !s.Scored() && !notScored {
+		if !s.Required() && !all {
 			continue
 		}
 		switch s.State {
@@ -120,9 +120,9 @@ func (r Result) Failures(notScored bool) []Failure {
 }
 
 // RequireAllPass fails the test, listing every failed check with its
-// message, unless every scored scenario passed. Failures of not-scored
-// scenarios (the tasks extension, pending ones) are logged only, as the
-// suite itself does not count them.
+// message, unless every required scenario passed: the scored ones and the
+// pending ones. Failures of the tasks extension's scenarios are logged
+// only.
 func RequireAllPass(t testing.TB, res Result) {
 	t.Helper()
 	if failed := res.Failures(false); len(failed) > 0 {
@@ -131,12 +131,12 @@ func RequireAllPass(t testing.TB, res Result) {
 	}
 	var unscored []string
 	for _, f := range res.Failures(true) {
-		if s, _ := res.Scenario(f.Scenario); !s.Scored() {
+		if s, _ := res.Scenario(f.Scenario); !s.Required() {
 			unscored = append(unscored, f.String())
 		}
 	}
 	if len(unscored) > 0 {
-		t.Logf("conformance %s: not-scored failures (not counted):\n  %s", res.Revision, strings.Join(unscored, "\n  "))
+		t.Logf("conformance %s: failures of the tasks extension (not required):\n  %s", res.Revision, strings.Join(unscored, "\n  "))
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"golang.org/x/oauth2"
 )
 
 // adminJSON sends body (if any) as JSON to Hydra's admin API and decodes the
@@ -65,6 +67,10 @@ type ClientSpec struct {
 	// Audience the client may ask for with the "audience" parameter; a URL
 	// also allows every URL below its path (Hydra's matching).
 	Audience []string
+	// SecretPost makes a confidential client authenticate with
+	// client_secret_post instead of client_secret_basic (the MCP Go SDK's
+	// client credentials handler prefers it when the provider offers it).
+	SecretPost bool
 }
 
 // Client is a registered client.
@@ -73,6 +79,7 @@ type Client struct {
 	Secret string // empty for public clients
 	// RedirectURL is the first redirect URI, which the flows here use.
 	RedirectURL string
+	authStyle   oauth2.AuthStyle
 }
 
 // hydraClient is the part of Hydra's client document this package uses.
@@ -102,13 +109,18 @@ func (p *Provider) RegisterClient(ctx context.Context, spec ClientSpec) (*Client
 		Audience:                spec.Audience,
 		TokenEndpointAuthMethod: "client_secret_basic",
 	}
-	if spec.Public {
+	style := oauth2.AuthStyleInHeader
+	switch {
+	case spec.Public:
 		hc.GrantTypes = []string{"authorization_code", "refresh_token"}
 		hc.TokenEndpointAuthMethod = "none"
+	case spec.SecretPost:
+		hc.TokenEndpointAuthMethod = "client_secret_post"
+		style = oauth2.AuthStyleInParams
 	}
 	var out hydraClient
 	if err := p.adminJSON(ctx, http.MethodPost, "/clients", nil, hc, &out); err != nil {
 		return nil, fmt.Errorf("registering client: %w", err)
 	}
-	return &Client{ID: out.ID, Secret: out.Secret, RedirectURL: redirects[0]}, nil
+	return &Client{ID: out.ID, Secret: out.Secret, RedirectURL: redirects[0], authStyle: style}, nil
 }

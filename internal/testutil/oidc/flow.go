@@ -54,7 +54,7 @@ func (p *Provider) ClientCredentialsToken(ctx context.Context, c *Client, req To
 		TokenURL:       p.TokenURL(),
 		Scopes:         req.Scopes,
 		EndpointParams: params,
-		AuthStyle:      oauth2.AuthStyleInHeader,
+		AuthStyle:      c.authStyle,
 	}
 	tok, err := cfg.Token(p.clientContext(ctx))
 	if err != nil {
@@ -70,7 +70,7 @@ func (p *Provider) AuthCodeToken(ctx context.Context, c *Client, req TokenReques
 	cfg := &oauth2.Config{
 		ClientID:     c.ID,
 		ClientSecret: c.Secret,
-		Endpoint:     oauth2.Endpoint{AuthURL: p.AuthURL(), TokenURL: p.TokenURL(), AuthStyle: oauth2.AuthStyleInHeader},
+		Endpoint:     oauth2.Endpoint{AuthURL: p.AuthURL(), TokenURL: p.TokenURL(), AuthStyle: c.authStyle},
 		RedirectURL:  c.RedirectURL,
 		Scopes:       req.Scopes,
 	}
@@ -100,7 +100,7 @@ func (p *Provider) Refresh(ctx context.Context, c *Client, tok *oauth2.Token) (*
 	cfg := &oauth2.Config{
 		ClientID:     c.ID,
 		ClientSecret: c.Secret,
-		Endpoint:     oauth2.Endpoint{TokenURL: p.TokenURL(), AuthStyle: oauth2.AuthStyleInHeader},
+		Endpoint:     oauth2.Endpoint{TokenURL: p.TokenURL(), AuthStyle: c.authStyle},
 	}
 	old := *tok
 	old.Expiry = time.Unix(1, 0) // make the token source refresh now
@@ -121,8 +121,9 @@ func (p *Provider) Authorize(ctx context.Context, authURL string) (url.Values, e
 		return nil, err
 	}
 	browser := &http.Client{
-		Jar:     jar,
-		Timeout: 30 * time.Second,
+		Jar:       jar,
+		Transport: p.transport(),
+		Timeout:   30 * time.Second,
 		// Follow the provider and the app; stop at the client's redirect URI.
 		CheckRedirect: func(r *http.Request, _ []*http.Request) error {
 			if p.ownsURL(r.URL) {

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,7 +36,10 @@ func (p *Provider) start(t testing.TB, bin string, cfg config) error {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	one := &sync.Mutex{}
-	public := httptest.NewServer(serialized(one, filepath.Join(dir, "public.sock")))
+	public, err := p.publicServer(cfg, serialized(one, filepath.Join(dir, "public.sock")))
+	if err != nil {
+		return err
+	}
 	admin := httptest.NewServer(serialized(one, filepath.Join(dir, "admin.sock")))
 	t.Cleanup(public.Close)
 	t.Cleanup(admin.Close)
@@ -84,6 +88,30 @@ func (p *Provider) start(t testing.TB, bin string, cfg config) error {
 		}
 	})
 	return nil
+}
+
+// publicServer is the issuer's listener: loopback http, or https on the
+// public address.
+func (p *Provider) publicServer(cfg config, h http.Handler) (*httptest.Server, error) {
+	if cfg.publicIP == "" {
+		return httptest.NewServer(h), nil
+	}
+	cert, caPEM, pool, err := issuerCert(cfg.publicIP)
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(cfg.publicIP, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", cfg.publicIP, err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	p.caPEM, p.caPool = caPEM, pool
+	p.admin.Transport = p.transport()
+	return srv, nil
 }
 
 // serialized proxies to the unix socket, one request at a time under mu.

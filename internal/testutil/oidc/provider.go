@@ -8,6 +8,7 @@ package oidc
 
 import (
 	"bytes"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -42,6 +43,8 @@ type Provider struct {
 	logs      *testutil.Buffer
 
 	resourceAsAudience bool
+	caPEM              []byte         // WithPublicAddress
+	caPool             *x509.CertPool // WithPublicAddress
 
 	mu    sync.Mutex
 	user  string          // subject the next login is accepted as
@@ -67,6 +70,7 @@ type config struct {
 	dynamicClients     bool
 	dynamicScopes      []string
 	resourceAsAudience bool
+	publicIP           string
 }
 
 // WithAccessTokenTTL sets the lifetime of access tokens (Hydra's default: 1h).

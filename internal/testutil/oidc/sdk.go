@@ -34,13 +34,16 @@ func (p *Provider) CodeFetcher() auth.AuthorizationCodeFetcher {
 // it an object (Hydra always sends "jwks":{}), so the registration fails.
 // This client drops an object "jwks" from registration responses.
 func (p *Provider) SDKHTTPClient() *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, Transport: dropJWKS{p.publicURL + "/oauth2/register"}}
+	return &http.Client{Timeout: 30 * time.Second, Transport: dropJWKS{p.publicURL + "/oauth2/register", p.transport()}}
 }
 
-type dropJWKS struct{ registerURL string }
+type dropJWKS struct {
+	registerURL string
+	next        http.RoundTripper
+}
 
 func (d dropJWKS) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	resp, err := d.next.RoundTrip(req)
 	if err != nil || req.Method != http.MethodPost || req.URL.String() != d.registerURL || resp.StatusCode != http.StatusCreated {
 		return resp, err
 	}

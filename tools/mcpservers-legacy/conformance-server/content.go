@@ -56,6 +56,21 @@ func (s *server) addContentTools() {
 		Description: "Reports progress 0, 50, 100 of 100 when the request has a progressToken"}, progressThrice)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "test_reconnection",
 		Description: "Over HTTP, closes the request's SSE stream mid-call and answers after the client resumes"}, reconnection)
+	// SEP-2243: clients of 2026-07-28 mirror region into Mcp-Param-Region;
+	// whoever serves this over HTTP (the sidecar, for this stdio server)
+	// checks the header against the body.
+	s.mcp.AddTool(&mcp.Tool{Name: "test_x_mcp_header",
+		Description: "Has an argument its clients mirror into the Mcp-Param-Region header",
+		InputSchema: json.RawMessage(`{"type":"object","properties":{` +
+			`"region":{"type":"string","description":"mirrored into Mcp-Param-Region","x-mcp-header":"Region"},` +
+			`"level":{"type":"integer","description":"not mirrored"}}}`)},
+		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			var in struct {
+				Region string `json:"region"`
+			}
+			_ = json.Unmarshal(req.Params.Arguments, &in)
+			return text("region=" + in.Region), nil
+		})
 	s.mcp.AddTool(&mcp.Tool{Name: "json_schema_2020_12_tool",
 		Description: "Has an input schema with JSON Schema 2020-12 keywords that must survive tools/list",
 		InputSchema: jsonSchema202012}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {

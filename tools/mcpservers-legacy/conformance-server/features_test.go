@@ -28,7 +28,7 @@ func TestListsEverythingTheScenariosCall(t *testing.T) {
 		"test_simple_text", "test_image_content", "test_audio_content", "test_embedded_resource",
 		"test_multiple_content_types", "test_tool_with_logging", "test_tool_with_progress", "test_error_handling",
 		"test_sampling", "test_elicitation", "test_elicitation_sep1034_defaults", "test_elicitation_sep1330_enums",
-		"test_reconnection", "json_schema_2020_12_tool",
+		"test_reconnection", "json_schema_2020_12_tool", "test_x_mcp_header",
 		"test_missing_capability", "test_streaming_elicitation", "test_logging_tool",
 		"test_trigger_tool_change", "test_trigger_prompt_change",
 		"test_input_required_result_elicitation", "test_input_required_result_sampling",

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -50,6 +51,15 @@ func main() {
 	mcp.AddTool(s, &mcp.Tool{Name: "echo", Description: "echo text"}, func(_ context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, any, error) {
 		return text(in.Text), nil, nil
 	})
+	// Its clients mirror region into Mcp-Param-Region (2026-07-28), which
+	// the bridge checks, since the headers never reach this process.
+	s.AddTool(&mcp.Tool{Name: "region", Description: "echo the region", InputSchema: json.RawMessage(
+		`{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"}}}`)},
+		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			var in struct{ Region string }
+			_ = json.Unmarshal(req.Params.Arguments, &in)
+			return text("region " + in.Region), nil
+		})
 	mcp.AddTool(s, &mcp.Tool{Name: "pid", Description: "process id"}, func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, any, error) {
 		return text(strconv.Itoa(os.Getpid())), nil, nil
 	})

@@ -1,17 +1,19 @@
-package proxy
+package toolfilter
 
 import (
+	"io"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func newFilter() *toolFilter {
-	return &toolFilter{allow: func(n string) bool { return n == "echo" }}
-}
+func newFilter() *Policy { return New([]string{"echo"}) }
 
 // modernListResult is a 2026-07-28 tools/list answer.
 const modernListResult = `{"jsonrpc":"2.0","id":"a","result":{"resultType":"complete","tools":[{"name":"echo", "inputSchema":{"type":"object"}},{"name":"secret"}],` +
@@ -43,11 +45,16 @@ func TestFilterBody(t *testing.T) {
 			`{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"the server's tool list has keys differing only in case"}}`},
 		{"error untouched", `{"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"x"}}`, `{"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"x"}}`},
 		{"not json untouched", `nope`, `nope`},
+		// 2026-07-28: caching hints and resultType stay on the filtered list.
+		{"stateless era result fields kept",
+			`{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete","tools":[{"name":"secret"},{"name":"echo","inputSchema":{"type":"object"}}],"ttlMs":300000,"cacheScope":"public"}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete","tools":[{"name":"echo","inputSchema":{"type":"object"}}],"ttlMs":300000,"cacheScope":"public"}}`},
+		{"tools that is not a list untouched", `{"jsonrpc":"2.0","id":1,"result":{"tools":{}}}`, `{"jsonrpc":"2.0","id":1,"result":{"tools":{}}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			assert.Equal(t, tt.want, string(newFilter().filterBody([]byte(tt.in))))
+			assert.Equal(t, tt.want, string(newFilter().Body([]byte(tt.in))))
 		})
 	}
 }
@@ -56,7 +63,7 @@ func TestCopySSE(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, in, want string
-		filter         *toolFilter
+		filter         *Policy
 	}{
 		{
 			name:   "filtered event keeps its id and event fields",
@@ -92,9 +99,50 @@ func TestCopySSE(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rec := httptest.NewRecorder()
-			require.NoError(t, copySSE(rec, strings.NewReader(tt.in), tt.filter))
+			require.NoError(t, CopySSE(rec, iotest.OneByteReader(strings.NewReader(tt.in)), tt.filter))
 			assert.Equal(t, tt.want, rec.Body.String())
 			assert.True(t, rec.Flushed)
 		})
 	}
+}
+
+// No policy: every byte as it came, also what looks like a tools list.
+// flushRecorder notes whether it was flushed before any body was written.
+type flushRecorder struct {
+	httptest.ResponseRecorder
+	flushedEarly atomic.Bool
+	wrote        atomic.Bool
+}
+
+func (f *flushRecorder) Write(b []byte) (int, error) { f.wrote.Store(true); return len(b), nil }
+func (f *flushRecorder) Flush() {
+	if !f.wrote.Load() {
+		f.flushedEarly.Store(true)
+	}
+}
+
+// A stream that says nothing yet still has its headers sent at once, with
+// and without a filter: an SDK client waits for them.
+func TestCopySSEFlushesHeadersOfASilentStream(t *testing.T) {
+	t.Parallel()
+	for _, p := range []*Policy{nil, newFilter()} {
+		pr, pw := io.Pipe()
+		w := &flushRecorder{ResponseRecorder: *httptest.NewRecorder()}
+		done := make(chan error, 1)
+		go func() { done <- CopySSE(w, pr, p) }()
+		assert.Eventually(t, w.flushedEarly.Load, 5*time.Second, time.Millisecond, "headers flushed before any event (filter %v)", p.Active())
+		require.NoError(t, pw.Close())
+		require.NoError(t, <-done)
+	}
+}
+
+func TestNilPolicyAllowsEverything(t *testing.T) {
+	t.Parallel()
+	var p *Policy
+	assert.False(t, p.Active())
+	assert.True(t, p.Allows("anything"))
+	assert.Equal(t, listResult, string(p.Body([]byte(listResult))))
+	empty := New([]string{})
+	assert.True(t, empty.Active())
+	assert.False(t, empty.Allows("echo"), "an empty allow-list allows nothing")
 }

@@ -1,4 +1,4 @@
-package proxy
+package toolfilter
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
-// ambiguousKey returns a key of the message envelope or of its params that
+// AmbiguousKey returns a key of the message envelope or of its params that
 // another key of the same object equals up to case, or repeats exactly; ""
 // when there is none.
 //
@@ -16,8 +16,9 @@ import (
 // match exactly and may keep the first. The gateway would check one
 // reading and the server could act on the other, so such a message is
 // refused outright; without such pairs every parser agrees with what the
-// allow-list saw.
-func ambiguousKey(m *mcp.Message) string {
+// allow-list saw. The gateway checks every message; the sidecar every
+// message of a server with an allow-list.
+func AmbiguousKey(m *mcp.Message) string {
 	if k := foldCollision(m.Raw); k != "" {
 		return k
 	}

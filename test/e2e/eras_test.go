@@ -1,0 +1,286 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/archestra-ai/mcp-orchestrator/api"
+	"github.com/archestra-ai/mcp-orchestrator/internal/testutil/conformance"
+)
+
+// Scenario 13: both protocol eras on the real cluster. The Go SDK v1.8
+// reference server (both eras) and our legacy-only conformance server (Go
+// SDK v1.4.1: initialize and sessions only) run as stdio servers behind the
+// sidecar, and the legacy server also over streamable HTTP behind the
+// sidecar's proxy mode. Real clients of both eras go through the gateway:
+// the Go SDK v1.8 client with its defaults, the TypeScript SDK v2
+// negotiating the era, and the TypeScript SDK v1. Then the official
+// conformance suite runs both requirement sets through the gateway against
+// both stdio servers.
+const eraServers = `
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: modern
+  labels: {mcp.archestra.io/server: modern}
+  annotations:
+    mcp.archestra.io/command: /usr/local/bin/everything-server
+spec:
+  selector: {matchLabels: {app: modern}}
+  template:
+    metadata: {labels: {app: modern}}
+    spec:
+      containers:
+      - name: server
+        image: localhost/mcp-e2e/everything-server:v1
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: legacy
+  labels: {mcp.archestra.io/server: legacy}
+  annotations:
+    mcp.archestra.io/command: /usr/local/bin/conformance-server
+spec:
+  selector: {matchLabels: {app: legacy}}
+  template:
+    metadata: {labels: {app: legacy}}
+    spec:
+      containers:
+      - name: server
+        image: localhost/mcp-e2e/conformance-server:v1
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: legacy-http
+  labels: {mcp.archestra.io/server: legacy-http}
+  annotations:
+    mcp.archestra.io/transport: streamable-http
+    mcp.archestra.io/port: "3001"
+    mcp.archestra.io/path: /mcp
+spec:
+  selector: {matchLabels: {app: legacy-http}}
+  template:
+    metadata: {labels: {app: legacy-http}}
+    spec:
+      containers:
+      - name: server
+        image: localhost/mcp-e2e/conformance-server:v1
+        args: ["-http", ":3001"]
+        ports:
+        - {name: http, containerPort: 3001}
+`
+
+// eraResult is what a client saw: the negotiated revision, its session (empty
+// in 2026-07-28), the tools listed and the text of one tool call.
+type eraResult struct {
+	ProtocolVersion string   `json:"protocolVersion"`
+	Session         string   `json:"session"`
+	Tools           []string `json:"tools"`
+	Text            string   `json:"text"`
+}
+
+const simpleText = "This is a simple text response for testing."
+
+func TestProtocolEras(t *testing.T) {
+	t.Parallel()
+	ts := newTSClients(t)
+	ns := namespace(t, "e2e-eras")
+	apply(t, ns, eraServers)
+	for _, d := range []string{"modern", "legacy", "legacy-http"} {
+		waitReady(t, ns, d, 1)
+	}
+
+	t.Run("clients of both eras", func(t *testing.T) {
+		for _, server := range []string{"modern", "legacy", "legacy-http"} {
+			endpoint := gatewayURL + "/mcp/" + ns + "/" + server
+			// Behind the stdio bridge every server speaks both eras; the
+			// proxy passes a legacy HTTP server's own era through.
+			modern := server != "legacy-http"
+			t.Run(server, func(t *testing.T) {
+				goRes, methods := goDefaultClient(t, endpoint)
+				if modern {
+					assertModern(t, goRes, "Go SDK")
+					assert.Equal(t, api.MethodDiscover, methods[0], "the Go SDK's first request")
+					assert.NotContains(t, methods, api.MethodInitialize, "the Go SDK fell back to initialize")
+				} else {
+					assertLegacy(t, goRes, "Go SDK")
+					assert.Contains(t, methods, api.MethodInitialize)
+				}
+				v2 := ts.run(t, "v2", endpoint, "test_simple_text", "")
+				if modern {
+					assertModern(t, v2, "TypeScript SDK v2")
+				} else {
+					assertLegacy(t, v2, "TypeScript SDK v2")
+				}
+				assertLegacy(t, ts.run(t, "v1", endpoint, "test_simple_text", ""), "TypeScript SDK v1")
+				assert.ElementsMatch(t, goRes.Tools, v2.Tools, "the same tools, whichever client lists them")
+			})
+		}
+	})
+	t.Run("elicitation of a legacy server", func(t *testing.T) {
+		// A server->client request in 2025; for the 2026 client the bridge
+		// turns it into an input_required round the SDK fulfils and retries.
+		endpoint := gatewayURL + "/mcp/" + ns + "/legacy"
+		const accepted = `Elicitation completed: action=accept, content={"email":"ada@example.com","username":"ada"}`
+		for _, sdk := range []string{"v2", "v1"} {
+			res := ts.run(t, sdk, endpoint, "test_elicitation", `{"message":"who are you?"}`,
+				"MCP_ELICIT="+`{"username":"ada","email":"ada@example.com"}`)
+			assert.Equal(t, accepted, res.Text, "TypeScript SDK %s", sdk)
+		}
+	})
+	t.Run("conformance through the gateway", func(t *testing.T) {
+		// One suite at a time: they are timing-sensitive and the rest of
+		// the e2e suite runs beside them on two cores.
+		base := conformanceProxy(t)
+		for _, server := range []string{"modern", "legacy"} {
+			for _, rev := range []string{api.MCPVersion20260728, api.MCPVersion20251125} {
+				t.Run(server+" "+rev, func(t *testing.T) {
+					conformance.RequireAllPass(t, conformance.Run(t, base+"/mcp/"+ns+"/"+server, rev))
+				})
+			}
+		}
+	})
+}
+
+func assertModern(t *testing.T, r eraResult, who string) {
+	t.Helper()
+	assert.Equal(t, api.MCPVersion20260728, r.ProtocolVersion, who)
+	assert.Empty(t, r.Session, "%s: no session in 2026-07-28", who)
+	assert.Contains(t, r.Tools, "test_simple_text", who)
+	assert.Equal(t, simpleText, r.Text, who)
+}
+
+func assertLegacy(t *testing.T, r eraResult, who string) {
+	t.Helper()
+	assert.True(t, strings.HasPrefix(r.ProtocolVersion, "2025-"), "%s negotiated %q", who, r.ProtocolVersion)
+	assert.NotEmpty(t, r.Session, "%s: a legacy session", who)
+	assert.Contains(t, r.Tools, "test_simple_text", who)
+	assert.Equal(t, simpleText, r.Text, who)
+}
+
+// goDefaultClient connects the Go SDK client with its defaults, lists the
+// tools and calls test_simple_text; it also returns the JSON-RPC methods of
+// the requests it sent, in order.
+func goDefaultClient(t *testing.T, endpoint string) (eraResult, []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rec := &methodRecorder{base: bearer{noProxy()}}
+	c := mcp.NewClient(&mcp.Implementation{Name: "e2e-go", Version: "v1"}, nil)
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: &http.Client{Transport: rec}}, nil)
+	require.NoError(t, err, "Go SDK client to %s", endpoint)
+	defer cs.Close()
+	tools, err := cs.ListTools(ctx, nil)
+	require.NoError(t, err)
+	text, err := callText(ctx, cs, "test_simple_text", nil)
+	require.NoError(t, err)
+	r := eraResult{ProtocolVersion: cs.InitializeResult().ProtocolVersion, Session: cs.ID(), Text: text}
+	for _, tool := range tools.Tools {
+		r.Tools = append(r.Tools, tool.Name)
+	}
+	return r, rec.sent()
+}
+
+// methodRecorder notes the method of every JSON-RPC request POSTed through it.
+type methodRecorder struct {
+	base    http.RoundTripper
+	mu      sync.Mutex
+	methods []string
+}
+
+func (m *methodRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost && r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var msg struct{ Method string }
+		if json.Unmarshal(body, &msg) == nil && msg.Method != "" {
+			m.mu.Lock()
+			m.methods = append(m.methods, msg.Method)
+			m.mu.Unlock()
+		}
+	}
+	return m.base.RoundTrip(r)
+}
+
+func (m *methodRecorder) sent() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.methods)
+}
+
+// tsClients runs tools/mcpclients/client.mjs on the pinned Node.
+type tsClients struct{ node, script string }
+
+func newTSClients(t *testing.T) tsClients {
+	t.Helper()
+	dir := filepath.Join(repoRoot, "tools/mcpclients")
+	cmd := exec.Command(filepath.Join(repoRoot, "hack/npm-ci.sh"), dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "hack/npm-ci.sh tools/mcpclients")
+	return tsClients{node: strings.TrimSpace(string(out)), script: filepath.Join(dir, "client.mjs")}
+}
+
+// run connects the TypeScript SDK client sdk (v2, v1: see client.mjs) to
+// endpoint, lists the tools and calls tool with the JSON arguments.
+func (c tsClients) run(t *testing.T, sdk, endpoint, tool, args string, env ...string) eraResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.node, c.script, sdk, endpoint, tool, args)
+	// The token and nothing else of this process's environment (no proxy).
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "MCP_TOKEN=" + clientToken}, env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "TypeScript SDK %s client to %s:\n%s", sdk, endpoint, stderr.String())
+	var r eraResult
+	require.NoError(t, json.Unmarshal(out, &r), "client output %q", out)
+	return r
+}
+
+// conformanceProxy serves the gateway on 127.0.0.1 with the client's token
+// added: the suite sends no Authorization of its own. The Host the suite
+// sends goes on unchanged, so its DNS-rebinding checks meet the gateway's.
+func conformanceProxy(t *testing.T) string {
+	t.Helper()
+	target, err := url.Parse(gatewayURL)
+	require.NoError(t, err)
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host
+			pr.Out.Header.Set("Authorization", "Bearer "+clientToken)
+		},
+		Transport:     noProxy(),
+		FlushInterval: -1,
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
