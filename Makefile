@@ -67,6 +67,8 @@ bench: setup ## benchmarks, printed as figures (see README "Performance")
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench DeploymentCreate -benchtime 300x ./test/integration/
 	@# What auth costs a request: OIDC (local JWT), ServiceAccount (local), TokenReview; cached and not.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench Authorization -count 3 ./test/gateway/
+	@# Virtual servers: tools/call through one against the member's own endpoint, tools/list of five members against one.
+	$(GO) test -run '^$$' -bench Virtual -benchtime 4000x ./gateway/virtual/
 
 fuzz: ## 60 s on each fuzz target
 	$(GO) test ./injector -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s
@@ -80,6 +82,7 @@ fuzz: ## 60 s on each fuzz target
 	$(GO) test ./internal/toolfilter -run '^$$' -fuzz '^FuzzFoldCollision$$' -fuzztime 60s
 	$(GO) test ./internal/toolfilter -run '^$$' -fuzz '^FuzzSSEWriter$$' -fuzztime 60s
 	$(GO) test ./gateway/auth -run '^$$' -fuzz '^FuzzAuthenticateToken$$' -fuzztime 60s
+	$(GO) test ./gateway/virtual -run '^$$' -fuzz '^FuzzParseDefinition$$' -fuzztime 60s
 
 lint-deps: ## Debian packages of make lint (shellcheck)
 	@$(call debs-install,$(LINT_DEBS))
