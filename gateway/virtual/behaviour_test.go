@@ -258,3 +258,40 @@ func answersTo(other string, n *atomic.Int64) http.RoundTripper {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A member that speaks only the session revisions (a streamable-http
+// server the sidecar proxies as it is: here the Go SDK's stateful handler,
+// which refuses 2026-07-28) is reached in a session of the replica's own,
+// opened once per caller and reused; clients of both eras see it as any
+// other member.
+func TestLegacyMember(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 2*time.Second)
+	h.memberAt(serve(t, statelessHandler(sdkServer("alpha"))), "ns", "alpha", true)
+	old := mcptest.NewBackend(t, "old")
+	h.member(old, "ns", "old", nil)
+	h.define("ns", "vs", "vs", "members:\n- server: alpha\n  tools: [echo]\n- server: old\n  tools: [echo, whoami, progress]\n")
+	for _, era := range eras {
+		t.Run(era.name, func(t *testing.T) {
+			cs := h.connect("ns", "vs", era.legacy, nil)
+			assert.Equal(t, []string{"alpha__echo", "old__echo", "old__progress", "old__whoami"}, toolNames(t, cs))
+			ctx := context.Background()
+			got, err := mcptest.Call(ctx, cs, "old__echo", map[string]any{"text": "hi"})
+			require.NoError(t, err)
+			assert.Equal(t, "old: hi", got)
+			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "old__progress", Arguments: map[string]any{"steps": 3},
+				Meta: mcp.Meta{"progressToken": "p1"}})
+			require.NoError(t, err)
+			got, err = mcptest.Text(res, nil)
+			require.NoError(t, err)
+			assert.Equal(t, "3 steps", got)
+		})
+	}
+	initializes := 0
+	for _, s := range old.Seen() {
+		if s.Method == http.MethodPost && s.Header.Get("Mcp-Session-Id") == "" && s.Header.Get("Mcp-Method") == "" {
+			initializes++
+		}
+	}
+	assert.Equal(t, 1, initializes, "one session of this replica for the caller, reused by both clients")
+}

@@ -18,13 +18,15 @@ import (
 // its members' own endpoints, with the MCP Go SDK v1.8 client's defaults
 // (2026-07-28) through one gateway in process, members SDK servers
 // (stateless, as sidecars present them), the sides alternating in chunks:
+//
 //   - tools/call through a two-member virtual server against the member's
 //     own endpoint (calls/s, ratio, p50, p99);
+//
 //   - tools/list of a five-member virtual server against one member's own
 //     endpoint, and of a one-member virtual server (p50, p99: a list asks
 //     every member, concurrently, and merges).
 //
-//	go test ./gateway/virtual -run '^$' -bench Virtual -benchtime 4000x
+//     go test ./gateway/virtual -run '^$' -bench Virtual -benchtime 4000x
 func BenchmarkVirtual(b *testing.B) {
 	h := newHarness(b, 2*time.Second)
 	names := []string{"alpha", "beta", "gamma", "delta", "epsilon"}

@@ -23,12 +23,19 @@ type memberCache struct {
 
 	mu        sync.Mutex
 	discover  map[string]discovered // "ns/member"
+	eras      map[string]era        // "ns/member"
 	owned     map[string]*owned     // "ns/member"
 	templates map[string]*regexp.Regexp
 }
 
 type discovered struct {
 	result json.RawMessage // the member's DiscoverResult
+	at     time.Time
+}
+
+// era is whether a member speaks only the session revisions.
+type era struct {
+	legacy bool
 	at     time.Time
 }
 
@@ -40,7 +47,7 @@ type owned struct {
 }
 
 func newMemberCache(ttl time.Duration) *memberCache {
-	return &memberCache{ttl: ttl, now: time.Now, discover: map[string]discovered{}, owned: map[string]*owned{},
+	return &memberCache{ttl: ttl, now: time.Now, discover: map[string]discovered{}, eras: map[string]era{}, owned: map[string]*owned{},
 		templates: map[string]*regexp.Regexp{}}
 }
 
@@ -59,6 +66,21 @@ func (c *memberCache) setDiscovered(ns, member string, result json.RawMessage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.discover[ns+"/"+member] = discovered{result: result, at: c.now()}
+}
+
+// era returns whether the member speaks only the session revisions, and
+// whether that is known (fresh).
+func (c *memberCache) era(ns, member string) (legacy, known bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.eras[ns+"/"+member]
+	return e.legacy, ok && c.fresh(e.at)
+}
+
+func (c *memberCache) setEra(ns, member string, legacy bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.eras[ns+"/"+member] = era{legacy: legacy, at: c.now()}
 }
 
 // remember records the URIs (key "uri") or templates ("uriTemplate") a

@@ -3,6 +3,7 @@ package virtual
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -86,9 +87,7 @@ func (v *Virtual) discoverMembers(c *call) []json.RawMessage {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answer, _, err := v.memberCall(ctx, c, m, methodDiscover, []byte(`{"_meta":`+string(c.metaJSON())+`}`))
-			if err == nil && !answer.IsError {
-				res := mcp.Lookup(answer.Raw, "result")
+			if res := v.discoverOne(ctx, c, m); res != nil {
 				v.cache.setDiscovered(s.Namespace, m.Server, res)
 				out[i] = res
 			}
@@ -96,6 +95,21 @@ func (v *Virtual) discoverMembers(c *call) []json.RawMessage {
 	}
 	wg.Wait()
 	return out
+}
+
+// discoverOne asks member m's discovery and learns its era: a member that
+// does not list 2026-07-28 is asked in a session (legacymember.go).
+func (v *Virtual) discoverOne(ctx context.Context, c *call, m *Member) json.RawMessage {
+	answer, status, err := v.modernCall(ctx, c, m, methodDiscover, []byte(`{"_meta":`+string(c.metaJSON())+`}`))
+	if err != nil || status == http.StatusServiceUnavailable {
+		return nil
+	}
+	if speaksModern(answer) {
+		v.cache.setEra(c.q.s.Namespace, m.Server, false)
+		return mcp.Lookup(answer.Raw, "result")
+	}
+	v.cache.setEra(c.q.s.Namespace, m.Server, true)
+	return v.discoverLegacy(ctx, c, m)
 }
 
 // available reports whether member m has a ready pod now. Discovery is

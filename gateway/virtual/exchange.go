@@ -100,8 +100,12 @@ func (lc *legacyCall) round(c *call, m *Member, name string, body, id json.RawMe
 		answer, owner := lc.v.probeRead(c, body, id)
 		return answer, owner, nil
 	}
-	resp := roundTrip(lc.v.opts.Members, memberRequest(c.q.r.Context(), c.q.r, c.q.s, m, c.q.method, name, body))
-	answer, err := readAnswer(resp, id, func(n *mcp.Message) { _ = sse.send(n.Raw) })
+	ctx := c.q.r.Context()
+	resp, legacy, err := lc.v.send(ctx, c, m, c.q.method, name, body)
+	if err != nil {
+		return nil, m, err
+	}
+	answer, err := lc.v.answerOf(ctx, c, m, resp, legacy, id, func(n *mcp.Message) { _ = sse.send(n.Raw) })
 	lc.v.metrics.routed(c.q.s, m, c.q.method, resp.StatusCode)
 	if err != nil {
 		return nil, m, fmt.Errorf("member %s of virtual server %s: %w", m.Server, c.q.s.Key(), err)

@@ -47,6 +47,11 @@ func (ml *memberListen) run(ctx context.Context) {
 				return
 			}
 		}
+		if v.isLegacy(ml.sub.c, ml.m) {
+			ml.acked() // no listen to relay: a session-revision member
+			<-ctx.Done()
+			return
+		}
 		if ml.relayOnce(ctx) {
 			wait = minBackoff
 			continue

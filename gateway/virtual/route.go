@@ -114,6 +114,10 @@ func resourceNotFound(uri string) *rpcError {
 // not the virtual server, so its JSON-RPC error reaches the client with
 // HTTP 200 (Retry-After kept), where clients show it.
 func (v *Virtual) forward(w *statusRecorder, c *call, m *Member, name string, body []byte) {
+	if v.isLegacy(c, m) {
+		v.forwardLegacy(w, c, m, body)
+		return
+	}
 	r := c.q.r
 	mw := &memberWriter{ResponseWriter: w}
 	v.opts.Members.ServeHTTP(mw, memberRequest(r.Context(), r, c.q.s, m, c.q.method, name, body))
@@ -155,8 +159,12 @@ func (v *Virtual) probeRead(c *call, body, id json.RawMessage) (*mcp.Message, *M
 		if !m.assigns(kindResource) || !m.AllowsResource(uri) {
 			continue
 		}
-		resp := roundTrip(v.opts.Members, memberRequest(c.q.r.Context(), c.q.r, c.q.s, m, methodRead, uri, body))
-		answer, err := readAnswer(resp, id, nil)
+		ctx := c.q.r.Context()
+		resp, legacy, err := v.send(ctx, c, m, methodRead, uri, body)
+		if err != nil {
+			continue
+		}
+		answer, err := v.answerOf(ctx, c, m, resp, legacy, id, nil)
 		if err != nil || notFound(answer) {
 			continue
 		}
@@ -182,8 +190,20 @@ func readAnswer(resp *http.Response, id json.RawMessage, each func(*mcp.Message)
 	return ms.answer(id, each)
 }
 
-// memberCall sends one request to member m and reads its answer.
+// memberCall sends one request to member m, in its era, and reads its
+// answer.
 func (v *Virtual) memberCall(ctx context.Context, c *call, m *Member, method string, params []byte) (*mcp.Message, int, error) {
+	id := json.RawMessage(`1`)
+	resp, legacy, err := v.send(ctx, c, m, method, "", rpcBody(id, method, params))
+	if err != nil {
+		return nil, 0, err
+	}
+	answer, err := v.answerOf(ctx, c, m, resp, legacy, id, nil)
+	return answer, resp.StatusCode, err
+}
+
+// modernCall is memberCall in 2026-07-28, whatever the member's era.
+func (v *Virtual) modernCall(ctx context.Context, c *call, m *Member, method string, params []byte) (*mcp.Message, int, error) {
 	id := json.RawMessage(`1`)
 	resp := roundTrip(v.opts.Members, memberRequest(ctx, c.q.r, c.q.s, m, method, "", rpcBody(id, method, params)))
 	answer, err := readAnswer(resp, id, nil)

@@ -22,6 +22,9 @@ type messages struct {
 	json []byte // a JSON answer not read yet
 	sse  *bufio.Reader
 	done bool
+	// requests, if set, gets the server requests on the stream (a legacy
+	// member's); else they are dropped.
+	requests func(*mcp.Message)
 }
 
 func newMessages(resp *http.Response) (*messages, error) {
@@ -105,8 +108,11 @@ func (ms *messages) answer(id []byte, each func(*mcp.Message)) (*mcp.Message, er
 		if m.Kind == mcp.KindResponse && m.Key() == key {
 			return m, nil
 		}
-		if m.Kind == mcp.KindNotification && each != nil {
+		switch {
+		case m.Kind == mcp.KindNotification && each != nil:
 			each(m)
+		case m.Kind == mcp.KindRequest && ms.requests != nil:
+			ms.requests(m)
 		}
 	}
 }

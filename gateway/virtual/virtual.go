@@ -72,6 +72,7 @@ type Virtual struct {
 	legacy  *sessions
 	waits   *waiters
 	absences
+	memberSessions *memberSessions
 }
 
 // New builds the virtual servers' handler; Start runs its informers.
@@ -90,7 +91,7 @@ func New(o Options) (*Virtual, error) {
 		return nil, err
 	}
 	v := &Virtual{opts: o, index: ix, cache: newMemberCache(o.CacheTTL), metrics: newMetrics(o.Metrics),
-		events: newReporter(o.Client, o.Log), legacy: newSessions(), waits: newWaiters(o.Peer)}
+		events: newReporter(o.Client, o.Log), legacy: newSessions(), waits: newWaiters(o.Peer), memberSessions: newMemberSessions()}
 	ix.report = v.report
 	return v, nil
 }
