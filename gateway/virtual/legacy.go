@@ -173,7 +173,7 @@ func (lc *legacyCall) stream(w *statusRecorder) {
 		if ended {
 			return
 		}
-		f := filter{ToolsListChanged: true, PromptsListChanged: true, ResourcesListChanged: true, ResourceSubscriptions: uris}.agree(cs)
+		f := filter{ToolsListChanged: true, PromptsListChanged: true, ResourcesListChanged: true, ResourceSubscriptions: uris}.agree(c.q.s, cs)
 		sub := &subscription{v: lc.v, c: c, f: f, send: sse.send, tag: untag}
 		sctx, stop := contextUntil(ctx, changed)
 		gone := sub.run(sctx)

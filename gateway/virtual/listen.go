@@ -23,12 +23,18 @@ func (f filter) empty() bool {
 	return !f.ToolsListChanged && !f.PromptsListChanged && !f.ResourcesListChanged && len(f.ResourceSubscriptions) == 0
 }
 
-// agree is the part of f the virtual server can deliver.
-func (f filter) agree(cs capSet) filter {
+// agree is the part of f the virtual server s can deliver: the kinds it
+// declares, the URIs some member's assignment allows.
+func (f filter) agree(s *Server, cs capSet) filter {
 	out := filter{ToolsListChanged: f.ToolsListChanged && cs.tools, PromptsListChanged: f.PromptsListChanged && cs.prompts,
 		ResourcesListChanged: f.ResourcesListChanged && cs.resources}
-	if cs.subscribe {
-		out.ResourceSubscriptions = slices.Clone(f.ResourceSubscriptions)
+	if !cs.subscribe {
+		return out
+	}
+	for _, uri := range f.ResourceSubscriptions {
+		if slices.ContainsFunc(s.Members, func(m *Member) bool { return m.assigns(kindResource) && m.AllowsResource(uri) }) {
+			out.ResourceSubscriptions = append(out.ResourceSubscriptions, uri)
+		}
 	}
 	return out
 }
@@ -54,7 +60,7 @@ func (v *Virtual) forMember(c *call, f filter, m *Member) filter {
 func (v *Virtual) listen(w *statusRecorder, c *call) {
 	var asked filter
 	_ = json.Unmarshal(mcp.Lookup(c.q.msg.Params, "notifications"), &asked)
-	agreed := asked.agree(v.capabilities(c))
+	agreed := asked.agree(c.q.s, v.capabilities(c))
 	id := c.q.msg.ID
 	sse := newSSE(w, http.StatusOK)
 	sub := &subscription{v: v, c: c, f: agreed,
