@@ -76,6 +76,8 @@ bench: setup ## benchmarks, printed as figures (see README "Performance")
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench DeploymentCreate -benchtime 300x ./test/integration/
 	@# What auth costs a request: OIDC (local JWT), ServiceAccount (local), TokenReview; cached and not.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test -run '^$$' -bench Authorization -count 3 ./test/gateway/
+	@# Virtual servers: tools/call through one against the member's own endpoint, tools/list of five members against one.
+	$(GO) test -run '^$$' -bench Virtual -benchtime 4000x ./gateway/virtual/
 
 fuzz: ## 60 s on each fuzz target
 	$(GO) test ./injector -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s
@@ -99,6 +101,7 @@ fuzz: ## 60 s on each fuzz target
 	$(GO) test ./transport/stdio -run '^$$' -fuzz '^FuzzRequestState$$' -fuzztime 60s
 	$(GO) test ./transport/stdio -run '^$$' -fuzz '^FuzzEventID$$' -fuzztime 60s
 	$(GO) test ./injector -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime 60s
+	$(GO) test ./gateway/virtual -run '^$$' -fuzz '^FuzzParseDefinition$$' -fuzztime 60s
 
 lint-deps: ## Debian packages of make lint (shellcheck)
 	@$(call debs-install,$(LINT_DEBS))

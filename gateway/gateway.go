@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/admin"
@@ -27,6 +28,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/gateway/origin"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/proxy"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
+	"github.com/archestra-ai/mcp-orchestrator/gateway/virtual"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 	"github.com/archestra-ai/mcp-orchestrator/internal/server"
 )
@@ -73,6 +75,9 @@ type Config struct {
 	// AllowedHosts are more names accepted in Host, such as the Service's
 	// DNS names.
 	AllowedHosts []string
+	// Virtual, if set, serves virtual servers (package virtual; Client,
+	// Members, Pods and the like are filled in here).
+	Virtual *virtual.Options
 }
 
 // Gateway is one replica.
@@ -80,6 +85,7 @@ type Gateway struct {
 	Registry    *discovery.Registry
 	Credentials *credentials.Store // nil unless enabled
 	Hibernation *hibernate.Manager // nil unless enabled
+	Virtual     *virtual.Virtual   // nil unless enabled
 	Metrics     *metrics.Metrics
 	handler     http.Handler
 	metrics     http.Handler
@@ -129,8 +135,28 @@ func New(cfg Config) (*Gateway, error) {
 		popts.Activity, popts.Waker = g.Hibernation, g.Hibernation
 		popts.Router = router{Registry: reg, known: g.Hibernation.Known}
 	}
-	g.routes(cfg, guard, proxy.New(popts), hib)
+	px := proxy.New(popts)
+	mcpHandler := http.Handler(px)
+	if cfg.Virtual != nil {
+		if g.Virtual, err = g.virtual(cfg, px, popts.Router); err != nil {
+			return nil, fmt.Errorf("virtual servers: %w", err)
+		}
+		mcpHandler = g.Virtual.Handler(px)
+	}
+	g.routes(cfg, guard, mcpHandler, hib)
 	return g, nil
+}
+
+// virtual builds the virtual servers over the proxy: members are reached
+// through it, as their own endpoints would be.
+func (g *Gateway) virtual(cfg Config, px http.Handler, r proxy.Router) (*virtual.Virtual, error) {
+	o := *cfg.Virtual
+	o.Client, o.Namespaces, o.Members, o.Pods, o.Codec, o.Log = cfg.Client, cfg.Namespaces, px, g.Registry, cfg.Codec, cfg.Log
+	o.Known, o.Metrics, o.MaxBodyBytes = r.Known, cfg.Registry, cfg.MaxBodyBytes
+	if g.Hibernation != nil {
+		o.Hibernated = g.Hibernation.Hibernated
+	}
+	return virtual.New(o)
 }
 
 func (cfg *Config) defaults() {
@@ -158,7 +184,11 @@ func (g *Gateway) routes(cfg Config, guard *auth.Guard, px http.Handler, hib adm
 	if cfg.Resources != nil {
 		cfg.Resources.Register(mux)
 	}
-	(&admin.API{Client: cfg.Client, Namespaces: cfg.Namespaces, Guard: guard, Log: cfg.Log, Hibernation: hib}).Register(mux)
+	a := &admin.API{Client: cfg.Client, Namespaces: cfg.Namespaces, Guard: guard, Log: cfg.Log, Hibernation: hib}
+	if g.Virtual != nil {
+		a.Virtual = g.Virtual
+	}
+	a.Register(mux)
 	server.AddProbes(mux, func() error {
 		if !g.synced() {
 			return errors.New("informers not synced")
@@ -184,6 +214,9 @@ func (g *Gateway) Start(ctx context.Context) {
 	if g.Hibernation != nil {
 		g.Hibernation.Start(ctx)
 	}
+	if g.Virtual != nil {
+		g.Virtual.Start(ctx)
+	}
 }
 
 // WaitForSync blocks until every informer has its initial list.
@@ -194,12 +227,15 @@ func (g *Gateway) WaitForSync(ctx context.Context) bool {
 	if g.Hibernation != nil && !g.Hibernation.WaitForSync(ctx) {
 		return false
 	}
+	if g.Virtual != nil && !cache.WaitForCacheSync(ctx.Done(), g.Virtual.HasSynced) {
+		return false
+	}
 	return g.Credentials == nil || g.Credentials.WaitForSync(ctx)
 }
 
 func (g *Gateway) synced() bool {
 	return g.Registry.HasSynced() && (g.Credentials == nil || g.Credentials.HasSynced()) &&
-		(g.Hibernation == nil || g.Hibernation.HasSynced())
+		(g.Hibernation == nil || g.Hibernation.HasSynced()) && (g.Virtual == nil || g.Virtual.HasSynced())
 }
 
 // router is discovery, plus hibernation's knowledge of servers without a

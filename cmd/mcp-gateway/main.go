@@ -51,6 +51,7 @@ type options struct {
 	clientKey     string
 	logLevel      string
 	hibernation   hibernationFlags
+	virtual       virtualFlags
 	service       string
 	pprof         *string
 }
@@ -79,6 +80,7 @@ func main() {
 	flag.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "time for in-flight requests to finish on SIGTERM (streams are then cut)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.hibernation.register(flag.CommandLine)
+	o.virtual.register(flag.CommandLine)
 	flag.StringVar(&o.service, "service", "mcp-gateway", "the gateway's Service in POD_NAMESPACE, whose DNS names are accepted in Host")
 	o.pprof = server.PprofFlag(flag.CommandLine)
 	flag.Parse()
@@ -134,6 +136,10 @@ func newGateway(ctx, runCtx context.Context, o options, log *slog.Logger) (*gate
 	if err != nil {
 		return nil, err
 	}
+	vs, err := o.virtual.options(o.listen)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := server.RESTConfig(o.kubeconfig)
 	if err != nil {
 		return nil, err
@@ -159,7 +165,7 @@ func newGateway(ctx, runCtx context.Context, o options, log *slog.Logger) (*gate
 		DialTimeout: o.dialTimeout, HeaderTimeout: o.headerTimeout, MaxBodyBytes: o.maxBody,
 		CallerCredentials: o.callerCreds, SeparateMetrics: o.metricsListen != "",
 		PublicURLs: publicURLs, AllowedHosts: serviceHosts(o.service, log), Hibernation: hib,
-		ClientCertificate: clientCert,
+		ClientCertificate: clientCert, Virtual: vs,
 	})
 }
 

@@ -152,9 +152,15 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 			return writeJSON(stdout, list)
 		}
 		printList(stdout, list)
+		if err := printVirtualList(ctx, stdout, c, ns); err != nil {
+			return fail(stderr, "status", err)
+		}
 		return 0
 	}
 	st, err := c.Status(ctx, a.namespace, name)
+	if isNotFound(err) {
+		return runVirtualStatus(ctx, c, a, name, err, stdout, stderr)
+	}
 	if err != nil {
 		return fail(stderr, "status", err)
 	}
@@ -162,6 +168,23 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		return writeJSON(stdout, st)
 	}
 	printStatus(stdout, st)
+	return 0
+}
+
+// runVirtualStatus shows the virtual server name, when there is no server
+// of that name (serverErr says so otherwise).
+func runVirtualStatus(ctx context.Context, c *admin.Client, a apiFlags, name string, serverErr error, stdout, stderr io.Writer) int {
+	vs, err := c.VirtualStatus(ctx, a.namespace, name)
+	if isNotFound(err) {
+		return fail(stderr, "status", serverErr)
+	}
+	if err != nil {
+		return fail(stderr, "status", err)
+	}
+	if a.output == "json" {
+		return writeJSON(stdout, vs)
+	}
+	printVirtualStatus(stdout, vs)
 	return 0
 }
 

@@ -40,6 +40,8 @@ type API struct {
 	// Hibernation, if set, serves wake and hibernate and the servers'
 	// hibernation state.
 	Hibernation Hibernation
+	// Virtual, if set, serves the virtual servers' state.
+	Virtual VirtualServers
 }
 
 // Register adds the routes to mux.
@@ -63,6 +65,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	}
 	mux.Handle("POST "+p+"/namespaces/{namespace}/servers/{name}/wake", a.guard(attrs(api.VerbUpdate, api.SubWake), wake))
 	mux.Handle("POST "+p+"/namespaces/{namespace}/servers/{name}/hibernate", a.guard(attrs(api.VerbUpdate, api.SubHibernate), hibernate))
+	a.registerVirtual(mux, p)
 }
 
 func attrs(verb, sub string) func(*http.Request) auth.Attributes {

@@ -170,6 +170,13 @@ func (m *Manager) Known(namespace, server string) bool {
 	return m.deploymentFor(namespace, server) != nil
 }
 
+// Hibernated reports whether namespace/server is hibernated (or on its way
+// down or back up): a request wakes it.
+func (m *Manager) Hibernated(namespace, server string) bool {
+	d := m.deploymentFor(namespace, server)
+	return d != nil && wakeable(d)
+}
+
 // deploymentFor returns the Deployment labelled with server in namespace;
 // when several claim the name, the first by name, as the operators' API.
 func (m *Manager) deploymentFor(namespace, server string) *appsv1.Deployment {

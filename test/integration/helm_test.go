@@ -330,6 +330,12 @@ gateway: {auth: {modes: [none], tokenAudiences: [mcp]}, callerCredentials: true,
 			role := object[rbacv1.ClusterRole](t, objs, "ClusterRole//mcp-gateway")
 			assert.Contains(t, role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"list", "watch"}})
 		}},
+		{"gateway without virtual servers", `
+gateway: {virtualServers: false}`, func(t *testing.T, objs map[string]map[string]any) {
+			assert.Contains(t, container(t, objs, "mcp-gateway").Args, "--virtual-servers=false")
+			role := object[rbacv1.ClusterRole](t, objs, "ClusterRole//mcp-gateway")
+			assert.NotContains(t, role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "watch"}})
+		}},
 		{"cert mode files", `
 certMode: files
 tls: {secretName: my-webhook-cert, caBundle: "-----BEGIN CERTIFICATE-----\n"}`, func(t *testing.T, objs map[string]map[string]any) {

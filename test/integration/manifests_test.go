@@ -132,6 +132,9 @@ func TestWebhookRBACIsLeastPrivilege(t *testing.T) {
 		{[]string{"update", "leases.coordination.k8s.io", "-n", "mcp-system"}, true},
 		{[]string{"delete", "leases.coordination.k8s.io", "-n", "mcp-system"}, true},
 		{[]string{"update", "leases.coordination.k8s.io", "-n", "team-a"}, false},
+		// Virtual servers: ConfigMaps read, never written.
+		{[]string{"watch", "configmaps", "--all-namespaces"}, true},
+		{[]string{"update", "configmaps", "-n", "team-a"}, false},
 	} {
 		out, _, _ := kubectl(t, "", append([]string{"auth", "can-i", "--as=" + gw}, tt.args...)...)
 		assert.Equal(t, tt.want, strings.TrimSpace(out) == "yes", "gateway can-i %v: %s", tt.args, out)
