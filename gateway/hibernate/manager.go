@@ -42,6 +42,7 @@ import (
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
+	"github.com/archestra-ai/mcp-orchestrator/internal/notify"
 )
 
 // Discovery is what hibernation needs from the gateway's pod registry.
@@ -93,7 +94,7 @@ type Manager struct {
 	informers   *watches
 	recorder    record.EventRecorder
 	broadcaster record.EventBroadcaster
-	changes     notifier // Deployments by namespace/name
+	changes     notify.Keyed // Deployments by namespace/name
 	term        atomic.Pointer[term]
 	said        sync.Map // notes given: uid/reason/message
 

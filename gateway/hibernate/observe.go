@@ -72,7 +72,7 @@ func (m *Manager) leaderSince() time.Time {
 // deploymentChanged is the Deployment informer's handler: wakes waiting
 // here re-decide, and the leader looks at it again.
 func (m *Manager) deploymentChanged(d *appsv1.Deployment, deleted bool) {
-	m.changes.notify(key(d))
+	m.changes.Notify(key(d))
 	if t := m.term.Load(); t != nil {
 		t.queue.Add(key(d))
 		if deleted {

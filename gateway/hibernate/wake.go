@@ -160,7 +160,7 @@ func (m *Manager) runWake(d *appsv1.Deployment, cause, reason string, run *wakeR
 func (m *Manager) untilServing(ctx context.Context, d *appsv1.Deployment, decide func(Observation) Step, applied func(Step), run *wakeRun) error {
 	first := true
 	for {
-		depChanged := m.changes.changed(key(d))
+		depChanged := m.changes.Changed(key(d))
 		st, cur, err := m.drive(ctx, d, decide, applied)
 		if err == nil && st.Kind == Refuse {
 			err = st.Err

@@ -21,6 +21,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/metrics"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
+	"github.com/archestra-ai/mcp-orchestrator/internal/httprec"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 	"github.com/archestra-ai/mcp-orchestrator/internal/toolfilter"
 )
@@ -120,7 +121,7 @@ type request struct {
 // that era: a 2026-07-28 request on its own, a 2025 one in its session.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := p.newRequest(r)
-	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	rec := httprec.New(w)
 	defer p.count(req, rec)
 	if !allowMethod(rec, r) || !p.read(rec, r, req) {
 		return
@@ -148,8 +149,8 @@ func (p *Proxy) newRequest(r *http.Request) *request {
 	return req
 }
 
-func (p *Proxy) count(req *request, rec *statusRecorder) {
-	p.Metrics.Requests.WithLabelValues(req.label, metrics.Method(req.method), p.Metrics.Tool(req.label, req.tool), strconv.Itoa(rec.code)).Inc()
+func (p *Proxy) count(req *request, rec *httprec.Recorder) {
+	p.Metrics.Requests.WithLabelValues(req.label, metrics.Method(req.method), p.Metrics.Tool(req.label, req.tool), strconv.Itoa(rec.Code)).Inc()
 }
 
 func allowMethod(w http.ResponseWriter, r *http.Request) bool {
@@ -409,25 +410,3 @@ func isDialError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
-
-// statusRecorder remembers the status for metrics and passes Flush on.
-type statusRecorder struct {
-	http.ResponseWriter
-	code    int
-	written bool
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if !s.written {
-		s.code, s.written = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	s.written = true
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach Flush and deadlines.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

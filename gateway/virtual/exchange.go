@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
+	"github.com/archestra-ai/mcp-orchestrator/internal/httprec"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -26,7 +27,7 @@ const (
 // an InputRequiredResult becomes server requests on the stream, as a
 // legacy server would send them, and once the client has answered them
 // all the request is sent again with the answers and the member's state.
-func (lc *legacyCall) exchange(w *statusRecorder) {
+func (lc *legacyCall) exchange(w *httprec.Recorder) {
 	c, err := lc.modernCall()
 	if err != nil {
 		lc.reply(w, nil, &rpcError{code: mcp.CodeInvalidParams, msg: "Invalid params: " + err.Error()})
@@ -196,7 +197,7 @@ func (lc *legacyCall) collect(keys []string, chans []chan json.RawMessage) (map[
 
 // answered takes a client's answer to a server request: to the request
 // waiting here, or to the replica that asked.
-func (lc *legacyCall) answered(w *statusRecorder) {
+func (lc *legacyCall) answered(w *httprec.Recorder) {
 	var id string
 	_ = json.Unmarshal(lc.q.msg.ID, &id)
 	peer, delivered := lc.v.waits.route(lc.v.opts.Codec, lc.sid, id, lc.q.msg.Raw)

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
+	"github.com/archestra-ai/mcp-orchestrator/internal/notify"
 )
 
 // Index keeps every virtual server's definition, from a ConfigMap informer
@@ -33,7 +34,7 @@ type Index struct {
 
 	mu      sync.RWMutex
 	servers map[string]*Server // "ns/name" -> as defined (valid or not)
-	changes notifier           // "ns/name": its definition changed
+	changes notify.Keyed       // "ns/name": its definition changed
 
 	factories []informers.SharedInformerFactory
 	cms, deps []cache.SharedIndexInformer
@@ -187,7 +188,7 @@ func (ix *Index) swap(ns string, next map[string]*Server) {
 	}
 	ix.mu.Unlock()
 	for _, key := range changed {
-		ix.changes.notify(key)
+		ix.changes.Notify(key)
 	}
 }
 
@@ -243,34 +244,5 @@ func (ix *Index) List(ns string) []*Server {
 // Changed returns a channel closed at the next change of namespace/name's
 // definition (edited, made invalid, shadowed, deleted).
 func (ix *Index) Changed(namespace, name string) <-chan struct{} {
-	return ix.changes.changed(namespace + "/" + name)
-}
-
-// notifier hands out, per key, a channel closed at the key's next change.
-type notifier struct {
-	mu sync.Mutex
-	ch map[string]chan struct{}
-}
-
-func (n *notifier) changed(key string) <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.ch == nil {
-		n.ch = map[string]chan struct{}{}
-	}
-	c := n.ch[key]
-	if c == nil {
-		c = make(chan struct{})
-		n.ch[key] = c
-	}
-	return c
-}
-
-func (n *notifier) notify(key string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if c := n.ch[key]; c != nil {
-		close(c)
-		delete(n.ch, key)
-	}
+	return ix.changes.Changed(namespace + "/" + name)
 }

@@ -9,13 +9,14 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
+	"github.com/archestra-ai/mcp-orchestrator/internal/httprec"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
 // serveLegacy serves the session revisions (2025-03-26 .. 2025-11-25):
 // the gateway is the session's server; every request of the session goes
 // to the members in 2026-07-28 (see sessions.go).
-func (v *Virtual) serveLegacy(w *statusRecorder, q *request) {
+func (v *Virtual) serveLegacy(w *httprec.Recorder, q *request) {
 	if q.r.Method == http.MethodPost && q.msg != nil && q.msg.Method == methodInitialize {
 		v.initialize(w, q)
 		return
@@ -55,7 +56,7 @@ func (v *Virtual) scope(q *request) session.Scope {
 // initialize opens a session: the id carries the negotiated revision and
 // the client's capabilities and info; the capabilities are the virtual
 // server's (see capSet).
-func (v *Virtual) initialize(w *statusRecorder, q *request) {
+func (v *Virtual) initialize(w *httprec.Recorder, q *request) {
 	var p struct {
 		Version string          `json:"protocolVersion"`
 		Caps    json.RawMessage `json:"capabilities"`
@@ -97,7 +98,7 @@ func (lc *legacyCall) call() *call {
 
 // post serves a POST of the session: one message (a batch, of 2025-03-26
 // only, is not served by virtual servers).
-func (lc *legacyCall) post(w *statusRecorder) {
+func (lc *legacyCall) post(w *httprec.Recorder) {
 	m := lc.q.msg
 	switch {
 	case lc.q.batch:
@@ -111,7 +112,7 @@ func (lc *legacyCall) post(w *statusRecorder) {
 	}
 }
 
-func (lc *legacyCall) request(w *statusRecorder) {
+func (lc *legacyCall) request(w *httprec.Recorder) {
 	m := lc.q.msg
 	switch m.Method {
 	case "ping":
@@ -147,7 +148,7 @@ func (lc *legacyCall) reply(w http.ResponseWriter, res map[string]any, e *rpcErr
 	writeResult(w, lc.q.msg.ID, res)
 }
 
-func (lc *legacyCall) subscribe(w *statusRecorder) {
+func (lc *legacyCall) subscribe(w *httprec.Recorder) {
 	var p struct {
 		URI string `json:"uri"`
 	}
@@ -163,7 +164,7 @@ func (lc *legacyCall) subscribe(w *statusRecorder) {
 // stream serves the session's GET stream: the list changes and resource
 // updates of the members (see subscription), reopened when the session's
 // subscriptions change on this replica.
-func (lc *legacyCall) stream(w *statusRecorder) {
+func (lc *legacyCall) stream(w *httprec.Recorder) {
 	c := lc.call()
 	cs := lc.v.capabilities(c)
 	sse := newSSE(w, http.StatusOK)

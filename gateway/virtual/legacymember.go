@@ -14,6 +14,7 @@ import (
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/auth"
+	"github.com/archestra-ai/mcp-orchestrator/internal/httprec"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -240,7 +241,7 @@ func (v *Virtual) answerOf(ctx context.Context, c *call, m *Member, resp *http.R
 
 // forwardLegacy is forward for a legacy member: its answer, in the
 // 2026-07-28 form, on an event stream.
-func (v *Virtual) forwardLegacy(w *statusRecorder, c *call, m *Member, body []byte) {
+func (v *Virtual) forwardLegacy(w *httprec.Recorder, c *call, m *Member, body []byte) {
 	ctx := c.q.r.Context()
 	resp, err := v.sendLegacy(ctx, c, m, body)
 	if err != nil {

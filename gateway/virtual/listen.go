@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
+	"github.com/archestra-ai/mcp-orchestrator/internal/httprec"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -57,7 +58,7 @@ func (v *Virtual) forMember(c *call, f filter, m *Member) filter {
 // acknowledged once they are (or the list timeout passed), then their
 // notifications are relayed with the client's subscription id, and the
 // virtual server's own list changes are added (see subscription).
-func (v *Virtual) listen(w *statusRecorder, c *call) {
+func (v *Virtual) listen(w *httprec.Recorder, c *call) {
 	var asked filter
 	_ = json.Unmarshal(mcp.Lookup(c.q.msg.Params, "notifications"), &asked)
 	agreed := asked.agree(c.q.s, v.capabilities(c))

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
+	"github.com/archestra-ai/mcp-orchestrator/internal/httprec"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -26,7 +27,7 @@ const (
 
 // serveModern serves a 2026-07-28 request: checked once here (as the
 // proxy checks a real server's), then answered or routed.
-func (v *Virtual) serveModern(w *statusRecorder, q *request) {
+func (v *Virtual) serveModern(w *httprec.Recorder, q *request) {
 	if q.r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeError(w, http.StatusMethodNotAllowed, nil, mcp.CodeInvalidRequest,
@@ -53,7 +54,7 @@ func (v *Virtual) serveModern(w *statusRecorder, q *request) {
 	v.dispatchModern(w, q, meta)
 }
 
-func (v *Virtual) dispatchModern(w *statusRecorder, q *request, meta mcp.RequestMeta) {
+func (v *Virtual) dispatchModern(w *httprec.Recorder, q *request, meta mcp.RequestMeta) {
 	c := &call{v: v, q: q, meta: meta}
 	switch q.method {
 	case methodDiscover:

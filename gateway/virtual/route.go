@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/archestra-ai/mcp-orchestrator/internal/httprec"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -79,7 +80,7 @@ func (v *Virtual) completeTarget(c *call) (*Member, string, []byte, *rpcError) {
 // answer back as it comes (progress, an InputRequiredResult, the result).
 // A retry of a multi-round request names the same tool, so it reaches the
 // same member (and, by the member's routing, the same pod).
-func (v *Virtual) route(w *statusRecorder, c *call) {
+func (v *Virtual) route(w *httprec.Recorder, c *call) {
 	m, name, body, e := v.target(c)
 	switch {
 	case e != nil:
@@ -113,7 +114,7 @@ func resourceNotFound(uri string) *rpcError {
 // ready pod, unreachable, still waking: 503) is one tool of many failing,
 // not the virtual server, so its JSON-RPC error reaches the client with
 // HTTP 200 (Retry-After kept), where clients show it.
-func (v *Virtual) forward(w *statusRecorder, c *call, m *Member, name string, body []byte) {
+func (v *Virtual) forward(w *httprec.Recorder, c *call, m *Member, name string, body []byte) {
 	if v.isLegacy(c, m) {
 		v.forwardLegacy(w, c, m, body)
 		return

@@ -18,6 +18,7 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/discovery"
 	"github.com/archestra-ai/mcp-orchestrator/gateway/session"
+	"github.com/archestra-ai/mcp-orchestrator/internal/httprec"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -132,9 +133,9 @@ func (v *Virtual) Handler(next http.Handler) http.Handler {
 
 // serve reads a request of virtual server s and serves it in its era.
 func (v *Virtual) serve(w http.ResponseWriter, r *http.Request, s *Server) {
-	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	rec := httprec.New(w)
 	req := &request{s: s, r: r}
-	defer func() { v.metrics.request(s, req.method, rec.code) }()
+	defer func() { v.metrics.request(s, req.method, rec.Code) }()
 	if !s.Valid() {
 		writeError(rec, http.StatusServiceUnavailable, nil, api.CodeServerError,
 			fmt.Sprintf("virtual server %s is not served: its definition has problems (mcpctl status %s -n %s)", s.Key(), s.Name, s.Namespace),
@@ -215,25 +216,3 @@ func writeError(w http.ResponseWriter, status int, id json.RawMessage, code int,
 }
 
 func compact(dst *bytes.Buffer, src []byte) error { return json.Compact(dst, src) }
-
-// statusRecorder remembers the status for metrics and passes Flush on.
-type statusRecorder struct {
-	http.ResponseWriter
-	code    int
-	written bool
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if !s.written {
-		s.code, s.written = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	s.written = true
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach Flush and deadlines.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
