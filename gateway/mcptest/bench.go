@@ -39,6 +39,15 @@ func OpenSessions(tb testing.TB, url string, n int) []*mcp.ClientSession {
 func CallChunk(tb testing.TB, sessions []*mcp.ClientSession, n int) ([]time.Duration, time.Duration) {
 	ctx := context.Background()
 	args := map[string]any{"text": "hello"}
+	return RunChunk(tb, sessions, n, func(cs *mcp.ClientSession) error {
+		_, err := Call(ctx, cs, "echo", args)
+		return err
+	})
+}
+
+// RunChunk makes n operations spread over the sessions, all concurrently,
+// and returns each one's latency and the wall time.
+func RunChunk(tb testing.TB, sessions []*mcp.ClientSession, n int, op func(*mcp.ClientSession) error) ([]time.Duration, time.Duration) {
 	lat := make([][]time.Duration, len(sessions))
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -47,18 +56,16 @@ func CallChunk(tb testing.TB, sessions []*mcp.ClientSession, n int) ([]time.Dura
 		if i < n%len(sessions) {
 			k++
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range k {
 				t := time.Now()
-				if _, err := Call(ctx, cs, "echo", args); err != nil {
+				if err := op(cs); err != nil {
 					tb.Error(err)
 					return
 				}
 				lat[i] = append(lat[i], time.Since(t))
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	return slices.Concat(lat...), time.Since(start)

@@ -3,9 +3,7 @@ package virtual_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -91,36 +89,9 @@ func alternate(b *testing.B, c *mcptest.Compare, sides [][]*mcp.ClientSession, o
 	for done := 0; done < b.N; done += chunk {
 		n := min(chunk, b.N-done)
 		for i, sessions := range sides {
-			lat, d := run(b, sessions, n, ops[i])
+			lat, d := mcptest.RunChunk(b, sessions, n, ops[i])
 			c.Add(i, lat, d)
 		}
 	}
 	b.StopTimer()
-}
-
-// run makes n operations spread over the sessions, concurrently.
-func run(b *testing.B, sessions []*mcp.ClientSession, n int, op func(*mcp.ClientSession) error) ([]time.Duration, time.Duration) {
-	lat := make([][]time.Duration, len(sessions))
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i, cs := range sessions {
-		k := n / len(sessions)
-		if i < n%len(sessions) {
-			k++
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range k {
-				t := time.Now()
-				if err := op(cs); err != nil {
-					b.Error(err)
-					return
-				}
-				lat[i] = append(lat[i], time.Since(t))
-			}
-		}()
-	}
-	wg.Wait()
-	return slices.Concat(lat...), time.Since(start)
 }
