@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -153,14 +154,33 @@ func TestProtocolEras(t *testing.T) {
 	t.Run("conformance through the gateway", func(t *testing.T) {
 		// One suite at a time: they are timing-sensitive and the rest of
 		// the e2e suite runs beside them on two cores.
-		base := conformanceProxy(t)
+		base, exchanges := conformanceProxy(t)
 		for _, server := range []string{"modern", "legacy"} {
 			for _, rev := range []string{api.MCPVersion20260728, api.MCPVersion20251125} {
 				t.Run(server+" "+rev, func(t *testing.T) {
+					logsOnFailure(t, ns, server, exchanges)
 					conformance.RequireAllPass(t, conformance.Run(t, base+"/mcp/"+ns+"/"+server, rev))
 				})
 			}
 		}
+	})
+}
+
+// logsOnFailure prints, when t fails, the requests through the
+// conformance proxy and what the sidecars of ns/deploy and the gateway
+// logged meanwhile.
+func logsOnFailure(t *testing.T, ns, deploy string, exchanges *exchangeLog) {
+	since := time.Now()
+	t.Cleanup(func() {
+		seen := exchanges.since(since)
+		if !t.Failed() {
+			return
+		}
+		t.Logf("requests through the conformance proxy:\n%s", strings.Join(seen, "\n"))
+		window := "--since=" + (time.Since(since) + 5*time.Second).Round(time.Second).String()
+		sidecar, _ := kubectl("-n", ns, "logs", "-l", "app="+deploy, "-c", "mcp-transport", "--prefix", window, "--tail=-1")
+		gateway, _ := kubectl("-n", "mcp-system", "logs", "-l", "app.kubernetes.io/name=mcp-gateway", "--prefix", window, "--tail=-1")
+		t.Logf("sidecar log of %s/%s:\n%s\ngateway log:\n%s", ns, deploy, sidecar, gateway)
 	})
 }
 
@@ -267,10 +287,11 @@ func (c tsClients) run(t *testing.T, sdk, endpoint, tool, args string, env ...st
 // conformanceProxy serves the gateway on 127.0.0.1 with the client's token
 // added: the suite sends no Authorization of its own. The Host the suite
 // sends goes on unchanged, so its DNS-rebinding checks meet the gateway's.
-func conformanceProxy(t *testing.T) string {
+func conformanceProxy(t *testing.T) (string, *exchangeLog) {
 	t.Helper()
 	target, err := url.Parse(gatewayURL)
 	require.NoError(t, err)
+	xl := &exchangeLog{}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -279,8 +300,86 @@ func conformanceProxy(t *testing.T) string {
 		},
 		Transport:     noProxy(),
 		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			xl.note(r, "proxy error: "+err.Error())
+			w.WriteHeader(http.StatusBadGateway)
+		},
 	}
-	srv := httptest.NewServer(rp)
+	srv := httptest.NewServer(xl.wrap(rp))
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, xl
 }
+
+// exchangeLog keeps a line per request through the conformance proxy, for
+// a failed run's log: what the suite asked, what it got, who hung up.
+type exchangeLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *exchangeLog) note(r *http.Request, what string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf("%s %s %s %s: %s", time.Now().Format("15:04:05.000"), r.Method,
+		r.Header.Get(api.HeaderMethod), r.Header.Get(api.HeaderName), what))
+}
+
+func (l *exchangeLog) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The body is read before anything is forwarded: once the answer's
+		// headers go out, net/http discards what the handler left of the
+		// request body, and the proxy's transport, still writing it to the
+		// gateway (the last read, that finds its end), fails and drops the
+		// connection with the answer half read.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			l.note(r, "reading the request: "+err.Error())
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		began := time.Now()
+		cw := &countingWriter{ResponseWriter: w}
+		defer func() {
+			end := "done"
+			if p := recover(); p != nil {
+				end = fmt.Sprint("aborted: ", p)
+				defer panic(p)
+			}
+			l.note(r, fmt.Sprintf("status %d, %d bytes in %s, %s, client gone: %v", cw.status, cw.n, time.Since(began).Round(time.Millisecond), end, r.Context().Err() != nil))
+		}()
+		next.ServeHTTP(cw, r)
+	})
+}
+
+// since returns the lines noted from t on, and forgets the earlier ones.
+func (l *exchangeLog) since(t time.Time) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	stamp := t.Format("15:04:05.000")
+	var out []string
+	for _, line := range l.lines {
+		if line[:len(stamp)] >= stamp {
+			out = append(out, line)
+		}
+	}
+	l.lines = out
+	return out
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int
+}
+
+func (c *countingWriter) WriteHeader(code int) { c.status = code; c.ResponseWriter.WriteHeader(code) }
+func (c *countingWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(b)
+	c.n += n
+	return n, err
+}
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

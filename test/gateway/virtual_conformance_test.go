@@ -41,12 +41,14 @@ func TestVirtualServerConformance(t *testing.T) {
 	createSidecarPod(t, ns, "conformance", sidecar)
 	defineVirtual(t, ns, "suite", "suite", "members:\n- server: conformance\n  prefix: \"\"\n")
 	base := runGatewayBinary(t, ns)
-	for _, rev := range []string{api.MCPVersion20260728, api.MCPVersion20251125} {
-		t.Run(rev, func(t *testing.T) {
-			res := conformance.Run(t, base+"/mcp/"+ns+"/suite", rev)
-			t.Log(res.Summary)
-			conformance.RequireAllPass(t, res)
-		})
+	for _, server := range []string{"suite", "conformance"} {
+		for _, rev := range []string{api.MCPVersion20260728, api.MCPVersion20251125} {
+			t.Run(server+" "+rev, func(t *testing.T) {
+				res := conformance.Run(t, base+"/mcp/"+ns+"/"+server, rev)
+				t.Log(res.Summary)
+				conformance.RequireAllPass(t, res)
+			})
+		}
 	}
 }
 
