@@ -50,8 +50,8 @@ const (
 // of it for a 2026-07-28 client (else the sidecar numbers them).
 const MetaInputKey = "io.archestra.mcp/inputKey"
 
-// JSON-RPC methods of MCP that the product itself acts on (the rest pass
-// through by name).
+// JSON-RPC methods of MCP that the product itself acts on or names in
+// metrics (the rest pass through by name).
 const (
 	MethodInitialize          = "initialize"
 	MethodInitialized         = "notifications/initialized"
@@ -61,4 +61,25 @@ const (
 	MethodToolsList           = "tools/list"
 	MethodToolsCall           = "tools/call"
 	MethodCancelled           = "notifications/cancelled"
+
+	MethodPromptsList               = "prompts/list"
+	MethodPromptsGet                = "prompts/get"
+	MethodResourcesList             = "resources/list"
+	MethodResourcesRead             = "resources/read"
+	MethodResourceTemplatesList     = "resources/templates/list"
+	MethodResourcesSubscribe        = "resources/subscribe"
+	MethodResourcesUnsubscribe      = "resources/unsubscribe"
+	MethodComplete                  = "completion/complete"
+	MethodSetLevel                  = "logging/setLevel"
+	MethodCreateMessage             = "sampling/createMessage"
+	MethodElicit                    = "elicitation/create"
+	MethodRootsList                 = "roots/list"
+	MethodProgress                  = "notifications/progress"
+	MethodLogMessage                = "notifications/message"
+	MethodToolsListChanged          = "notifications/tools/list_changed"
+	MethodPromptsListChanged        = "notifications/prompts/list_changed"
+	MethodResourcesListChanged      = "notifications/resources/list_changed"
+	MethodResourcesUpdated          = "notifications/resources/updated"
+	MethodRootsListChanged          = "notifications/roots/list_changed"
+	MethodSubscriptionsAcknowledged = "notifications/subscriptions/acknowledged"
 )

@@ -181,7 +181,7 @@ func initializeID(body []byte) ([]byte, bool) {
 		return nil, false
 	}
 	for _, m := range msgs {
-		if m.Kind == mcp.KindRequest && m.Method == "initialize" {
+		if m.Kind == mcp.KindRequest && m.Method == api.MethodInitialize {
 			return m.ID, true
 		}
 	}

@@ -7,6 +7,7 @@ package metrics
 import (
 	"sync"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -19,14 +20,14 @@ const maxToolsPerServer = 64
 
 // knownMethods are the MCP methods that get their own label value.
 var knownMethods = map[string]bool{
-	"initialize": true, "ping": true, "server/discover": true, "subscriptions/listen": true,
-	"tools/list": true, "tools/call": true,
-	"resources/list": true, "resources/read": true, "resources/templates/list": true,
-	"resources/subscribe": true, "resources/unsubscribe": true,
-	"prompts/list": true, "prompts/get": true,
-	"completion/complete": true, "logging/setLevel": true,
-	"notifications/initialized": true, "notifications/cancelled": true,
-	"notifications/progress": true, "notifications/roots/list_changed": true,
+	api.MethodInitialize: true, api.MethodPing: true, api.MethodDiscover: true, api.MethodSubscriptionsListen: true,
+	api.MethodToolsList: true, api.MethodToolsCall: true,
+	api.MethodResourcesList: true, api.MethodResourcesRead: true, api.MethodResourceTemplatesList: true,
+	api.MethodResourcesSubscribe: true, api.MethodResourcesUnsubscribe: true,
+	api.MethodPromptsList: true, api.MethodPromptsGet: true,
+	api.MethodComplete: true, api.MethodSetLevel: true,
+	api.MethodInitialized: true, api.MethodCancelled: true,
+	api.MethodProgress: true, api.MethodRootsListChanged: true,
 	"tasks/get": true, "tasks/list": true, "tasks/cancel": true, "tasks/result": true,
 }
 

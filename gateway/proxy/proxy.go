@@ -95,13 +95,6 @@ func NewTransport(dialTimeout, headerTimeout time.Duration) *http.Transport {
 	}
 }
 
-// Methods the request path treats specially.
-const (
-	methodInitialize = "initialize"
-	methodToolsCall  = "tools/call"
-	methodListen     = "subscriptions/listen"
-)
-
 // request is what the proxy learned from a client request.
 type request struct {
 	ns, server string
@@ -270,7 +263,7 @@ func (p *Proxy) validate(w http.ResponseWriter, h http.Header, req *request) boo
 		return false
 	}
 	req.method = h.Get(api.HeaderMethod)
-	if req.method == methodToolsCall {
+	if req.method == api.MethodToolsCall {
 		req.tool, _ = mcp.DecodeHeaderValue(h.Get(api.HeaderName))
 	}
 	return true
@@ -368,9 +361,9 @@ func (req *request) inspect() {
 			}
 		}
 		switch m.Method {
-		case methodInitialize:
+		case api.MethodInitialize:
 			req.initialize = true
-		case methodToolsCall:
+		case api.MethodToolsCall:
 			if req.tool == "" {
 				req.tool = toolfilter.ToolName(m.Params)
 			}
@@ -382,7 +375,7 @@ func (req *request) inspect() {
 // long as the client listens (a session's GET, a subscriptions/listen):
 // mostly idle, so counting it as load would make its pod look busy for good.
 func (req *request) longLived(r *http.Request) bool {
-	return r.Method == http.MethodGet || (req.era == mcp.EraModern && req.method == methodListen)
+	return r.Method == http.MethodGet || (req.era == mcp.EraModern && req.method == api.MethodSubscriptionsListen)
 }
 
 func (p *Proxy) lost(w http.ResponseWriter, req *request, reason, msg string) {

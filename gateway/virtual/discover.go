@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -100,7 +101,7 @@ func (v *Virtual) discoverMembers(c *call) []json.RawMessage {
 // discoverOne asks member m's discovery and learns its era: a member that
 // does not list 2026-07-28 is asked in a session (legacymember.go).
 func (v *Virtual) discoverOne(ctx context.Context, c *call, m *Member) json.RawMessage {
-	answer, status, err := v.modernCall(ctx, c, m, methodDiscover, []byte(`{"_meta":`+string(c.metaJSON())+`}`))
+	answer, status, err := v.modernCall(ctx, c, m, api.MethodDiscover, []byte(`{"_meta":`+string(c.metaJSON())+`}`))
 	if err != nil || status == http.StatusServiceUnavailable {
 		return nil
 	}

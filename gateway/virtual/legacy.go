@@ -17,7 +17,7 @@ import (
 // the gateway is the session's server; every request of the session goes
 // to the members in 2026-07-28 (see sessions.go).
 func (v *Virtual) serveLegacy(w *httprec.Recorder, q *request) {
-	if q.r.Method == http.MethodPost && q.msg != nil && q.msg.Method == methodInitialize {
+	if q.r.Method == http.MethodPost && q.msg != nil && q.msg.Method == api.MethodInitialize {
 		v.initialize(w, q)
 		return
 	}
@@ -115,21 +115,21 @@ func (lc *legacyCall) post(w *httprec.Recorder) {
 func (lc *legacyCall) request(w *httprec.Recorder) {
 	m := lc.q.msg
 	switch m.Method {
-	case "ping":
+	case api.MethodPing:
 		writeResult(w, m.ID, map[string]any{})
-	case "logging/setLevel":
+	case api.MethodSetLevel:
 		var p struct {
 			Level string `json:"level"`
 		}
 		_ = json.Unmarshal(m.Params, &p)
 		lc.st.setLevel(p.Level)
 		writeResult(w, m.ID, map[string]any{})
-	case "resources/subscribe", "resources/unsubscribe":
+	case api.MethodResourcesSubscribe, api.MethodResourcesUnsubscribe:
 		lc.subscribe(w)
-	case methodToolsList, methodPromptsList, methodResourcesList, methodTemplatesList:
+	case api.MethodToolsList, api.MethodPromptsList, api.MethodResourcesList, api.MethodResourceTemplatesList:
 		res, e := lc.v.list(lc.call(), m.Method, mcp.Lookup(m.Params, "cursor"))
 		lc.reply(w, res, e)
-	case methodToolsCall, methodPromptsGet, methodRead, methodComplete:
+	case api.MethodToolsCall, api.MethodPromptsGet, api.MethodResourcesRead, api.MethodComplete:
 		lc.exchange(w)
 	default:
 		writeError(w, http.StatusOK, m.ID, mcp.CodeMethodNotFound, "Method not found: "+m.Method, nil)
@@ -157,7 +157,7 @@ func (lc *legacyCall) subscribe(w *httprec.Recorder) {
 		writeError(w, http.StatusOK, lc.q.msg.ID, mcp.CodeInvalidParams, "Invalid params: uri is required", nil)
 		return
 	}
-	lc.st.subscribe(p.URI, lc.q.msg.Method == "resources/subscribe")
+	lc.st.subscribe(p.URI, lc.q.msg.Method == api.MethodResourcesSubscribe)
 	writeResult(w, lc.q.msg.ID, map[string]any{})
 }
 

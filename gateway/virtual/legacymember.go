@@ -61,7 +61,7 @@ func (v *Virtual) isLegacy(c *call, m *Member) bool {
 	}
 	ctx, cancel := context.WithTimeout(c.q.r.Context(), v.opts.ListTimeout)
 	defer cancel()
-	answer, status, err := v.modernCall(ctx, c, m, methodDiscover, []byte(`{"_meta":`+string(c.metaJSON())+`}`))
+	answer, status, err := v.modernCall(ctx, c, m, api.MethodDiscover, []byte(`{"_meta":`+string(c.metaJSON())+`}`))
 	if err != nil || status == http.StatusServiceUnavailable {
 		return false // unknown: the request itself says what is wrong
 	}
@@ -125,7 +125,7 @@ func (v *Virtual) openSession(ctx context.Context, c *call, m *Member, ms *membe
 		info = []byte(`{"name":"mcp-gateway","version":` + strconv.Quote(v.opts.Version) + `}`)
 	}
 	id := json.RawMessage(`"virtual-initialize"`)
-	body := rpcBody(id, methodInitialize, []byte(`{"protocolVersion":"`+mcp.LatestVersion+`","capabilities":{},"clientInfo":`+string(info)+`}`))
+	body := rpcBody(id, api.MethodInitialize, []byte(`{"protocolVersion":"`+mcp.LatestVersion+`","capabilities":{},"clientInfo":`+string(info)+`}`))
 	resp := roundTrip(v.opts.Members, legacyRequest(ctx, c, m, "", mcp.LatestVersion, body))
 	sid := resp.Header.Get(api.HeaderSessionID)
 	answer, err := readAnswer(resp, id, nil)

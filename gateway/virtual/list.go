@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -14,10 +15,10 @@ var listKinds = map[string]struct {
 	field, kind string
 	offered     func(capSet) bool
 }{
-	methodToolsList:     {"tools", kindTool, func(c capSet) bool { return c.tools }},
-	methodPromptsList:   {"prompts", kindPrompt, func(c capSet) bool { return c.prompts }},
-	methodResourcesList: {"resources", kindResource, func(c capSet) bool { return c.resources }},
-	methodTemplatesList: {"resourceTemplates", kindResource, func(c capSet) bool { return c.resources }},
+	api.MethodToolsList:             {"tools", kindTool, func(c capSet) bool { return c.tools }},
+	api.MethodPromptsList:           {"prompts", kindPrompt, func(c capSet) bool { return c.prompts }},
+	api.MethodResourcesList:         {"resources", kindResource, func(c capSet) bool { return c.resources }},
+	api.MethodResourceTemplatesList: {"resourceTemplates", kindResource, func(c capSet) bool { return c.resources }},
 }
 
 // list answers a list method with the members' assigned items, merged: in
@@ -36,9 +37,9 @@ func (v *Virtual) list(c *call, method string, cursor []byte) (map[string]any, *
 	parts := v.fanOut(c, method, k.field, func(m *Member) bool { return m.assigns(k.kind) })
 	var items []json.RawMessage
 	switch method {
-	case methodResourcesList:
+	case api.MethodResourcesList:
 		items = v.mergeResources(c, parts, "uri", (*Member).AllowsResource)
-	case methodTemplatesList:
+	case api.MethodResourceTemplatesList:
 		items = v.mergeResources(c, parts, "uriTemplate", (*Member).AllowsTemplate)
 	default:
 		items = mergeNamed(parts, k.kind)

@@ -74,7 +74,7 @@ func (v *Virtual) listen(w *httprec.Recorder, c *call) {
 		},
 		send: sse.send}
 	sub.ready = func() error {
-		ack, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
+		ack, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": api.MethodSubscriptionsAcknowledged,
 			"params": map[string]any{"_meta": map[string]json.RawMessage{api.MetaSubscriptionID: id}, "notifications": agreed}})
 		return sse.send(ack)
 	}
@@ -175,9 +175,9 @@ func (sub *subscription) listsChanged(m *Member) error {
 		kind   string
 		method string
 	}{
-		{sub.f.ToolsListChanged, kindTool, "notifications/tools/list_changed"},
-		{sub.f.PromptsListChanged, kindPrompt, "notifications/prompts/list_changed"},
-		{sub.f.ResourcesListChanged, kindResource, "notifications/resources/list_changed"},
+		{sub.f.ToolsListChanged, kindTool, api.MethodToolsListChanged},
+		{sub.f.PromptsListChanged, kindPrompt, api.MethodPromptsListChanged},
+		{sub.f.ResourcesListChanged, kindResource, api.MethodResourcesListChanged},
 	} {
 		if !x.on || m != nil && !m.assigns(x.kind) {
 			continue

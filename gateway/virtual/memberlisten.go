@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -97,7 +98,7 @@ func (ml *memberListen) relayOnce(ctx context.Context) bool {
 	go ml.whileAvailable(ctx, cancel)
 	params, _ := json.Marshal(map[string]any{"_meta": json.RawMessage(ml.sub.c.metaJSON()), "notifications": ml.f})
 	id := json.RawMessage(`"virtual-listen"`)
-	resp := roundTrip(v.opts.Members, memberRequest(ctx, ml.sub.c.q.r, s, ml.m, methodListen, "", rpcBody(id, methodListen, params)))
+	resp := roundTrip(v.opts.Members, memberRequest(ctx, ml.sub.c.q.r, s, ml.m, api.MethodSubscriptionsListen, "", rpcBody(id, api.MethodSubscriptionsListen, params)))
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return false
@@ -112,7 +113,7 @@ func (ml *memberListen) relayOnce(ctx context.Context) bool {
 		if err != nil || msg.Kind == mcp.KindResponse {
 			return open
 		}
-		if msg.Method == "notifications/subscriptions/acknowledged" {
+		if msg.Method == api.MethodSubscriptionsAcknowledged {
 			open = true
 			ml.acked()
 			continue

@@ -10,21 +10,6 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
-// MCP methods the virtual servers answer or route.
-const (
-	methodDiscover      = "server/discover"
-	methodInitialize    = "initialize"
-	methodToolsList     = "tools/list"
-	methodToolsCall     = "tools/call"
-	methodPromptsList   = "prompts/list"
-	methodPromptsGet    = "prompts/get"
-	methodResourcesList = "resources/list"
-	methodTemplatesList = "resources/templates/list"
-	methodRead          = "resources/read"
-	methodComplete      = "completion/complete"
-	methodListen        = "subscriptions/listen"
-)
-
 // serveModern serves a 2026-07-28 request: checked once here (as the
 // proxy checks a real server's), then answered or routed.
 func (v *Virtual) serveModern(w *httprec.Recorder, q *request) {
@@ -57,15 +42,15 @@ func (v *Virtual) serveModern(w *httprec.Recorder, q *request) {
 func (v *Virtual) dispatchModern(w *httprec.Recorder, q *request, meta mcp.RequestMeta) {
 	c := &call{v: v, q: q, meta: meta}
 	switch q.method {
-	case methodDiscover:
+	case api.MethodDiscover:
 		res, e := v.discover(c)
 		c.reply(w, res, e)
-	case methodToolsList, methodPromptsList, methodResourcesList, methodTemplatesList:
+	case api.MethodToolsList, api.MethodPromptsList, api.MethodResourcesList, api.MethodResourceTemplatesList:
 		res, e := v.list(c, q.method, mcp.Lookup(q.msg.Params, "cursor"))
 		c.reply(w, res, e)
-	case methodToolsCall, methodPromptsGet, methodRead, methodComplete:
+	case api.MethodToolsCall, api.MethodPromptsGet, api.MethodResourcesRead, api.MethodComplete:
 		v.route(w, c)
-	case methodListen:
+	case api.MethodSubscriptionsListen:
 		v.listen(w, c)
 	default:
 		writeError(w, http.StatusNotFound, q.msg.ID, mcp.CodeMethodNotFound, "Method not found: "+q.method, nil)

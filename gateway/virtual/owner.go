@@ -1,5 +1,7 @@
 package virtual
 
+import "github.com/archestra-ai/mcp-orchestrator/api"
+
 // A resources/read names a URI, not a member, and resources are not
 // renamed: the gateway has to know which member owns a URI, with no shared
 // store. Each replica remembers what every member listed (resources and
@@ -40,6 +42,6 @@ func (v *Virtual) templateOwner(c *call, t string) *Member {
 // (merging remembers what each owns).
 func (v *Virtual) refreshResources(c *call) {
 	want := func(m *Member) bool { return m.assigns(kindResource) }
-	v.mergeResources(c, v.fanOut(c, methodResourcesList, "resources", want), "uri", (*Member).AllowsResource)
-	v.mergeResources(c, v.fanOut(c, methodTemplatesList, "resourceTemplates", want), "uriTemplate", (*Member).AllowsTemplate)
+	v.mergeResources(c, v.fanOut(c, api.MethodResourcesList, "resources", want), "uri", (*Member).AllowsResource)
+	v.mergeResources(c, v.fanOut(c, api.MethodResourceTemplatesList, "resourceTemplates", want), "uriTemplate", (*Member).AllowsTemplate)
 }

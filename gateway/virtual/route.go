@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/httprec"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
@@ -20,9 +21,9 @@ import (
 func (v *Virtual) target(c *call) (*Member, string, []byte, *rpcError) {
 	msg := c.q.msg
 	switch c.q.method {
-	case methodToolsCall, methodPromptsGet:
+	case api.MethodToolsCall, api.MethodPromptsGet:
 		kind := kindTool
-		if c.q.method == methodPromptsGet {
+		if c.q.method == api.MethodPromptsGet {
 			kind = kindPrompt
 		}
 		name := mcp.Name(msg)
@@ -35,7 +36,7 @@ func (v *Virtual) target(c *call) (*Member, string, []byte, *rpcError) {
 			return nil, "", nil, &rpcError{status: http.StatusOK, code: mcp.CodeInternalError, msg: "Internal error: rewriting the name"}
 		}
 		return m, original, body, nil
-	case methodRead:
+	case api.MethodResourcesRead:
 		uri := mcp.Name(msg)
 		m := v.owner(c, uri)
 		if m != nil && !m.AllowsResource(uri) {
@@ -161,7 +162,7 @@ func (v *Virtual) probeRead(c *call, body, id json.RawMessage) (*mcp.Message, *M
 			continue
 		}
 		ctx := c.q.r.Context()
-		resp, legacy, err := v.send(ctx, c, m, methodRead, uri, body)
+		resp, legacy, err := v.send(ctx, c, m, api.MethodResourcesRead, uri, body)
 		if err != nil {
 			continue
 		}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
 // Kind classifies a JSON-RPC message.
@@ -228,13 +230,13 @@ func methodName(raw []byte) string {
 
 // knownMethods maps the quoted methods of MCP to their names.
 var knownMethods = func() map[string]string {
-	names := []string{"initialize", "ping", "tools/list", "tools/call", "prompts/list", "prompts/get",
-		"resources/list", "resources/read", "resources/templates/list", "resources/subscribe", "resources/unsubscribe",
-		"completion/complete", "logging/setLevel", "server/discover", "subscriptions/listen",
-		"sampling/createMessage", "elicitation/create", "roots/list",
-		"notifications/initialized", "notifications/cancelled", "notifications/progress", "notifications/message",
-		"notifications/tools/list_changed", "notifications/prompts/list_changed", "notifications/resources/list_changed",
-		"notifications/resources/updated", "notifications/roots/list_changed", "notifications/subscriptions/acknowledged"}
+	names := []string{api.MethodInitialize, api.MethodPing, api.MethodToolsList, api.MethodToolsCall, api.MethodPromptsList, api.MethodPromptsGet,
+		api.MethodResourcesList, api.MethodResourcesRead, api.MethodResourceTemplatesList, api.MethodResourcesSubscribe, api.MethodResourcesUnsubscribe,
+		api.MethodComplete, api.MethodSetLevel, api.MethodDiscover, api.MethodSubscriptionsListen,
+		api.MethodCreateMessage, api.MethodElicit, api.MethodRootsList,
+		api.MethodInitialized, api.MethodCancelled, api.MethodProgress, api.MethodLogMessage,
+		api.MethodToolsListChanged, api.MethodPromptsListChanged, api.MethodResourcesListChanged,
+		api.MethodResourcesUpdated, api.MethodRootsListChanged, api.MethodSubscriptionsAcknowledged}
 	m := make(map[string]string, len(names))
 	for _, n := range names {
 		m[`"`+n+`"`] = n

@@ -54,7 +54,7 @@ func RequestEra(h http.Header, m *Message) Era {
 	if IsModernVersion(h.Get(api.HeaderProtocolVersion)) {
 		return EraModern
 	}
-	if h.Get(api.HeaderSessionID) != "" || m == nil || m.Method == "initialize" {
+	if h.Get(api.HeaderSessionID) != "" || m == nil || m.Method == api.MethodInitialize {
 		return EraLegacy
 	}
 	if len(Lookup(m.Params, "_meta", api.MetaProtocolVersion)) > 0 {
@@ -156,7 +156,7 @@ func ParseMeta(params json.RawMessage) (RequestMeta, *Violation) {
 var LogLevels = []string{"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"}
 
 // namedMethods carry Mcp-Name, from params.name or params.uri.
-var namedMethods = map[string]string{"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+var namedMethods = map[string]string{api.MethodToolsCall: "name", api.MethodPromptsGet: "name", api.MethodResourcesRead: "uri"}
 
 // Name returns the value Mcp-Name mirrors for m ("" for other methods).
 func Name(m *Message) string {

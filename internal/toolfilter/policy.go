@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -53,7 +54,7 @@ func (p *Policy) Refused(msgs []*mcp.Message) (tool string, refused bool) {
 		return "", false
 	}
 	for _, m := range msgs {
-		if m.Method == "tools/call" {
+		if m.Method == api.MethodToolsCall {
 			if name := ToolName(m.Params); !p.Allows(name) {
 				return name, true
 			}

@@ -92,10 +92,10 @@ func (m *Metrics) Handler() http.Handler {
 
 // knownMethods bounds the label cardinality: anything else counts as "other".
 var knownMethods = map[string]bool{
-	"initialize": true, "ping": true, "tools/list": true, "tools/call": true,
-	"resources/list": true, "resources/read": true, "resources/templates/list": true,
-	"resources/subscribe": true, "resources/unsubscribe": true, "prompts/list": true,
-	"prompts/get": true, "completion/complete": true, "logging/setLevel": true,
+	api.MethodInitialize: true, api.MethodPing: true, api.MethodToolsList: true, api.MethodToolsCall: true,
+	api.MethodResourcesList: true, api.MethodResourcesRead: true, api.MethodResourceTemplatesList: true,
+	api.MethodResourcesSubscribe: true, api.MethodResourcesUnsubscribe: true, api.MethodPromptsList: true,
+	api.MethodPromptsGet: true, api.MethodComplete: true, api.MethodSetLevel: true,
 }
 
 func methodLabel(method string) string {

@@ -281,7 +281,7 @@ const (
 func (p *Proxy) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	h := http.Header{api.HeaderProtocolVersion: {api.MCPVersion20260728}, api.HeaderMethod: {"server/discover"}}
+	h := http.Header{api.HeaderProtocolVersion: {api.MCPVersion20260728}, api.HeaderMethod: {api.MethodDiscover}}
 	if _, _, err := p.post(ctx, discoverBody, h); err == nil {
 		return nil
 	}

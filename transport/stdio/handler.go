@@ -256,7 +256,7 @@ func (m *Manager) sessionForPost(w http.ResponseWriter, r *http.Request, msgs []
 	}
 	var initReq *mcp.Message
 	for _, msg := range msgs {
-		if msg.Kind == mcp.KindRequest && msg.Method == "initialize" {
+		if msg.Kind == mcp.KindRequest && msg.Method == api.MethodInitialize {
 			initReq = msg
 		}
 	}
@@ -317,7 +317,7 @@ func (m *Manager) forwardLegacy(s *session, msgs, reqs []*mcp.Message) {
 				s.deliver(responseMsg(mcp.InternalError(msg.ID, "the MCP server is not reachable")))
 			}
 		}
-		if msg.Kind == mcp.KindNotification && msg.Method == "notifications/cancelled" {
+		if msg.Kind == mcp.KindNotification && msg.Method == api.MethodCancelled {
 			s.cancel(mcp.CancelledRequestID(msg.Params))
 		}
 	}

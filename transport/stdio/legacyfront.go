@@ -78,16 +78,16 @@ func (b *sessionBridge) send(s *session, msg *mcp.Message) error {
 	case msg.Kind == mcp.KindResponse:
 		b.answered(msg)
 	case msg.Kind == mcp.KindNotification:
-		if msg.Method == "notifications/cancelled" {
+		if msg.Method == api.MethodCancelled {
 			if ex := b.exchangeOf(mcp.CancelledRequestID(msg.Params)); ex != nil {
 				b.p.cancel(ex, "cancelled by the client")
 			}
 		}
-	case msg.Method == "initialize":
+	case msg.Method == api.MethodInitialize:
 		b.initialize(s, msg)
-	case msg.Method == "ping":
+	case msg.Method == api.MethodPing:
 		deliverResult(s, msg.ID, `{}`)
-	case msg.Method == "logging/setLevel":
+	case msg.Method == api.MethodSetLevel:
 		var p struct {
 			Level string `json:"level"`
 		}
@@ -96,7 +96,7 @@ func (b *sessionBridge) send(s *session, msg *mcp.Message) error {
 		b.level = p.Level
 		b.mu.Unlock()
 		deliverResult(s, msg.ID, `{}`)
-	case msg.Method == "resources/subscribe" || msg.Method == "resources/unsubscribe":
+	case msg.Method == api.MethodResourcesSubscribe || msg.Method == api.MethodResourcesUnsubscribe:
 		b.resubscribe(s, msg)
 		deliverResult(s, msg.ID, `{}`)
 	default:
@@ -330,11 +330,11 @@ func (b *sessionBridge) openListen(s *session) {
 		return
 	}
 	filter, _ := json.Marshal(f)
-	out, meta, err := b.request("subscriptions/listen", []byte(`{"notifications":`+string(filter)+`}`), map[string]json.RawMessage{})
+	out, meta, err := b.request(api.MethodSubscriptionsListen, []byte(`{"notifications":`+string(filter)+`}`), map[string]json.RawMessage{})
 	if err != nil {
 		return
 	}
-	ex := &exchange{p: b.p, method: "subscriptions/listen", meta: meta, started: time.Now(), clientID: json.RawMessage(`0`), listen: &f}
+	ex := &exchange{p: b.p, method: api.MethodSubscriptionsListen, meta: meta, started: time.Now(), clientID: json.RawMessage(`0`), listen: &f}
 	ex.st = listenToSession{s: s}
 	b.mu.Lock()
 	b.listen = ex
@@ -352,7 +352,7 @@ func (b *sessionBridge) resubscribe(s *session, msg *mcp.Message) {
 	_ = json.Unmarshal(msg.Params, &p)
 	b.mu.Lock()
 	b.uris = slices.DeleteFunc(b.uris, func(u string) bool { return u == p.URI })
-	if msg.Method == "resources/subscribe" {
+	if msg.Method == api.MethodResourcesSubscribe {
 		b.uris = append(b.uris, p.URI)
 	}
 	b.mu.Unlock()

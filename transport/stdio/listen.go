@@ -29,13 +29,13 @@ type listenFilter struct {
 // wants reports whether the filter takes a notification.
 func (f *listenFilter) wants(method string, params json.RawMessage) bool {
 	switch method {
-	case "notifications/tools/list_changed":
+	case api.MethodToolsListChanged:
 		return f.ToolsListChanged
-	case "notifications/prompts/list_changed":
+	case api.MethodPromptsListChanged:
 		return f.PromptsListChanged
-	case "notifications/resources/list_changed":
+	case api.MethodResourcesListChanged:
 		return f.ResourcesListChanged
-	case "notifications/resources/updated":
+	case api.MethodResourcesUpdated:
 		var p struct {
 			URI string `json:"uri"`
 		}
@@ -78,7 +78,7 @@ func (p *mproc) serveListen(w http.ResponseWriter, r *http.Request, msg *mcp.Mes
 	p.listens[ex] = true
 	p.lastUsed = time.Now()
 	p.mu.Unlock()
-	ack := notice("notifications/subscriptions/acknowledged", map[string]any{
+	ack := notice(api.MethodSubscriptionsAcknowledged, map[string]any{
 		"_meta": map[string]json.RawMessage{api.MetaSubscriptionID: msg.ID}, "notifications": f})
 	ex.notify(ack)
 	p.subscribe(f.ResourceSubscriptions)
@@ -93,7 +93,7 @@ func (p *mproc) subscribe(uris []string) {
 		first := p.subs[uri] == 1
 		p.mu.Unlock()
 		if first {
-			p.sidecarRequest("resources/subscribe", map[string]string{"uri": uri})
+			p.sidecarRequest(api.MethodResourcesSubscribe, map[string]string{"uri": uri})
 		}
 	}
 }
@@ -112,7 +112,7 @@ func (p *mproc) unsubscribe(ex *exchange) {
 		}
 		p.mu.Unlock()
 		if last {
-			p.sidecarRequest("resources/unsubscribe", map[string]string{"uri": uri})
+			p.sidecarRequest(api.MethodResourcesUnsubscribe, map[string]string{"uri": uri})
 		}
 	}
 }

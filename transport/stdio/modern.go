@@ -18,8 +18,8 @@ import (
 // server (initialize, ping, logging/setLevel, resources/subscribe: removed
 // in this revision; extensions) gets "Method not found" (HTTP 404) from the
 // sidecar: legacy servers answer unknown methods in their own ways.
-var translatedMethods = []string{"server/discover", "subscriptions/listen", "tools/list", "tools/call", "prompts/list",
-	"prompts/get", "resources/list", "resources/read", "resources/templates/list", "completion/complete"}
+var translatedMethods = []string{api.MethodDiscover, api.MethodSubscriptionsListen, api.MethodToolsList, api.MethodToolsCall, api.MethodPromptsList,
+	api.MethodPromptsGet, api.MethodResourcesList, api.MethodResourcesRead, api.MethodResourceTemplatesList, api.MethodComplete}
 
 // handlePostModern serves one stateless (2026-07-28) request: validate it,
 // learn the server's era, answer what the sidecar answers itself
@@ -73,7 +73,7 @@ func (m *Manager) handlePostModern(w http.ResponseWriter, r *http.Request, msg *
 
 // forwardModern sends ex's request to the process and answers from it.
 func (m *Manager) forwardModern(w http.ResponseWriter, r *http.Request, p *mproc, ex *exchange, raw []byte, jsonOK, sseOK bool) {
-	if ex.method == "subscriptions/listen" {
+	if ex.method == api.MethodSubscriptionsListen {
 		ex.listen = &listenFilter{}
 	}
 	st, id := ex.st.(*stream), ex.clientID // before sending: an MRTR park replaces it
@@ -102,7 +102,7 @@ func (m *Manager) serverEra(ctx context.Context) (*eraInfo, error) {
 // them itself).
 func (m *Manager) answerLocally(w http.ResponseWriter, msg *mcp.Message, info *eraInfo) bool {
 	switch {
-	case msg.Method == "server/discover":
+	case msg.Method == api.MethodDiscover:
 		res := m.discoverFor(info)
 		if res == nil {
 			return false // a modern server whose answer we could not read: ask it

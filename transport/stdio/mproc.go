@@ -120,7 +120,7 @@ func (p *mproc) cancel(ex *exchange, reason string) {
 	if !live {
 		return
 	}
-	note, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": "notifications/cancelled",
+	note, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": api.MethodCancelled,
 		"params": map[string]any{"requestId": json.RawMessage(ex.stdioID), "reason": reason}})
 	if err := p.conn.write(note); err != nil {
 		p.log.Debug("cancelling at the server", "err", err)
@@ -168,7 +168,7 @@ func (p *mproc) respond(msg *mcp.Message) {
 // stateless client has nowhere else to receive it.
 func (p *mproc) notification(msg *mcp.Message) {
 	switch msg.Method {
-	case "notifications/progress":
+	case api.MethodProgress:
 		tok := mcp.IDKey(mcp.NotificationProgressToken(msg.Params))
 		p.mu.Lock()
 		ex := p.tokens[tok]
@@ -178,7 +178,7 @@ func (p *mproc) notification(msg *mcp.Message) {
 				ex.notify(raw)
 			}
 		}
-	case "notifications/message":
+	case api.MethodLogMessage:
 		if ex := p.logTarget(msg); ex != nil {
 			ex.notify(msg.Raw)
 		}
@@ -238,7 +238,7 @@ func logLevelIndex(level string) int {
 // refused, as a modern server must not send requests at all.
 func (p *mproc) serverRequest(msg *mcp.Message) {
 	switch {
-	case msg.Method == "ping":
+	case msg.Method == api.MethodPing:
 		p.reply(msg.ID, json.RawMessage(`{}`))
 	case p.translate && isInputMethod(msg.Method):
 		p.inputRequest(msg)

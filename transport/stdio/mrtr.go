@@ -30,16 +30,16 @@ import (
 // inputMethods are what a legacy server may ask a client, with the client
 // capability each needs.
 var inputMethods = map[string]string{
-	"elicitation/create":     "elicitation",
-	"sampling/createMessage": "sampling",
-	"roots/list":             "roots",
+	api.MethodElicit:        "elicitation",
+	api.MethodCreateMessage: "sampling",
+	api.MethodRootsList:     "roots",
 }
 
 func isInputMethod(method string) bool { _, ok := inputMethods[method]; return ok }
 
 // isMRTRMethod: the requests that may answer with an InputRequiredResult.
 func isMRTRMethod(method string) bool {
-	return method == "tools/call" || method == "prompts/get" || method == "resources/read"
+	return method == api.MethodToolsCall || method == api.MethodPromptsGet || method == api.MethodResourcesRead
 }
 
 // inputState is what one exchange waits for from its client.
@@ -293,14 +293,14 @@ func validInputResponse(method string, ans json.RawMessage) bool {
 		return false
 	}
 	switch method {
-	case "elicitation/create":
+	case api.MethodElicit:
 		var a struct {
 			Action string `json:"action"`
 		}
 		return json.Unmarshal(ans, &a) == nil && slices.Contains([]string{"accept", "decline", "cancel"}, a.Action)
-	case "sampling/createMessage":
+	case api.MethodCreateMessage:
 		return len(mcp.Lookup(ans, "role")) > 0 && len(mcp.Lookup(ans, "content")) > 0
-	case "roots/list":
+	case api.MethodRootsList:
 		roots := mcp.Lookup(ans, "roots")
 		return len(roots) > 0 && roots[0] == '['
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/internal/mcp"
 )
 
@@ -267,7 +268,7 @@ func (s *session) deliver(m *mcp.Message) {
 		if m.IsError {
 			s.mgr.metrics.Error("jsonrpc")
 		}
-		if p.method == "initialize" {
+		if p.method == api.MethodInitialize {
 			s.initialized(m)
 		}
 		p.st.push(m.Raw, true)
@@ -288,7 +289,7 @@ func (s *session) deliver(m *mcp.Message) {
 // (a sampling or logging message during a tool call belongs there), else to
 // the GET stream (buffered until the client opens it).
 func (s *session) routeLocked(m *mcp.Message) *stream {
-	if m.Method == "notifications/progress" {
+	if m.Method == api.MethodProgress {
 		if st, ok := s.progress[mcp.IDKey(mcp.NotificationProgressToken(m.Params))]; ok && st.sse {
 			return st
 		}

@@ -97,7 +97,7 @@ func (b *sharedBackend) send(s *session, m *mcp.Message) error {
 	raw, forward := m.Raw, true
 	switch m.Kind {
 	case mcp.KindRequest:
-		if m.Method == "initialize" && (b.initResult != nil || b.initWait != nil) {
+		if m.Method == api.MethodInitialize && (b.initResult != nil || b.initWait != nil) {
 			wait, result := b.initWait, b.initResult
 			b.mu.Unlock()
 			go b.answerInit(s, m.ID, wait, result)
@@ -120,12 +120,12 @@ func (b *sharedBackend) send(s *session, m *mcp.Message) error {
 // rewriteRequestLocked gives a session's request a process-unique id (and
 // progress token) and remembers where its answer goes.
 func (b *sharedBackend) rewriteRequestLocked(s *session, m *mcp.Message) ([]byte, error) {
-	if m.Method == "initialize" {
+	if m.Method == api.MethodInitialize {
 		b.initWait = make(chan struct{})
 	}
 	b.nextID++
 	newID := strconv.FormatInt(b.nextID, 10)
-	b.ids[newID] = idRoute{s: s, orig: m.ID, init: m.Method == "initialize"}
+	b.ids[newID] = idRoute{s: s, orig: m.ID, init: m.Method == api.MethodInitialize}
 	b.rev[revKey{s, m.Key()}] = newID
 	b.touchLocked(s)
 	raw, err := mcp.Set(m.Raw, []byte(newID), "id")
@@ -142,12 +142,12 @@ func (b *sharedBackend) rewriteRequestLocked(s *session, m *mcp.Message) ([]byte
 // forward when the request is not in flight any more).
 func (b *sharedBackend) rewriteNotificationLocked(s *session, m *mcp.Message) ([]byte, bool) {
 	switch m.Method {
-	case "notifications/initialized":
+	case api.MethodInitialized:
 		if b.initialized {
 			return nil, false
 		}
 		b.initialized = true
-	case "notifications/cancelled":
+	case api.MethodCancelled:
 		newID, ok := b.rev[revKey{s, mcp.IDKey(mcp.CancelledRequestID(m.Params))}]
 		if !ok {
 			return nil, false
@@ -201,7 +201,7 @@ func (b *sharedBackend) dispatch(m *mcp.Message) {
 		if ok {
 			deliverRewritten(r.s, m, r.orig, "id")
 		}
-	case m.Method == "notifications/progress":
+	case m.Method == api.MethodProgress:
 		r, ok := b.tokens[mcp.IDKey(mcp.NotificationProgressToken(m.Params))]
 		b.mu.Unlock()
 		if ok {

@@ -23,7 +23,7 @@ import (
 // subscriptions (listen.go).
 
 // cacheableMethods return a CacheableResult (ttlMs, cacheScope).
-var cacheableMethods = []string{"tools/list", "prompts/list", "resources/list", "resources/read", "resources/templates/list"}
+var cacheableMethods = []string{api.MethodToolsList, api.MethodPromptsList, api.MethodResourcesList, api.MethodResourcesRead, api.MethodResourceTemplatesList}
 
 // codeLegacyResourceNotFound is 2025-11-25's resource-not-found code,
 // -32602 (Invalid params) since 2026-07-28.
@@ -41,10 +41,10 @@ func (p *mproc) initialize(ctx context.Context, meta mcp.RequestMeta) error {
 	if len(info) == 0 {
 		info = json.RawMessage(`{"name":"mcp-transport","version":"1"}`)
 	}
-	req, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 0, "method": "initialize",
+	req, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 0, "method": api.MethodInitialize,
 		"params": map[string]any{"protocolVersion": mcp.LatestVersion, "capabilities": caps, "clientInfo": info}})
 	st := newStream(1, 1, false)
-	ex := &exchange{p: p, method: "initialize", clientID: json.RawMessage(`0`), st: st}
+	ex := &exchange{p: p, method: api.MethodInitialize, clientID: json.RawMessage(`0`), st: st}
 	if err := p.send(ex, req); err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (p *mproc) initialize(ctx context.Context, meta mcp.RequestMeta) error {
 // serveTranslated is the request path of a legacy server's process.
 func (p *mproc) serveTranslated(w http.ResponseWriter, r *http.Request, msg *mcp.Message, meta mcp.RequestMeta, jsonOK, sseOK bool) {
 	switch {
-	case msg.Method == "subscriptions/listen":
+	case msg.Method == api.MethodSubscriptionsListen:
 		p.serveListen(w, r, msg, meta, sseOK)
 		return
 	case len(mcp.Lookup(msg.Params, "requestState")) > 0 && isMRTRMethod(msg.Method):
@@ -117,7 +117,7 @@ func (p *mproc) ensureLogLevel(level string) {
 
 // decorate turns a legacy answer into its 2026-07-28 form.
 func (m *Manager) decorate(raw []byte, ex *exchange, init json.RawMessage) []byte {
-	if ex.method == "initialize" {
+	if ex.method == api.MethodInitialize {
 		return raw
 	}
 	if len(mcp.Lookup(raw, "error")) > 0 {
@@ -153,7 +153,7 @@ func resourceNotFound(raw []byte, ex *exchange) []byte {
 	if err != nil {
 		return raw
 	}
-	if ex.method == "resources/read" && len(mcp.Lookup(out, "error", "data", "uri")) == 0 {
+	if ex.method == api.MethodResourcesRead && len(mcp.Lookup(out, "error", "data", "uri")) == 0 {
 		uri, _ := json.Marshal(ex.name)
 		if b, err := mcp.Set(out, uri, "error", "data", "uri"); err == nil {
 			out = b
