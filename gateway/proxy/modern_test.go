@@ -188,20 +188,7 @@ func TestModernToolAllowList(t *testing.T) {
 			ctx := context.Background()
 			cs := connect(t, h.gateway()+"/mcp/ns/srv")
 			require.Equal(t, api.MCPVersion20260728, cs.InitializeResult().ProtocolVersion)
-
-			tools, err := cs.ListTools(ctx, nil)
-			require.NoError(t, err)
-			var names []string
-			for _, tl := range tools.Tools {
-				names = append(names, tl.Name)
-			}
-			assert.ElementsMatch(t, []string{"echo", "whoami"}, names)
-			_, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "secret"})
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), `tool "secret" is not allowed on server ns/srv`)
-			out, err := mcptest.Call(ctx, cs, "echo", map[string]any{"text": "ok"})
-			require.NoError(t, err)
-			assert.Equal(t, "pod-a: ok", out)
+			assertAllowList(ctx, t, cs)
 			for _, s := range pod.Seen() {
 				assert.NotEqual(t, "secret", s.Header.Get(api.HeaderName), "the hidden tool's call never reached the pod")
 			}

@@ -179,7 +179,14 @@ func testToolAllowList(t *testing.T, jsonResponse bool) {
 	h.addPod(b, "ns", "srv", map[string]string{api.PodAnnAllowedTools: "echo, whoami"})
 	ctx := context.Background()
 	cs := connect(t, h.gateway()+"/mcp/ns/srv")
+	assertAllowList(ctx, t, cs)
+}
 
+// assertAllowList checks what ns/srv allowing "echo, whoami" gives a
+// client of either era: the list filtered, a hidden tool refused by name,
+// an allowed one answered by pod-a.
+func assertAllowList(ctx context.Context, t *testing.T, cs *mcp.ClientSession) {
+	t.Helper()
 	tools, err := cs.ListTools(ctx, nil)
 	require.NoError(t, err)
 	var names []string
