@@ -172,7 +172,7 @@ func TestProtocolEras(t *testing.T) {
 func logsOnFailure(t *testing.T, ns, deploy string, exchanges *exchangeLog) {
 	since := time.Now()
 	t.Cleanup(func() {
-		seen := exchanges.since(since)
+		seen := exchanges.take()
 		if !t.Failed() {
 			return
 		}
@@ -352,18 +352,13 @@ func (l *exchangeLog) wrap(next http.Handler) http.Handler {
 	})
 }
 
-// since returns the lines noted from t on, and forgets the earlier ones.
-func (l *exchangeLog) since(t time.Time) []string {
+// take returns the lines noted since the last take and forgets them (the
+// conformance runs go one after the other).
+func (l *exchangeLog) take() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	stamp := t.Format("15:04:05.000")
-	var out []string
-	for _, line := range l.lines {
-		if line[:len(stamp)] >= stamp {
-			out = append(out, line)
-		}
-	}
-	l.lines = out
+	out := l.lines
+	l.lines = nil
 	return out
 }
 
