@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -216,11 +218,7 @@ func (p *mproc) logTarget(msg *mcp.Message) *exchange {
 func (p *mproc) inflightNow() []*exchange {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]*exchange, 0, len(p.inflight))
-	for _, ex := range p.inflight {
-		out = append(out, ex)
-	}
-	return out
+	return slices.Collect(maps.Values(p.inflight))
 }
 
 func logLevelIndex(level string) int {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -166,11 +168,7 @@ func (m *Manager) procEnded(p *mproc) {
 func (m *Manager) procs() []*mproc {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	all := make([]*mproc, 0, len(m.mprocs))
-	for _, p := range m.mprocs {
-		all = append(all, p)
-	}
-	return all
+	return slices.Collect(maps.Values(m.mprocs))
 }
 
 // stopIdleProcs ends stateless processes nothing used for the idle timeout.
