@@ -339,9 +339,14 @@ func watchScaleUps(t *testing.T, ns, name string) func() int {
 	}()
 	return func() int {
 		// Every write up to now delivered: the watch has seen the
-		// Deployment's current version.
-		now, _ := deployment(t, ns, name)
+		// Deployment's current version, read again each time (a write
+		// that lands meanwhile, such as the wake's record being dropped,
+		// moves the watch past a version read once).
 		require.Eventually(t, func() bool {
+			now, err := client.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+			if err != nil {
+				return false
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			return seen == now.ResourceVersion
