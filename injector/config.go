@@ -67,6 +67,9 @@ type SidecarConfig struct {
 	WarmPool *int `json:"warmPool,omitempty"`
 	// IdleTimeout ends stdio sessions without traffic, as a Go duration.
 	IdleTimeout string `json:"idleTimeout,omitempty"`
+	// MaxProcs is the sidecar's --max-procs: threads running its Go code
+	// at once; 0: one per CPU. Unset: the sidecar's default, 1.
+	MaxProcs *int `json:"maxProcs,omitempty"`
 }
 
 // Hibernation configures what the webhook accepts in hibernate-after.
@@ -198,6 +201,9 @@ func (c Config) Validate() error {
 	}
 	if w := c.Sidecar.WarmPool; w != nil && *w < 0 {
 		return fmt.Errorf("sidecar.warmPool must not be negative")
+	}
+	if n := c.Sidecar.MaxProcs; n != nil && *n < 0 {
+		return fmt.Errorf("sidecar.maxProcs must not be negative (0: one thread per CPU)")
 	}
 	if v := c.Sidecar.IdleTimeout; v != "" {
 		if d, err := time.ParseDuration(v); err != nil || d < 0 {

@@ -29,7 +29,8 @@ func FuzzParseConfig(f *testing.F) {
 	for _, s := range []string{
 		"",
 		"home: /tmp\n",
-		"sidecar: {warmPool: 2, idleTimeout: 10m, imagePullPolicy: Never}\nmaxSessions: 5\ncallerAuth: none\n",
+		"sidecar: {warmPool: 2, idleTimeout: 10m, imagePullPolicy: Never, maxProcs: 0}\nmaxSessions: 5\ncallerAuth: none\n",
+		"sidecar: {maxProcs: -2}\n",
 		"sidecar: {idleTimeout: 30 minutes, imagePullPolicy: Sometimes, warmPool: -1}\n",
 		"hibernation: {minWindow: 5s}\nnetworkPolicy: {managed: false, gatewayPodLabels: {app: gw}}\n",
 		"resources: {requests: {cpu: 1000m}, limits: {memory: 1.5Gi}}\nsecurity: {readOnlyRootFilesystem: true}\n",
@@ -97,9 +98,19 @@ func checkPodTakes(t *testing.T, spec corev1.PodSpec) {
 					t.Fatalf("container %s: the sidecar refuses %s", c.Name, a)
 				}
 			}
-			if v, ok := strings.CutPrefix(a, "--warm-pool="); ok && strings.HasPrefix(v, "-") {
+			if v, ok := cutAny(a, "--warm-pool=", "--max-procs="); ok && strings.HasPrefix(v, "-") {
 				t.Fatalf("container %s: %s", c.Name, a)
 			}
 		}
 	}
+}
+
+// cutAny is strings.CutPrefix for the first of prefixes that s starts with.
+func cutAny(s string, prefixes ...string) (string, bool) {
+	for _, p := range prefixes {
+		if v, ok := strings.CutPrefix(s, p); ok {
+			return v, true
+		}
+	}
+	return "", false
 }

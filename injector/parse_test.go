@@ -131,6 +131,7 @@ func TestLoadConfig(t *testing.T) {
 		"pull policy":  "sidecar: {imagePullPolicy: Sometimes}\n",
 		"idle timeout": "sidecar: {idleTimeout: 30 minutes}\n",
 		"warm pool":    "sidecar: {warmPool: -1}\n",
+		"max procs":    "sidecar: {maxProcs: -1}\n",
 	} {
 		path := dir + "/" + name
 		require.NoError(t, writeFile(path, body))

@@ -26,6 +26,9 @@ func (in *Injector) applySidecar(s *Spec, serverPort int32, p *corev1.PodSpec, r
 		// skips the gateway's filter still cannot call a hidden tool.
 		args = append(args, "--allowed-tools="+strings.Join(s.AllowedTools, ","))
 	}
+	if n := in.cfg.Sidecar.MaxProcs; n != nil {
+		args = append(args, "--max-procs="+strconv.Itoa(*n))
+	}
 	mtls := in.cfg.CallerAuth == CallerAuthMTLS
 	if mtls {
 		args = append(args, "--client-ca-file="+api.GatewayCADir+"/"+api.GatewayCAKey)

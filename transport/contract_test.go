@@ -15,9 +15,11 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
+	"github.com/archestra-ai/mcp-orchestrator/internal/testutil"
 )
 
 var sharedRoot = regexp.MustCompile(`(^|=)` + regexp.QuoteMeta(api.SharedDir))
@@ -34,7 +36,11 @@ func TestInjectedPodSpecRuns(t *testing.T) {
 	d.Labels = map[string]string{api.ServerLabel: "contract"}
 	d.Annotations = map[string]string{api.AnnMaxSessions: "4"}
 	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "server", Image: "example.com/server:1", Command: []string{stdioServer}}}
-	_, errs := injector.New(injector.DefaultConfig()).Inject(&d)
+	// Every optional sidecar flag of the platform config, so the binary
+	// is seen to take them.
+	cfg := injector.DefaultConfig()
+	cfg.Sidecar.WarmPool, cfg.Sidecar.IdleTimeout, cfg.Sidecar.MaxProcs = ptr.To(2), "10m", ptr.To(3)
+	_, errs := injector.New(cfg).Inject(&d)
 	require.Empty(t, errs)
 	pod := d.Spec.Template.Spec
 	require.Len(t, pod.InitContainers, 2)
@@ -83,6 +89,9 @@ func TestInjectedPodSpecRuns(t *testing.T) {
 		_ = res.Body.Close()
 		return res.StatusCode == http.StatusOK
 	}, 20*time.Second, 20*time.Millisecond)
+	procs, err := testutil.Metric(probe, "https://"+p.addr(t)+api.MetricsPath, "go_sched_gomaxprocs_threads")
+	require.NoError(t, err)
+	require.Equal(t, 3.0, procs, "--max-procs from the platform config")
 	callCtx, done := context.WithTimeout(context.Background(), 20*time.Second)
 	defer done()
 	cs, err := sdk.NewClient(&sdk.Implementation{Name: "gateway", Version: "1"}, nil).Connect(callCtx,

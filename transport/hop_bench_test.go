@@ -120,6 +120,7 @@ func startHop(b, parent *testing.B, pki hopPKI, mode, era string, n int) *hop {
 	switch mode {
 	case "floor":
 		args = []string{"--listen", "127.0.0.1:0", "--client-ca-file", pki.bundle}
+		h.pprof = "" // the floor has no profiler
 	case "proxy":
 		backend := proxyBackend(parent, era)
 		h.closers = append(h.closers, func(*testing.B) { backend.Close() })
@@ -134,7 +135,13 @@ func startHop(b, parent *testing.B, pki hopPKI, mode, era string, n int) *hop {
 	if mode == "floor" {
 		bin = floorServer
 	}
-	side := startProc(b, h, bin, args...)
+	var side *proc
+	if mode == "floor" {
+		// The sidecar's own default (--max-procs 1): both on one thread.
+		side = startProcEnv(b, h, []string{"GOMAXPROCS=1"}, bin, args...)
+	} else {
+		side = startProc(b, h, bin, args...)
+	}
 	h.side = side.cmd
 	h.base = "https://" + side.addr(b)
 	require.Eventually(b, func() bool {
@@ -243,7 +250,7 @@ type hopProfile struct {
 
 func (h *hop) startProfile(b *testing.B, name string) *hopProfile {
 	p := &hopProfile{h: h, name: name}
-	if *hopProfiles == "" || b.N == 1 { // not for the first, one-call run
+	if *hopProfiles == "" || h.pprof == "" || b.N == 1 { // not for the first, one-call run
 		return p
 	}
 	p.done = make(chan []byte, 1)
@@ -284,8 +291,17 @@ func fetch(b *testing.B, url string) []byte {
 // startProc starts bin with args; h stops it.
 func startProc(b *testing.B, h *hop, bin string, args ...string) *proc {
 	b.Helper()
+	return startProcEnv(b, h, nil, bin, args...)
+}
+
+// startProcEnv starts bin with env added to the test's environment.
+func startProcEnv(b *testing.B, h *hop, env []string, bin string, args ...string) *proc {
+	b.Helper()
 	p := &proc{cmd: exec.Command(bin, args...), logs: &testutil.Buffer{}, done: make(chan error, 1)}
 	p.cmd.Stderr = p.logs
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	require.NoError(b, p.cmd.Start())
 	go func() { p.done <- p.cmd.Wait() }()
 	h.closers = append(h.closers, func(b *testing.B) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
@@ -99,4 +100,29 @@ func TestPprof(t *testing.T) {
 		}
 		return err != nil
 	}, 5*time.Second, 10*time.Millisecond, "the profiler stops with its context")
+}
+
+// --max-procs sets GOMAXPROCS unless the environment does; 0 keeps the
+// runtime's choice. Not parallel: GOMAXPROCS is the process's.
+func TestSetMaxProcs(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	before := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(before) })
+
+	_, err := SetMaxProcs(-1, log)
+	require.ErrorContains(t, err, "--max-procs must not be negative")
+
+	got, err := SetMaxProcs(0, log)
+	require.NoError(t, err)
+	assert.Equal(t, before, got, "0 keeps the runtime's default")
+
+	got, err = SetMaxProcs(before+1, log)
+	require.NoError(t, err)
+	assert.Equal(t, before+1, got)
+	assert.Equal(t, before+1, runtime.GOMAXPROCS(0))
+
+	t.Setenv("GOMAXPROCS", "3")
+	got, err = SetMaxProcs(1, log)
+	require.NoError(t, err)
+	assert.Equal(t, before+1, got, "GOMAXPROCS in the environment wins")
 }
