@@ -38,8 +38,10 @@ var (
 // streamable-http server (proxy mode); and the floor: a server of both
 // eras in net/http behind the same TLS and caller authentication that
 // answers at once from a canned result (transport/testdata/floorserver),
-// what a sidecar on net/http costs before it does anything of its own.
-// Against it, the same SDK clients
+// what a sidecar on net/http costs before it does anything of its own;
+// and the relay floor: the same server relaying each call, as it is, to
+// one stdio process over its pipes (one client), what any bridge on
+// net/http and pipes costs. Against it, the same SDK clients
 // straight to the same kind of server: over its pipes (stdio, one process
 // per client) or over HTTP (proxy). Both protocol eras (2026-07-28
 // stateless, and legacy sessions), 1, 16 and 64 concurrent clients,
@@ -52,9 +54,9 @@ var (
 //	go test ./transport -run '^$' -bench SidecarHop -benchtime 2000x
 func BenchmarkSidecarHop(b *testing.B) {
 	pki := newHopPKI(b)
-	for _, mode := range []string{"per-session", "shared", "proxy", "floor"} {
+	for _, mode := range []string{"per-session", "shared", "proxy", "floor", "relay"} {
 		for _, era := range []string{"legacy", "modern"} {
-			for _, n := range []int{1, 16, 64} {
+			for _, n := range hopSizes(mode) {
 				name := fmt.Sprintf("%s/%s/sessions=%d", mode, era, n)
 				// b.Run's body runs twice (b.N=1 first), and 2×64
 				// processes are worth starting once: set up on the first.
@@ -72,6 +74,15 @@ func BenchmarkSidecarHop(b *testing.B) {
 			}
 		}
 	}
+}
+
+// hopSizes are the numbers of concurrent clients a mode is measured at:
+// the relay floor carries one client's calls in turn, so only 1.
+func hopSizes(mode string) []int {
+	if mode == "relay" {
+		return []int{1}
+	}
+	return []int{1, 16, 64}
 }
 
 // hopPKI is the gateway's CA bundle (for the sidecar) and a client
@@ -118,8 +129,11 @@ func startHop(b, parent *testing.B, pki hopPKI, mode, era string, n int) *hop {
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--client-ca-file", pki.bundle, "--pprof", h.pprof, "--shutdown-grace", "1s"}
 	var directURL string
 	switch mode {
-	case "floor":
+	case "floor", "relay":
 		args = []string{"--listen", "127.0.0.1:0", "--client-ca-file", pki.bundle}
+		if mode == "relay" {
+			args = append(args, "--relay", stdioServer)
+		}
 		h.pprof = "" // the floor has no profiler
 	case "proxy":
 		backend := proxyBackend(parent, era)
@@ -131,16 +145,12 @@ func startHop(b, parent *testing.B, pki hopPKI, mode, era string, n int) *hop {
 		startProc(b, h, transportBin, "launch", "--socket", sock, "--", stdioServer)
 		args = append(args, "--mode", "stdio", "--launcher-socket", sock, "--sessions", mode, "--warm-pool", "4", "--idle-timeout", "0")
 	}
-	bin := transportBin
-	if mode == "floor" {
-		bin = floorServer
-	}
 	var side *proc
-	if mode == "floor" {
-		// The sidecar's own default (--max-procs 1): both on one thread.
-		side = startProcEnv(b, h, []string{"GOMAXPROCS=1"}, bin, args...)
+	if h.pprof == "" {
+		// The floors, on one thread as the sidecar (--max-procs 1).
+		side = startProcEnv(b, h, []string{"GOMAXPROCS=1"}, floorServer, args...)
 	} else {
-		side = startProc(b, h, bin, args...)
+		side = startProc(b, h, transportBin, args...)
 	}
 	h.side = side.cmd
 	h.base = "https://" + side.addr(b)

@@ -5,6 +5,7 @@
 // sidecar on net/http costs per call before it does anything of its own.
 // It speaks just enough of both eras for the Go SDK client: initialize,
 // notifications, a silent GET stream, server/discover, tools/call.
+// With --relay it answers from one stdio process instead (relay.go).
 package main
 
 import (
@@ -28,11 +29,20 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address")
 	bundle := flag.String("client-ca-file", "", "the gateway's CA bundle")
+	command := flag.String("relay", "", "a stdio MCP server to relay every message to (one client at a time)")
 	flag.Parse()
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	v := &gatewayauth.Verifier{Bundle: gatewayauth.NewBundle(*bundle, logger), Log: logger}
+	e := &endpoint{}
+	if *command != "" {
+		r, err := startRelay(*command)
+		if err != nil {
+			log.Fatal(err)
+		}
+		e.relay = r
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", v.Wrap(http.HandlerFunc(serve)))
+	mux.Handle("/mcp", v.Wrap(http.HandlerFunc(e.serve)))
 	mux.HandleFunc("GET "+api.ReadyPath, func(http.ResponseWriter, *http.Request) {})
 	mux.HandleFunc("GET "+api.MetricsPath, func(w http.ResponseWriter, _ *http.Request) {
 		var ms runtime.MemStats
@@ -53,7 +63,10 @@ func main() {
 	log.Fatal(srv.ServeTLS(l, "", ""))
 }
 
-func serve(w http.ResponseWriter, r *http.Request) {
+// endpoint answers from canned results, or from relay when set.
+type endpoint struct{ relay *relay }
+
+func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -75,15 +88,20 @@ func serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := mcp.DecodeOne(body)
-	if err != nil || m.Kind != mcp.KindRequest {
-		w.WriteHeader(http.StatusAccepted)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if m.Method == "initialize" {
+	if m != nil && m.Method == "initialize" {
 		w.Header().Set(api.HeaderSessionID, "floor-session")
 	}
-	_, _ = w.Write(answer(m))
+	switch {
+	case err != nil:
+		w.WriteHeader(http.StatusAccepted)
+	case e.relay != nil:
+		e.relay.serve(w, body, m)
+	case m.Kind != mcp.KindRequest:
+		w.WriteHeader(http.StatusAccepted)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(answer(m))
+	}
 }
 
 // answer is the canned result of m.
