@@ -135,6 +135,7 @@ func startHop(b, parent *testing.B, pki hopPKI, mode, era string, n int) *hop {
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--client-ca-file", pki.bundle, "--pprof", h.pprof, "--shutdown-grace", "1s",
 		"--max-procs", strconv.Itoa(procs)}
 	var directURL string
+	floor := mode == "floor" || mode == "relay"
 	switch mode {
 	case "floor", "relay":
 		args = []string{"--listen", "127.0.0.1:0", "--client-ca-file", pki.bundle}
@@ -153,7 +154,7 @@ func startHop(b, parent *testing.B, pki hopPKI, mode, era string, n int) *hop {
 		args = append(args, "--mode", "stdio", "--launcher-socket", sock, "--sessions", mode, "--warm-pool", "4", "--idle-timeout", "0")
 	}
 	var side *proc
-	if h.pprof == "" {
+	if floor {
 		// The floors, on as many threads as the sidecar.
 		side = startProcEnv(b, h, []string{"GOMAXPROCS=" + strconv.Itoa(procs)}, floorServer, args...)
 	} else {

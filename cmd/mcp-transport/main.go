@@ -120,7 +120,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 	pprofAddr := server.PprofFlag(fs)
 	// One thread: a relay's goroutines hand each message to the next, and
 	// with more threads every hand-off wakes an idle one that spins and
-	// sleeps again (15-25% of the sidecar's CPU per call, README
+	// sleeps again (8-33% of the sidecar's CPU per call, README
 	// Performance); one core relays thousands of calls a second.
 	maxProcs := server.MaxProcsFlag(fs, 1, "1: the relay's hand-offs stay on one thread.")
 	if err := fs.Parse(args); err != nil {
