@@ -146,8 +146,8 @@ func Parse(labels, annotations map[string]string) (*Spec, field.ErrorList, []str
 		Server:            labels[api.ServerLabel],
 		Transport:         api.TransportStdio,
 		InheritScheduling: true,
-		Port:              8080,
-		Path:              "/mcp",
+		Port:              api.DefaultPort,
+		Path:              api.DefaultPath,
 		Sessions:          api.SessionsPerSession,
 		set:               map[string]bool{},
 	}

@@ -201,6 +201,13 @@ func serverPort(s *Spec, c *corev1.Container) (int32, field.ErrorList) {
 	if !s.PortSet && len(c.Ports) == 1 {
 		port = c.Ports[0].ContainerPort
 	}
+	if port == api.SidecarPort && !s.PortSet && len(c.Ports) != 1 {
+		// The contract's default port is the sidecar's own: a server
+		// that declares no single port must say which one it listens on.
+		return 0, field.ErrorList{field.Required(fp, fmt.Sprintf(
+			"a streamable-http server needs its port: set this annotation, or declare exactly one containerPort on container %q (it declares %d; the default, %d, is the injected mcp-transport sidecar's own)",
+			c.Name, len(c.Ports), api.SidecarPort))}
+	}
 	if port == api.SidecarPort {
 		return 0, field.ErrorList{field.Invalid(fp, port, fmt.Sprintf(
 			"port %d is where the injected mcp-transport sidecar listens in the same pod; make the server listen on another port and set this annotation to it", api.SidecarPort))}
