@@ -120,7 +120,6 @@ const (
 	ActivityLeasePrefix = "mcp-activity."
 	// ComponentLabel = ActivityComponent (with ManagedByLabel) marks the
 	// activity Leases, which the gateway watches.
-	ComponentLabel    = "app.kubernetes.io/component"
 	ActivityComponent = "mcp-activity"
 )
 

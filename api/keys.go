@@ -70,6 +70,8 @@ const (
 const (
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	ManagedByValue = "mcp-orchestrator"
+	// ComponentLabel tells the objects of one controller from the others'.
+	ComponentLabel = "app.kubernetes.io/component"
 )
 
 // RegistrySecretName is the name of the kubernetes.io/dockerconfigjson

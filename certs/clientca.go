@@ -20,13 +20,6 @@ import (
 // Names of the gateway's client certificate objects, shared with the
 // manifests and the cert-manager objects.
 const (
-	// GatewayCASecret holds the CA of the gateway's client certificate
-	// (its private key: only the webhook reads it). Self-signed mode keeps
-	// the rotation in it; in cert-manager mode it is the CA Certificate's.
-	GatewayCASecret = "mcp-gateway-client-ca"
-	// GatewayClientSecret is the gateway's client certificate (tls.crt,
-	// tls.key, and ca.crt, the public bundle), mounted into its pods.
-	GatewayClientSecret = "mcp-gateway-client-tls"
 	// GatewayClientName is the certificate's common name.
 	GatewayClientName = "mcp-gateway"
 	gatewayCAName     = "mcp-orchestrator-gateway-client-ca"
@@ -57,10 +50,10 @@ type ClientCA struct {
 
 func (c *ClientCA) defaults() {
 	if c.SecretName == "" {
-		c.SecretName = GatewayCASecret
+		c.SecretName = api.GatewayCASecret
 	}
 	if c.ClientSecretName == "" {
-		c.ClientSecretName = GatewayClientSecret
+		c.ClientSecretName = api.GatewayClientSecret
 	}
 	if c.CommonName == "" {
 		c.CommonName = GatewayClientName

@@ -104,9 +104,9 @@ func TestClientCAWritesTheGatewaySecret(t *testing.T) {
 	c.Client = fake.NewClientset()
 	_, err := c.reconcile(ctx)
 	require.NoError(t, err)
-	caSec, err := c.Client.CoreV1().Secrets("mcp-system").Get(ctx, GatewayCASecret, metav1.GetOptions{})
+	caSec, err := c.Client.CoreV1().Secrets("mcp-system").Get(ctx, api.GatewayCASecret, metav1.GetOptions{})
 	require.NoError(t, err)
-	gw, err := c.Client.CoreV1().Secrets("mcp-system").Get(ctx, GatewayClientSecret, metav1.GetOptions{})
+	gw, err := c.Client.CoreV1().Secrets("mcp-system").Get(ctx, api.GatewayClientSecret, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, corev1.SecretTypeTLS, gw.Type)
 	assert.Equal(t, api.ManagedByValue, gw.Labels[api.ManagedByLabel])
@@ -116,12 +116,12 @@ func TestClientCAWritesTheGatewaySecret(t *testing.T) {
 	before := gw.ResourceVersion
 	_, err = c.reconcile(ctx)
 	require.NoError(t, err)
-	gw, err = c.Client.CoreV1().Secrets("mcp-system").Get(ctx, GatewayClientSecret, metav1.GetOptions{})
+	gw, err = c.Client.CoreV1().Secrets("mcp-system").Get(ctx, api.GatewayClientSecret, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, before, gw.ResourceVersion, "nothing to write")
 
 	theirs := testClientCA()
-	theirs.Client = fake.NewClientset(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: GatewayClientSecret, Namespace: "mcp-system"},
+	theirs.Client = fake.NewClientset(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: api.GatewayClientSecret, Namespace: "mcp-system"},
 		Data: map[string][]byte{"tls.crt": []byte("someone else's")}})
 	_, err = theirs.reconcile(ctx)
 	assert.ErrorContains(t, err, "was not written by mcp-orchestrator")

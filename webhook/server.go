@@ -51,8 +51,8 @@ func New(o Options) *Server {
 	}
 	s := &Server{mutator: o.Mutator, validator: o.Validator, log: o.Logger, metrics: newMetrics(o.Registry), ready: o.Ready}
 	mux := http.NewServeMux()
-	mux.Handle("POST /mutate", s.serveReview("mutate", s.mutate))
-	mux.Handle("POST /validate", s.serveReview("validate", s.validate))
+	mux.Handle("POST "+api.MutatePath, s.serveReview("mutate", s.mutate))
+	mux.Handle("POST "+api.ValidatePath, s.serveReview("validate", s.validate))
 	server.AddProbes(mux, s.ready)
 	mux.Handle("GET "+api.MetricsPath, promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
 	s.router = s.recoverPanics(mux)

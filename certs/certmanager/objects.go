@@ -9,6 +9,7 @@ package certmanager
 import (
 	"time"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,7 +18,6 @@ import (
 // Names shared with the manifests.
 const (
 	IssuerName = "mcp-webhook-selfsigned"
-	SecretName = "mcp-webhook-tls"
 )
 
 // Objects returns the Issuer and the Certificate for the webhook Service
@@ -32,9 +32,9 @@ func Objects(namespace, service string) (*cmapi.Issuer, *cmapi.Certificate) {
 	}
 	cert := &cmapi.Certificate{
 		TypeMeta:   metav1.TypeMeta{APIVersion: cmapi.SchemeGroupVersion.String(), Kind: cmapi.CertificateKind},
-		ObjectMeta: metav1.ObjectMeta{Name: SecretName, Namespace: namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: api.WebhookTLSSecret, Namespace: namespace},
 		Spec: cmapi.CertificateSpec{
-			SecretName: SecretName,
+			SecretName: api.WebhookTLSSecret,
 			CommonName: service + "." + namespace + ".svc",
 			DNSNames: []string{
 				service + "." + namespace + ".svc",
@@ -51,14 +51,14 @@ func Objects(namespace, service string) (*cmapi.Issuer, *cmapi.Certificate) {
 }
 
 // Names of the gateway client certificate's cert-manager objects. The
-// Secrets' names are the ones self-signed mode uses (certs.GatewayCASecret
-// and certs.GatewayClientSecret), so the rest of the product is the same in
+// Secrets' names are the ones self-signed mode uses (api.GatewayCASecret
+// and api.GatewayClientSecret), so the rest of the product is the same in
 // both modes.
 const (
 	GatewayBootstrapIssuer = "mcp-gateway-ca-bootstrap"
-	GatewayCAName          = "mcp-gateway-client-ca"
+	GatewayCAName          = api.GatewayCASecret
 	GatewayCAIssuer        = "mcp-gateway-client-ca"
-	GatewayClientName      = "mcp-gateway-client-tls"
+	GatewayClientName      = api.GatewayClientSecret
 )
 
 // GatewayObjects returns what issues the gateway's client certificate: a

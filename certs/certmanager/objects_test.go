@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/certs"
 	"github.com/archestra-ai/mcp-orchestrator/internal/testutil"
 )
@@ -37,7 +38,7 @@ func TestOverlayObjects(t *testing.T) {
 	var gotCert cmapi.Certificate
 	require.NoError(t, yaml.UnmarshalStrict(docs[1], &gotCert))
 	assert.NotNil(t, gotIssuer.Spec.SelfSigned)
-	assert.Equal(t, SecretName, gotCert.Spec.SecretName)
+	assert.Equal(t, api.WebhookTLSSecret, gotCert.Spec.SecretName)
 	assert.Equal(t, IssuerName, gotCert.Spec.IssuerRef.Name)
 	assert.Contains(t, gotCert.Spec.DNSNames, "mcp-webhook.mcp-system.svc")
 }
@@ -58,10 +59,10 @@ func TestGatewayObjects(t *testing.T) {
 	}
 	assert.NotNil(t, bootstrap.Spec.SelfSigned)
 	assert.True(t, ca.Spec.IsCA)
-	assert.Equal(t, certs.GatewayCASecret, ca.Spec.SecretName)
+	assert.Equal(t, api.GatewayCASecret, ca.Spec.SecretName)
 	assert.Equal(t, cmapi.RotationPolicyNever, ca.Spec.PrivateKey.RotationPolicy, "a renewed CA verifies the old client certificates")
-	assert.Equal(t, certs.GatewayCASecret, caIssuer.Spec.CA.SecretName)
-	assert.Equal(t, certs.GatewayClientSecret, client.Spec.SecretName)
+	assert.Equal(t, api.GatewayCASecret, caIssuer.Spec.CA.SecretName)
+	assert.Equal(t, api.GatewayClientSecret, client.Spec.SecretName)
 	assert.Equal(t, certs.GatewayClientName, client.Spec.CommonName)
 	assert.Equal(t, []cmapi.KeyUsage{cmapi.UsageClientAuth, cmapi.UsageDigitalSignature}, client.Spec.Usages)
 	assert.Equal(t, GatewayCAIssuer, client.Spec.IssuerRef.Name)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/certs"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 	"github.com/archestra-ai/mcp-orchestrator/internal/gatewayaccess"
@@ -61,7 +62,7 @@ func startGatewayAccess(ctx context.Context, restCfg *rest.Config, cfg injector.
 	copts := gatewayaccess.Options{Client: client, Metadata: mc, PlatformNamespace: ns, Logger: log,
 		NetworkPolicy: networkPolicy(cfg.NetworkPolicy, ns)}
 	if cfg.CallerAuth == injector.CallerAuthMTLS && o.clientCA != clientCANone {
-		copts.BundleSecret = certs.GatewayCASecret
+		copts.BundleSecret = api.GatewayCASecret
 		copts.BundleKey = certs.KeyCABundle
 		if o.clientCA == clientCACertManager {
 			// cert-manager's CA Secret: its certificate, kept trusted
@@ -69,7 +70,7 @@ func startGatewayAccess(ctx context.Context, restCfg *rest.Config, cfg injector.
 			copts.BundleKey, copts.KeepPrevious = certs.KeyCACert, true
 		}
 	}
-	election := leader.Election{Client: client, Namespace: ns, LeaseName: "mcp-orchestrator-gateway-access", Identity: identity, Logger: log}
+	election := leader.Election{Client: client, Namespace: ns, LeaseName: api.GatewayAccessLease, Identity: identity, Logger: log}
 	go election.Run(ctx, func(ctx context.Context) {
 		if o.clientCA == clientCASelfSigned {
 			ca := &certs.ClientCA{Client: client, Namespace: ns, CertValidity: o.clientCertLife, CAValidity: o.clientCALife,

@@ -65,7 +65,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.listen, "listen", ":8443", "HTTPS address of /mutate, /validate, /healthz, /readyz and /metrics")
 	flag.StringVar(&o.certMode, "cert-mode", "files", "files: --tls-cert-file/--tls-key-file (cert-manager or your own); self-signed: a CA and serving certificate kept in --tls-secret, caBundle written to the webhook configurations")
-	flag.StringVar(&o.tlsSecret, "tls-secret", "mcp-webhook-tls", "self-signed: Secret in POD_NAMESPACE holding the CA and serving certificate")
+	flag.StringVar(&o.tlsSecret, "tls-secret", api.WebhookTLSSecret, "self-signed: Secret in POD_NAMESPACE holding the CA and serving certificate")
 	flag.StringVar(&o.service, "service", "mcp-webhook", "self-signed: the webhook's Service, whose DNS names the certificate covers")
 	flag.StringVar(&o.extraHosts, "tls-extra-hosts", "", "self-signed: more DNS names or IPs for the certificate, comma list (e.g. 127.0.0.1 for a local run)")
 	flag.StringVar(&o.webhookCfg, "webhook-configuration", "mcp-orchestrator", "self-signed: name of the Mutating- and ValidatingWebhookConfiguration whose caBundle is kept")
@@ -207,7 +207,7 @@ func startPullSecrets(ctx context.Context, restCfg *rest.Config, secrets cache.S
 	if identity == "" {
 		identity, _ = os.Hostname()
 	}
-	election := leader.Election{Client: client, Namespace: ns, LeaseName: "mcp-orchestrator-pull-secrets", Identity: identity, Logger: log}
+	election := leader.Election{Client: client, Namespace: ns, LeaseName: api.PullSecretsLease, Identity: identity, Logger: log}
 	go election.Run(ctx, func(ctx context.Context) {
 		c, err := pullsecrets.New(pullsecrets.Options{Client: client, Secrets: secrets, PlatformNamespace: ns,
 			CopyAllowed: cfg.CopyPullSecrets, Identity: identity, Logger: log})

@@ -64,7 +64,7 @@ func (r Registration) Configurations() (*admissionregistrationv1.MutatingWebhook
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
 		ObjectMeta: meta,
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name: MutatingWebhook, ClientConfig: client("/mutate"), Rules: rules,
+			Name: MutatingWebhook, ClientConfig: client(api.MutatePath), Rules: rules,
 			ObjectSelector: objectSelector, NamespaceSelector: namespaceSelector,
 			FailurePolicy: &fail, SideEffects: &none, MatchPolicy: &equivalent, ReinvocationPolicy: &ifNeeded,
 			TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},
@@ -74,7 +74,7 @@ func (r Registration) Configurations() (*admissionregistrationv1.MutatingWebhook
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
 		ObjectMeta: *meta.DeepCopy(),
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
-			Name: ValidatingWebhook, ClientConfig: client("/validate"), Rules: rules,
+			Name: ValidatingWebhook, ClientConfig: client(api.ValidatePath), Rules: rules,
 			ObjectSelector: objectSelector, NamespaceSelector: namespaceSelector,
 			FailurePolicy: &fail, SideEffects: &none, MatchPolicy: &equivalent,
 			TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},

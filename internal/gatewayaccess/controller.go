@@ -254,7 +254,7 @@ func (c *Controller) conflict(kind, ns string) {
 	if key := kind + " " + ns; !c.conflicts[key] {
 		c.conflicts[key] = true
 		c.Logger.Warn("gateway access: an object of this name exists and was not written by mcp-orchestrator; leaving it alone",
-			"kind", kind, "namespace", ns, "labels", fmt.Sprintf("%s=%s,%s=%s", api.ManagedByLabel, api.ManagedByValue, ComponentLabel, ComponentValue))
+			"kind", kind, "namespace", ns, "labels", fmt.Sprintf("%s=%s,%s=%s", api.ManagedByLabel, api.ManagedByValue, api.ComponentLabel, ComponentValue))
 	}
 }
 

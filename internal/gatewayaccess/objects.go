@@ -15,20 +15,17 @@ import (
 	"github.com/archestra-ai/mcp-orchestrator/api"
 )
 
-// ComponentLabel tells the objects of this controller from the product's
-// other managed objects.
-const (
-	ComponentLabel = "app.kubernetes.io/component"
-	ComponentValue = "gateway-access"
-)
+// ComponentValue of api.ComponentLabel tells the objects of this
+// controller from the product's other managed objects.
+const ComponentValue = "gateway-access"
 
 func managedLabels() map[string]string {
-	return map[string]string{api.ManagedByLabel: api.ManagedByValue, ComponentLabel: ComponentValue}
+	return map[string]string{api.ManagedByLabel: api.ManagedByValue, api.ComponentLabel: ComponentValue}
 }
 
 // ours reports whether an object carries the labels this controller writes.
 func ours(m metav1.Object) bool {
-	return m.GetLabels()[api.ManagedByLabel] == api.ManagedByValue && m.GetLabels()[ComponentLabel] == ComponentValue
+	return m.GetLabels()[api.ManagedByLabel] == api.ManagedByValue && m.GetLabels()[api.ComponentLabel] == ComponentValue
 }
 
 // bundleConfigMap is the gateway CA bundle ConfigMap of a namespace.

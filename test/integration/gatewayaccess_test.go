@@ -36,7 +36,7 @@ func startGatewayAccess(t *testing.T, platform, runLabel string, managePolicy bo
 		go ca.Run(ctx)
 	}
 	c, err := gatewayaccess.New(gatewayaccess.Options{Client: client, Metadata: mc, PlatformNamespace: platform,
-		BundleSecret: certs.GatewayCASecret, BundleKey: certs.KeyCABundle, Logger: slogDiscard(),
+		BundleSecret: api.GatewayCASecret, BundleKey: certs.KeyCABundle, Logger: slogDiscard(),
 		Selector: api.ServerLabel + "," + runLabel,
 		NetworkPolicy: gatewayaccess.Policy{Managed: managePolicy, GatewayNamespace: platform,
 			GatewayPodLabels: map[string]string{"app.kubernetes.io/name": "mcp-gateway"}}})
@@ -103,14 +103,14 @@ func testGatewayAccessController(t *testing.T) {
 		"and the NetworkPolicy")
 	cm, err := configMapOf(ns)
 	require.NoError(t, err)
-	caSecret, err := client.CoreV1().Secrets(platform).Get(ctx, certs.GatewayCASecret, metav1.GetOptions{})
+	caSecret, err := client.CoreV1().Secrets(platform).Get(ctx, api.GatewayCASecret, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, string(caSecret.Data[certs.KeyCABundle]), cm.Data[api.GatewayCAKey], "the published bundle is the CA's")
 	assert.Equal(t, api.ManagedByValue, cm.Labels[api.ManagedByLabel])
 	record, err := configMapOf(platform)
 	require.NoError(t, err, "the platform namespace keeps the record of what was published")
 	assert.Equal(t, cm.Data, record.Data)
-	gw, err := client.CoreV1().Secrets(platform).Get(ctx, certs.GatewayClientSecret, metav1.GetOptions{})
+	gw, err := client.CoreV1().Secrets(platform).Get(ctx, api.GatewayClientSecret, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.True(t, clientCertTrusted(t, gw.Data[corev1.TLSCertKey], []byte(cm.Data[api.GatewayCAKey])), "the sidecars accept the gateway")
 
@@ -143,7 +143,7 @@ func testGatewayAccessController(t *testing.T) {
 		stop() // the client CA would put its own bundle back
 		other, err := certs.NewCA("other", time.Hour)
 		require.NoError(t, err)
-		sec, err := client.CoreV1().Secrets(platform).Get(ctx, certs.GatewayCASecret, metav1.GetOptions{})
+		sec, err := client.CoreV1().Secrets(platform).Get(ctx, api.GatewayCASecret, metav1.GetOptions{})
 		require.NoError(t, err)
 		sec.Data[certs.KeyCABundle] = append(sec.Data[certs.KeyCABundle], other.PEM...)
 		_, err = client.CoreV1().Secrets(platform).Update(ctx, sec, metav1.UpdateOptions{})
@@ -158,7 +158,7 @@ func testGatewayAccessController(t *testing.T) {
 	})
 
 	t.Run("without a source the copies stay", func(t *testing.T) {
-		require.NoError(t, client.CoreV1().Secrets(platform).Delete(ctx, certs.GatewayCASecret, metav1.DeleteOptions{}))
+		require.NoError(t, client.CoreV1().Secrets(platform).Delete(ctx, api.GatewayCASecret, metav1.DeleteOptions{}))
 		require.Never(t, func() bool { _, err := configMapOf(ns); return gone(err) }, 2*time.Second, 100*time.Millisecond,
 			"running pods keep trusting what they trusted")
 	})
@@ -203,7 +203,7 @@ func testGatewayClientCARotation(t *testing.T) {
 	var lastLeaf string
 	deadline := time.Now().Add(100 * time.Second)
 	for time.Now().Before(deadline) && !retired {
-		gw, err := client.CoreV1().Secrets(platform).Get(ctx, certs.GatewayClientSecret, metav1.GetOptions{})
+		gw, err := client.CoreV1().Secrets(platform).Get(ctx, api.GatewayClientSecret, metav1.GetOptions{})
 		require.NoError(t, err)
 		cm, err := configMapOf(ns)
 		require.NoError(t, err)

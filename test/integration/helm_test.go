@@ -26,6 +26,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/archestra-ai/mcp-orchestrator/api"
 	"github.com/archestra-ai/mcp-orchestrator/certs/certmanager"
 	"github.com/archestra-ai/mcp-orchestrator/injector"
 )
@@ -211,7 +212,7 @@ func TestHelmObjectsAreAccepted(t *testing.T) {
 			if tt.certMode == "cert-manager" {
 				wantIssuer, wantCert := certmanager.Objects(ns, "mcp-webhook")
 				assert.Equal(t, wantIssuer, object[cmapi.Issuer](t, objs, "Issuer/"+ns+"/"+certmanager.IssuerName))
-				assert.Equal(t, wantCert, object[cmapi.Certificate](t, objs, "Certificate/"+ns+"/"+certmanager.SecretName))
+				assert.Equal(t, wantCert, object[cmapi.Certificate](t, objs, "Certificate/"+ns+"/"+api.WebhookTLSSecret))
 				// And the gateway's client certificate objects.
 				for _, o := range certmanager.GatewayObjects(ns) {
 					switch o := o.(type) {
