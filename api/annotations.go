@@ -11,7 +11,8 @@ type Annotation struct {
 	Effect  string
 	Example string
 	// Enum or Pattern, when set, constrain the value in the JSON Schema
-	// (the injector's parser is stricter still, and authoritative).
+	// (the injector's parser is stricter still, and authoritative: the
+	// injector's fuzz targets check that it accepts nothing they refuse).
 	Enum    []string
 	Pattern string
 }
@@ -21,6 +22,9 @@ const (
 	patternInteger  = `^[1-9][0-9]{0,5}$`
 	patternDNSLabel = `^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`
 	patternSubdom   = `^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`
+	// patternHibernateAfter is also what ParseHibernateAfter takes (with
+	// a positive duration): Go durations without a sign or a bare point.
+	patternHibernateAfter = `^(off|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`
 )
 
 // Annotations is every user annotation, in documentation order.
@@ -64,5 +68,5 @@ var Annotations = []Annotation{
 		Effect: "the gateway and the sidecar hide and refuse every other tool", Example: "read_file,list_directory"},
 	{Key: AnnHibernateAfter, Value: "duration (at least 2m) or `off`", Default: "the gateway's --hibernate-after-default (off)",
 		Effect:  "scale to zero after that long without MCP traffic or open sessions; the next request through the gateway wakes the server",
-		Example: "30m", Pattern: `^(off|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`},
+		Example: "30m", Pattern: patternHibernateAfter},
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -23,11 +24,14 @@ func ParseHibernateAfter(v string) (time.Duration, error) {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
+	// The schema's form too: what it refuses (+30m, .5h) is refused here.
+	if err != nil || d <= 0 || !hibernateAfterForm.MatchString(v) {
 		return 0, fmt.Errorf("must be a duration such as 30m or 2h, or %q", HibernateOff)
 	}
 	return d, nil
 }
+
+var hibernateAfterForm = regexp.MustCompile(patternHibernateAfter)
 
 // States of a hibernation record.
 const (

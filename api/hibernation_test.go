@@ -36,6 +36,9 @@ func TestParseHibernateAfter(t *testing.T) {
 		{in: "Off", err: true},
 		{in: "", err: true},
 		{in: "forever", err: true},
+		{in: "+30m", err: true}, // Go durations, but not the schema's form
+		{in: ".5h", err: true},
+		{in: "1.h", err: true},
 	} {
 		t.Run(tt.in, func(t *testing.T) {
 			t.Parallel()

@@ -97,7 +97,7 @@ var registry = []annotation{
 	}},
 	{api.AnnPort, func(v string, fp *field.Path, s *Spec) field.ErrorList {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 65535 {
+		if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != v { // no sign, no leading 0: the schema's form
 			return field.ErrorList{field.Invalid(fp, v, "must be a port number between 1 and 65535")}
 		}
 		s.Port, s.PortSet = int32(n), true
@@ -116,7 +116,7 @@ var registry = []annotation{
 	}},
 	{api.AnnMaxSessions, func(v string, fp *field.Path, s *Spec) field.ErrorList {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100000 {
+		if err != nil || n < 1 || n > 100000 || strconv.Itoa(n) != v {
 			return field.ErrorList{field.Invalid(fp, v, "must be an integer between 1 and 100000")}
 		}
 		s.MaxSessions = n

@@ -3,6 +3,8 @@ package injector_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,6 +24,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("stdio", "npx -y @modelcontextprotocol/server-everything", `["--flag", "a b"]`, "TOKEN=s:k", "s1,s2", "s:/etc/s", "8080", "/mcp", "shared", "10", "read,write")
 	f.Add("streamable-http", `"unterminated`, "[]", "=:", ",,", ":", "0", "mcp?x", "pooled", "-1", " ")
 	f.Add("", `\`, `'a'"b"\ c`, "A=b:c,A=b:c", "UPPER", "x:/tmp", "65536", "/", "per-session", "100001", "a,a")
+	f.Add("stdio", "npx -y server", `["--flag"]`, "TOKEN=s:k", "s1", "s:/etc/s", "+3001", "/mcp", "shared", "010", "read")
 	in := testInjector(f)
 	f.Fuzz(func(t *testing.T, transport, command, args, secretEnv, envFrom, files, port, path, sessions, maxSessions, tools string) {
 		d := fuzzDeployment(map[string]string{
@@ -37,11 +40,49 @@ func FuzzParse(f *testing.F) {
 			api.AnnMaxSessions:   maxSessions,
 			api.AnnAllowedTools:  tools,
 		})
+		checkSchemaForm(t, in, d)
 		checkInjection(t, in, d)
 	})
 }
 
-// FuzzInject feeds arbitrary Deployment YAML (seeded with every golden input).
+// schemaForms are the published JSON Schema's patterns, by annotation.
+var schemaForms = func() map[string]*regexp.Regexp {
+	m := map[string]*regexp.Regexp{}
+	for _, a := range api.Annotations {
+		if a.Pattern != "" {
+			m[a.Key] = regexp.MustCompile(a.Pattern)
+		}
+	}
+	return m
+}()
+
+// checkSchemaForm: what the webhook accepts, the published JSON Schema
+// accepts too (its patterns and enums), so a client that validates with
+// the schema never refuses a value the webhook would take.
+func checkSchemaForm(t *testing.T, in *injector.Injector, d *appsv1.Deployment) {
+	t.Helper()
+	if _, labelled := d.Labels[api.ServerLabel]; !labelled {
+		return // not an MCP server: its annotations are not the webhook's to check
+	}
+	if _, errs := in.Validate(d); len(errs) > 0 {
+		return
+	}
+	for _, a := range api.Annotations {
+		v, set := d.Annotations[a.Key]
+		if !set {
+			continue
+		}
+		if re := schemaForms[a.Key]; re != nil && !re.MatchString(v) {
+			t.Fatalf("the webhook accepts %s=%q, the schema's pattern %s refuses it", a.Key, v, a.Pattern)
+		}
+		if a.Enum != nil && !slices.Contains(a.Enum, v) {
+			t.Fatalf("the webhook accepts %s=%q, the schema's enum %v refuses it", a.Key, v, a.Enum)
+		}
+	}
+}
+
+// FuzzInject feeds arbitrary Deployment YAML (seeded with every golden
+// input), with the same checks as FuzzParse.
 func FuzzInject(f *testing.F) {
 	inputs, _ := filepath.Glob("testdata/*.yaml")
 	for _, p := range inputs {
@@ -59,6 +100,7 @@ func FuzzInject(f *testing.F) {
 		if err := yaml.Unmarshal(data, &d); err != nil {
 			return
 		}
+		checkSchemaForm(t, in, &d)
 		checkInjection(t, in, &d)
 	})
 }
