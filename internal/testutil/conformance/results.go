@@ -85,6 +85,33 @@ func (r Result) Scenario(name string) (Scenario, bool) {
 	return r.Scenarios[i], true
 }
 
+// Counts says how many required scenarios passed and how many checks
+// succeeded and failed in them, and the same for the scenarios not
+// required (the tasks extension): the figures a run is reported with.
+func (r Result) Counts() string {
+	var req, notReq struct{ scenarios, passed, ok, failed int }
+	for _, s := range r.Scenarios {
+		c := &req
+		if !s.Required() {
+			c = &notReq
+		}
+		c.scenarios++
+		if s.State == Pass {
+			c.passed++
+		}
+		for _, ch := range s.Checks {
+			switch ch.Status {
+			case CheckSuccess:
+				c.ok++
+			case CheckFailure:
+				c.failed++
+			}
+		}
+	}
+	return fmt.Sprintf("required: %d/%d scenarios passed, %d checks ok, %d failed; not required: %d/%d scenarios passed, %d checks ok, %d failed",
+		req.passed, req.scenarios, req.ok, req.failed, notReq.passed, notReq.scenarios, notReq.ok, notReq.failed)
+}
+
 // Requirements is the part of a requirement set (the suite's
 // requirements/<revision>.yaml) that concerns the server leg.
 type Requirements struct {

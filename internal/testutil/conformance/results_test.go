@@ -63,6 +63,8 @@ func TestParseFullRun(t *testing.T) {
 		})
 	}
 
+	assert.Equal(t, "required: 29/33 scenarios passed, 64 checks ok, 4 failed; not required: 0/0 scenarios passed, 0 checks ok, 0 failed",
+		res.Counts(), "the four failing scenarios fail one check each")
 	failures := res.Failures(false)
 	require.Len(t, failures, 4)
 	assert.Equal(t, "tools-call-sampling [tools-call-sampling]: Server did not request sampling from client",

@@ -138,6 +138,7 @@ func RequireAllPass(t testing.TB, res Result) {
 	if len(unscored) > 0 {
 		t.Logf("conformance %s: failures of the tasks extension (not required):\n  %s", res.Revision, strings.Join(unscored, "\n  "))
 	}
+	t.Logf("conformance %s against %s: %s", res.Revision, res.URL, res.Counts())
 }
 
 func lines(fs []Failure) []string {
