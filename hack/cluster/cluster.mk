@@ -27,10 +27,12 @@ cluster-images: build ## image tarballs for the cluster into bin/images
 	@# npx asks the registry for a package's metadata even when it is installed
 	@# globally; one run against a global prefix holding the package leaves
 	@# that answer in a cache the base image carries (pods have no network).
+	@# Lowercase names: npm takes them over the uppercase ones, so a caller's
+	@# own npm_config_cache (CI systems set one) cannot send the cache elsewhere.
 	if [[ ! -d $(E2E_DIR)/npm-cache/_cacache ]]; then \
 		rm -rf $(E2E_DIR)/npm-prefix $(E2E_DIR)/npm-cache && mkdir -p $(E2E_DIR)/npm-prefix/lib; \
 		ln -s $(CURDIR)/$(E2E_NPM_DIR)/node_modules $(E2E_DIR)/npm-prefix/lib/node_modules; \
-		NPM_CONFIG_PREFIX=$(CURDIR)/$(E2E_DIR)/npm-prefix NPM_CONFIG_CACHE=$(CURDIR)/$(E2E_DIR)/npm-cache \
+		npm_config_prefix=$(CURDIR)/$(E2E_DIR)/npm-prefix npm_config_cache=$(CURDIR)/$(E2E_DIR)/npm-cache \
 			npx -y $(E2E_NPM_PKG) </dev/null >/dev/null 2>&1 || true; \
 		rm -rf $(E2E_DIR)/npm-cache/_logs $(E2E_DIR)/npm-cache/_npx; \
 		[[ -d $(E2E_DIR)/npm-cache/_cacache ]] || { echo "npm cache for $(E2E_NPM_PKG) not made"; exit 1; }; \
