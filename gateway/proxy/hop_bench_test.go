@@ -39,24 +39,32 @@ type hopPair struct {
 
 func newHopPair(b testing.TB, h http.Handler) hopPair {
 	b.Helper()
-	ca, err := certs.NewCA("bench-gateway-ca", time.Hour)
-	require.NoError(b, err)
-	bundle := filepath.Join(b.TempDir(), "ca.crt")
-	require.NoError(b, os.WriteFile(bundle, ca.PEM, 0o600))
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	v := &gatewayauth.Verifier{Bundle: gatewayauth.NewBundle(bundle, log), Log: log}
-
 	plain := httptest.NewServer(gatewayauth.WithoutIdentity(h))
 	b.Cleanup(plain.Close)
-	mtls := httptest.NewUnstartedServer(v.Wrap(h))
-	mtls.TLS, err = gatewayauth.ServerTLS()
-	require.NoError(b, err)
-	mtls.Config.ConnContext = gatewayauth.ConnContext
-	mtls.StartTLS()
-	b.Cleanup(mtls.Close)
+	mtls, ca := newSidecarStandIn(b, h)
 	cert := clientPair(b, ca)
-	return hopPair{plain: plain.URL, mtls: mtls.URL, ca: ca,
+	return hopPair{plain: plain.URL, mtls: mtls, ca: ca,
 		transport: NewUpstreamTransport(5*time.Second, 10*time.Second, func() (*tls.Certificate, error) { return cert, nil })}
+}
+
+// newSidecarStandIn serves h as a sidecar with caller authentication
+// does (gatewayauth's TLS, the client certificate verified against a
+// gateway CA made here); it returns the server's URL and that CA.
+func newSidecarStandIn(tb testing.TB, h http.Handler) (string, *certs.CA) {
+	tb.Helper()
+	ca, err := certs.NewCA("test-gateway-ca", time.Hour)
+	require.NoError(tb, err)
+	bundle := filepath.Join(tb.TempDir(), "ca.crt")
+	require.NoError(tb, os.WriteFile(bundle, ca.PEM, 0o600))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	v := &gatewayauth.Verifier{Bundle: gatewayauth.NewBundle(bundle, log), Log: log}
+	srv := httptest.NewUnstartedServer(v.Wrap(h))
+	srv.TLS, err = gatewayauth.ServerTLS()
+	require.NoError(tb, err)
+	srv.Config.ConnContext = gatewayauth.ConnContext
+	srv.StartTLS()
+	tb.Cleanup(srv.Close)
+	return srv.URL, ca
 }
 
 // BenchmarkUpstreamHop measures the gateway-to-sidecar hop alone: the

@@ -4,11 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,9 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/archestra-ai/mcp-orchestrator/certs"
-	"github.com/archestra-ai/mcp-orchestrator/transport/gatewayauth"
 )
 
 // A response streaming while the gateway's certificate changes (an answer
@@ -27,14 +20,8 @@ import (
 // idle.
 func TestStreamInFlightOutlivesACertificateChange(t *testing.T) {
 	t.Parallel()
-	ca, err := certs.NewCA("gateway-ca", time.Hour)
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "ca.crt")
-	require.NoError(t, os.WriteFile(path, ca.PEM, 0o600))
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	v := &gatewayauth.Verifier{Bundle: gatewayauth.NewBundle(path, log), Log: log}
 	release := make(chan struct{})
-	srv := httptest.NewUnstartedServer(v.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url, ca := newSidecarStandIn(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/short" {
 			_, _ = io.WriteString(w, "{}")
 			return
@@ -44,19 +31,13 @@ func TestStreamInFlightOutlivesACertificateChange(t *testing.T) {
 		http.NewResponseController(w).Flush()
 		<-release
 		_, _ = io.WriteString(w, "event: message\ndata: {\"result\":{}}\n\n")
-	})))
-	cfg, err := gatewayauth.ServerTLS()
-	require.NoError(t, err)
-	srv.TLS = cfg
-	srv.Config.ConnContext = gatewayauth.ConnContext
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	}))
 
 	var current atomic.Pointer[tls.Certificate]
 	current.Store(clientPair(t, ca))
 	rt := NewUpstreamTransport(time.Second, 10*time.Second, func() (*tls.Certificate, error) { return current.Load(), nil })
 	for _, standing := range []bool{false, true} {
-		req, err := http.NewRequest(http.MethodPost, srv.URL+"/stream", strings.NewReader("{}"))
+		req, err := http.NewRequest(http.MethodPost, url+"/stream", strings.NewReader("{}"))
 		require.NoError(t, err)
 		if standing {
 			req = req.WithContext(WithStanding(req.Context()))
@@ -69,7 +50,7 @@ func TestStreamInFlightOutlivesACertificateChange(t *testing.T) {
 		assert.Contains(t, first, "event: message")
 
 		current.Store(clientPair(t, ca)) // renewed
-		short, err := http.NewRequest(http.MethodPost, srv.URL+"/short", strings.NewReader("{}"))
+		short, err := http.NewRequest(http.MethodPost, url+"/short", strings.NewReader("{}"))
 		require.NoError(t, err)
 		sresp, err := rt.RoundTrip(short)
 		require.NoError(t, err, "a request after the change goes through the new transports")
